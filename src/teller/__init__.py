@@ -1,0 +1,3 @@
+"""teller: sell Skycoin for Bitcoin and Ether."""
+
+__version__ = "0.1.0"
