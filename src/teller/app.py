@@ -1,0 +1,269 @@
+"""Wiring: build every part of teller from the config, run them together, stop cleanly.
+
+Nothing here decides anything about deposits; it only connects the parts of DESIGN.md §1
+(address pools, intake, processor, sender, HTTP servers) and runs them under one TaskGroup.
+SIGINT/SIGTERM stop everything; SIGHUP reopens the log file (for logrotate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from teller.addresses import AddressFileError, read_address_file
+from teller.binding import BindService
+from teller.config import Config
+from teller.exchange.health import StatusBoard
+from teller.exchange.intake import DepositIntake
+from teller.exchange.processor import DirectProcessor
+from teller.exchange.sender import Sender
+from teller.http.admin import create_admin_app
+from teller.http.dummy import create_dummy_app
+from teller.http.public import create_public_app
+from teller.http.servers import EmbeddedServer, Listener, bind_socket
+from teller.logs import ReopenableFileHandler, log_event
+from teller.payers.dummy import DummyPayer
+from teller.services import Services
+from teller.store.db import Database, create_store_engine, sqlite_url
+from teller.store.migrate import upgrade
+from teller.store.pool import sync_pool
+from teller.worker import Waker, run_worker
+
+log = logging.getLogger("teller")
+
+DUMMY_LEDGER = "dummy_sender.jsonl"
+
+
+class StartupError(Exception):
+    """Teller cannot start; `problems` says why, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def database_url(config: Config, appdir: Path) -> str:
+    url = config.database_url.get_secret_value() if hasattr(config.database_url, "get_secret_value") else config.database_url
+    return str(url) if url else sqlite_url(appdir / config.dbfile)
+
+
+def open_database(config: Config, appdir: Path) -> Database:
+    """Open the store and bring its schema up to date (Alembic, at every start)."""
+    engine = create_store_engine(database_url(config, appdir))
+    upgrade(engine)
+    return Database(engine)
+
+
+def enabled_coins(config: Config) -> frozenset[str]:
+    return frozenset(c for c in ("BTC", "ETH", "SKY") if config.scanner_enabled(c))
+
+
+def load_pools(config: Config, db: Database, coins: frozenset[str]) -> None:
+    """Read and check every enabled coin's address file, then sync the store's pool to it."""
+    files = {"BTC": config.btc_addresses, "ETH": config.eth_addresses, "SKY": config.sky_addresses}
+    problems: list[str] = []
+    loaded: dict[str, list[str]] = {}
+    for coin in sorted(coins):
+        if not files[coin]:
+            problems.append(f"{coin.lower()}_addresses missing")
+            continue
+        try:
+            loaded[coin] = read_address_file(Path(files[coin]), coin)
+        except AddressFileError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise StartupError(problems)
+    with db.write() as conn:
+        for coin, addresses in loaded.items():
+            added = sync_pool(conn, coin, addresses)
+            log_event(log, logging.INFO, "address pool loaded", coin_type=coin, addresses=len(addresses), new=added)
+
+
+def dummy_droplets(balance: str) -> int:
+    return int(Decimal(balance) * 1_000_000)
+
+
+@dataclass
+class Teller:
+    """A built teller: its services, its background stages and its listeners."""
+
+    services: Services
+    processor: DirectProcessor
+    sender: Sender
+    listeners: list[Listener] = field(default_factory=list)
+    servers: list[EmbeddedServer] = field(default_factory=list)
+
+    def addresses(self) -> dict[str, str]:
+        return {lst.name: lst.address for lst in self.listeners}
+
+
+def build_teller(config: Config, appdir: Path) -> Teller:
+    if not config.dummy.sender:
+        raise StartupError(
+            ["the Skycoin node sender is not available in this version: set dummy.sender = true"]
+        )
+    if not config.dummy.scanner:
+        raise StartupError(
+            ["the BTC/ETH/SKY chain scanners are not available in this version:"
+             " set dummy.scanner = true"]
+        )
+    appdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    db = open_database(config, appdir)
+    coins = enabled_coins(config)
+    load_pools(config, db, coins)
+    board = StatusBoard()
+    processor_waker, sender_waker = Waker(), Waker()
+    payer = DummyPayer(
+        appdir / DUMMY_LEDGER,
+        dummy_droplets(config.dummy.balance),
+        auto_confirm=config.dummy.auto_confirm,
+    )
+    exchanger = config.sky_exchanger
+    services = Services(
+        config=config,
+        db=db,
+        bind=BindService(
+            db,
+            enabled_coins=coins,
+            bind_enabled=config.teller.bind_enabled,
+            max_bound_addrs=config.teller.max_bound_addrs,
+            buy_method=exchanger.buy_method,
+        ),
+        intake=DepositIntake(db, processor_waker),
+        payer=payer,
+        board=board,
+        processor_waker=processor_waker,
+        sender_waker=sender_waker,
+        enabled_coins=coins,
+        pool_coins=coins,
+        dummy_payer=payer,
+    )
+    teller = Teller(
+        services=services,
+        processor=DirectProcessor(db, config, board, sender_waker),
+        sender=Sender(db, payer, board, send_enabled=exchanger.send_enabled),
+    )
+    teller.listeners = make_listeners(services)
+    return teller
+
+
+def make_listeners(services: Services) -> list[Listener]:
+    config = services.config
+    web = config.web
+    listeners: list[Listener] = []
+    try:
+        public = create_public_app(services)
+        if web.http_addr:
+            listeners.append(Listener("web.http_addr", public, bind_socket("web.http_addr", web.http_addr)))
+        if web.https_addr and web.tls_cert and web.tls_key:
+            listeners.append(
+                Listener(
+                    "web.https_addr",
+                    public,
+                    bind_socket("web.https_addr", web.https_addr),
+                    ssl_certfile=web.tls_cert,
+                    ssl_keyfile=web.tls_key,
+                )
+            )
+        elif web.https_addr and web.auto_tls_host:
+            log_event(
+                log,
+                logging.ERROR,
+                "web.auto_tls_host is not implemented: HTTPS is not served; terminate TLS at a"
+                " reverse proxy (README: HTTPS)",
+                watch=True,
+                https_addr=web.https_addr,
+            )
+        admin_host = config.admin_panel.host
+        listeners.append(
+            Listener("admin_panel.host", create_admin_app(services), bind_socket("admin_panel.host", admin_host))
+        )
+        if config.dummy.sender or config.dummy.scanner:
+            listeners.append(
+                Listener(
+                    "dummy.http_addr",
+                    create_dummy_app(services),
+                    bind_socket("dummy.http_addr", config.dummy.http_addr),
+                )
+            )
+    except Exception:
+        for listener in listeners:
+            listener.sock.close()
+        raise
+    return listeners
+
+
+async def serve(
+    teller: Teller,
+    *,
+    log_handler: ReopenableFileHandler | None = None,
+    on_ready: Callable[[Teller], None] | None = None,
+) -> None:
+    """Run every stage and server until SIGINT/SIGTERM (or cancellation), then stop cleanly."""
+    services = teller.services
+    loop = asyncio.get_running_loop()
+    services.processor_waker.bind_loop(loop)
+    services.sender_waker.bind_loop(loop)
+    stop = asyncio.Event()
+    installed = _install_signal_handlers(loop, stop, log_handler)
+    config = services.config
+    try:
+        async with asyncio.TaskGroup() as group:
+            teller.servers = []
+            for listener in teller.listeners:
+                server = listener.server()
+                teller.servers.append(server)
+                group.create_task(server.serve(sockets=[listener.sock]), name=f"serve {listener.name}")
+            workers = [
+                group.create_task(
+                    run_worker("processor", teller.processor.step, services.processor_waker, 5.0),
+                    name="processor",
+                ),
+                group.create_task(
+                    run_worker(
+                        "sender",
+                        teller.sender.step,
+                        services.sender_waker,
+                        config.sky_exchanger.tx_confirmation_check_wait.total_seconds(),
+                    ),
+                    name="sender",
+                ),
+            ]
+            while not all(s.started for s in teller.servers):
+                await asyncio.sleep(0.01)
+            log_event(log, logging.INFO, "teller ready", pid=os.getpid(), **{k.replace(".", "_"): v for k, v in teller.addresses().items()})
+            if on_ready is not None:
+                on_ready(teller)
+            await stop.wait()
+            log.info("stopping")
+            for task in workers:
+                task.cancel()
+            for server in teller.servers:
+                server.should_exit = True
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        services.db.dispose()
+    log.info("stopped")
+
+
+def _install_signal_handlers(
+    loop: asyncio.AbstractEventLoop, stop: asyncio.Event, log_handler: ReopenableFileHandler | None
+) -> list[int]:
+    installed: list[int] = []
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        if log_handler is not None:
+            loop.add_signal_handler(signal.SIGHUP, log_handler.reopen)
+            installed.append(signal.SIGHUP)
+    except (NotImplementedError, RuntimeError):
+        pass  # not the main thread (tests running teller in a thread): no signals
+    return installed

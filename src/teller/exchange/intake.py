@@ -1,0 +1,53 @@
+"""Where deposits enter: every scanner (dummy, BTC, ETH, SKY) hands its deposits to `receive`.
+
+A deposit is recorded only if its address is bound to a SKY address; it is recorded once
+per "txid:n", whatever number of times it is reported, and the processor is woken.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from teller.clock import unix_now
+from teller.store.db import Database
+from teller.errors import DepositRejected
+from teller.logs import log_event
+from teller.store.bindings import find_binding
+from teller.store.deposits import insert_deposit_if_new
+from teller.store.models import Deposit, IncomingDeposit
+from teller.worker import Waker
+
+log = logging.getLogger("teller.intake")
+
+
+class DepositIntake:
+    def __init__(self, db: Database, processor_waker: Waker) -> None:
+        self.db = db
+        self.processor_waker = processor_waker
+
+    def receive(self, incoming: IncomingDeposit) -> tuple[Deposit, bool]:
+        """Record `incoming` (idempotent). Returns (record, newly_recorded)."""
+        if incoming.value <= 0:
+            raise DepositRejected("deposit value must be greater than 0")
+        with self.db.write() as conn:
+            binding = find_binding(conn, incoming.coin_type, incoming.address)
+            if binding is None:
+                raise DepositRejected(
+                    f"{incoming.coin_type} address {incoming.address} is not bound"
+                    " to a SKY address"
+                )
+            deposit, inserted = insert_deposit_if_new(conn, incoming, binding, unix_now())
+        if inserted:
+            log_event(
+                log,
+                logging.INFO,
+                "deposit recorded",
+                deposit_id=deposit.deposit_id,
+                coin_type=deposit.coin_type,
+                value=deposit.value,
+                sky_address=deposit.sky_address,
+            )
+            self.processor_waker.wake()
+        else:
+            log_event(log, logging.INFO, "deposit already recorded", deposit_id=deposit.deposit_id)
+        return deposit, inserted

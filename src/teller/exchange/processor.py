@@ -1,0 +1,131 @@
+"""The processor: decides how each recorded deposit is paid (waiting_decide → next status).
+
+Direct buy: the SKY amount is computed from the deposit and the fixed rate in force now;
+the rate and the amount are stored with the deposit in the same transaction that moves it
+to waiting_send, so a later change of the config never changes what a deposit is owed.
+A deposit too small to buy anything ends `done` with the original's error text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import Connection
+
+from teller.clock import unix_now
+from teller.config import Config
+from teller.exchange import states
+from teller.exchange.amounts import (
+    AmountError,
+    sky_droplets_for_satoshis,
+    sky_droplets_for_wei,
+)
+from teller.exchange.health import StatusBoard
+from teller.logs import log_event
+from teller.store.db import Database
+from teller.store.deposits import StaleStatus, deposits_by_status
+from teller.store.models import Deposit
+from teller.worker import Waker
+
+log = logging.getLogger("teller.processor")
+
+BATCH = 500
+PASSTHROUGH_UNAVAILABLE = (
+    "passthrough buying is not available in this version; passthrough deposits wait in"
+    " waiting_decide"
+)
+
+
+def sky_droplets_owed(deposit: Deposit, rate: str, max_decimals: int) -> int:
+    """The SKY (in droplets) a direct buy pays for `deposit` at `rate` SKY per coin.
+
+    Rounding: toward zero at `max_decimals` SKY decimals (the original's rule), so teller
+    never pays more than the exact product.
+    """
+    if deposit.coin_type == "BTC":
+        return sky_droplets_for_satoshis(deposit.value, rate, max_decimals)
+    if deposit.coin_type == "ETH":
+        return sky_droplets_for_wei(deposit.value, rate, max_decimals)
+    if deposit.coin_type == "SKY":
+        # droplets × 100 is the same amount in 1e-8 units, so the BTC formula applies exactly.
+        return sky_droplets_for_satoshis(deposit.value * 100, rate, max_decimals)
+    raise AmountError(f"unsupported coin type {deposit.coin_type}")
+
+
+class DirectProcessor:
+    def __init__(
+        self, db: Database, config: Config, board: StatusBoard, sender_waker: Waker
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.board = board
+        self.sender_waker = sender_waker
+
+    async def step(self) -> bool:
+        decided = await asyncio.to_thread(self.decide_batch)
+        if decided:
+            self.sender_waker.wake()
+        return decided == BATCH
+
+    def decide_batch(self) -> int:
+        """Decide up to BATCH waiting deposits in one transaction; returns how many moved."""
+        exchanger = self.config.sky_exchanger
+        moved = 0
+        waiting_passthrough = False
+        with self.db.write() as conn:
+            now = unix_now()
+            for deposit in deposits_by_status(conn, states.WAITING_DECIDE, BATCH):
+                if deposit.buy_method != states.BUY_DIRECT:
+                    waiting_passthrough = True
+                    continue
+                rate = exchanger.rate_for(deposit.coin_type)
+                try:
+                    droplets = sky_droplets_owed(deposit, rate, exchanger.max_decimals)
+                except AmountError as exc:
+                    self._fail(conn, deposit, now, rate, str(exc))
+                    moved += 1
+                    continue
+                if droplets == 0:
+                    self._fail(conn, deposit, now, rate, states.ERR_SEND_AMOUNT_ZERO)
+                else:
+                    states.move(
+                        conn,
+                        deposit,
+                        states.WAITING_SEND,
+                        now,
+                        conversion_rate=rate,
+                        sky_due=droplets,
+                    )
+                    log_event(
+                        log,
+                        logging.INFO,
+                        "deposit decided: direct buy",
+                        deposit_id=deposit.deposit_id,
+                        rate=rate,
+                        sky_droplets=droplets,
+                    )
+                moved += 1
+        self.board.processor_error = PASSTHROUGH_UNAVAILABLE if waiting_passthrough else ""
+        return moved
+
+    def _fail(self, conn: Connection, deposit: Deposit, now: int, rate: str, error: str) -> None:
+        try:
+            states.move(
+                conn,
+                deposit,
+                states.DONE,
+                now,
+                conversion_rate=rate,
+                error=error,
+            )
+        except StaleStatus:
+            return
+        log_event(
+            log,
+            logging.WARNING,
+            "deposit will not be paid",
+            watch=True,
+            deposit_id=deposit.deposit_id,
+            error=error,
+        )

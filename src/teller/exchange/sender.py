@@ -1,0 +1,244 @@
+"""The sender: pays SKY for deposits in waiting_send, exactly once (DESIGN.md §4).
+
+The order of steps is what makes a crash at any moment safe:
+
+1. Sign a transaction for a batch of waiting deposits, then store it (txid + bytes) and point
+   the deposits at it, in one database transaction. A crash before that commit loses only an
+   unsent signature; the deposits are still unassigned and will be paid by a new one.
+2. Broadcast the stored bytes, then commit `broadcast` / `waiting_confirm`. A crash between
+   the two re-broadcasts the same bytes on restart: the same txid, harmless. A deposit that
+   points at a stored payout is never put in another one.
+3. Ask for the stored txid until it is confirmed, then commit `done`.
+
+A stored transaction that can never confirm (its inputs spent elsewhere) is never replaced:
+its deposits stop with notice=WATCH for the operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from teller.clock import unix_now
+from teller.errors import InsufficientBalance, SendConflict, SendTemporary
+from teller.exchange import states
+from teller.exchange.health import StatusBoard
+from teller.logs import log_event
+from teller.payers.base import Payer, PayoutOutput, SignedPayout, TxState
+from teller.store import payouts as payout_store
+from teller.store.db import Database
+from teller.store.deposits import (
+    StaleStatus,
+    assign_payout,
+    deposits_of_payout,
+    move_payout_deposits,
+    unpaid_waiting_send,
+)
+from teller.store.models import Deposit, Payout
+
+log = logging.getLogger("teller.sender")
+
+
+def choose_affordable(deposits: Sequence[Deposit], spendable: int) -> list[Deposit]:
+    """The deposits, oldest first, that fit in `spendable` droplets.
+
+    One that does not fit is skipped, not waited for: a large unpayable deposit must not hold
+    back the smaller ones behind it (the original's head-of-line blocking).
+    """
+    chosen: list[Deposit] = []
+    left = spendable
+    for deposit in deposits:
+        if deposit.sky_due <= left:
+            chosen.append(deposit)
+            left -= deposit.sky_due
+    return chosen
+
+
+class Sender:
+    def __init__(
+        self, db: Database, payer: Payer, board: StatusBoard, *, send_enabled: bool
+    ) -> None:
+        self.db = db
+        self.payer = payer
+        self.board = board
+        self.send_enabled = send_enabled
+
+    async def step(self) -> bool:
+        """One round: re-broadcast stored payouts, pay new deposits, check confirmations."""
+        await self.broadcast_stored()
+        busy = False
+        if self.send_enabled:
+            busy = await self.pay_waiting()
+        await self.check_confirmations()
+        return busy
+
+    # -- 1. sign and store ---------------------------------------------------------------
+
+    async def pay_waiting(self) -> bool:
+        """Sign and store one payout for waiting deposits and broadcast it. True if made."""
+        waiting = await asyncio.to_thread(self._read_unpaid)
+        if not waiting:
+            self.board.sender_error = ""
+            return False
+        pending = await asyncio.to_thread(self._read_pending)
+        spendable = await self.payer.spendable(pending)
+        chosen = choose_affordable(waiting, spendable)
+        if len(chosen) < len(waiting):
+            short = next(d for d in waiting if d not in chosen)
+            self.board.sender_error = (
+                f"not enough coins: deposit {short.deposit_id} needs {short.sky_due} droplets,"
+                f" {spendable} available"
+            )
+        if not chosen:
+            return False
+        outputs = [PayoutOutput(d.sky_address, d.sky_due, d.deposit_id) for d in chosen]
+        try:
+            signed = await self.payer.build_payout(outputs, pending)
+        except InsufficientBalance as exc:
+            self.board.sender_error = str(exc)
+            return False
+        try:
+            await asyncio.to_thread(self._store_payout, signed)
+        except StaleStatus:
+            # Another round assigned some of these deposits first; this signature is thrown
+            # away unbroadcast, so nothing can be paid twice.
+            return True
+        if len(chosen) == len(waiting):
+            self.board.sender_error = ""
+        log_event(
+            log,
+            logging.INFO,
+            "payout signed and stored",
+            txid=signed.txid,
+            deposits=len(chosen),
+            droplets=signed.total_droplets,
+        )
+        await self._broadcast(signed.txid, signed.raw_tx)
+        return True
+
+    def _read_unpaid(self) -> list[Deposit]:
+        with self.db.read() as conn:
+            return unpaid_waiting_send(conn, self.payer.max_outputs_per_tx)
+
+    def _read_pending(self) -> list[Payout]:
+        with self.db.read() as conn:
+            return payout_store.payouts_by_status(
+                conn, payout_store.SIGNED, payout_store.BROADCAST
+            )
+
+    def _store_payout(self, signed: SignedPayout) -> None:
+        with self.db.write() as conn:
+            now = unix_now()
+            payout_store.insert_payout(
+                conn,
+                txid=signed.txid,
+                raw_tx=signed.raw_tx,
+                inputs=signed.inputs,
+                total_droplets=signed.total_droplets,
+                now=now,
+            )
+            assign_payout(conn, [o.deposit_id for o in signed.outputs], signed.txid, now)
+
+    # -- 2. broadcast --------------------------------------------------------------------
+
+    async def broadcast_stored(self) -> None:
+        for payout in await asyncio.to_thread(self._read_signed):
+            await self._broadcast(payout.txid, payout.raw_tx)
+
+    def _read_signed(self) -> list[Payout]:
+        with self.db.read() as conn:
+            return payout_store.payouts_by_status(conn, payout_store.SIGNED)
+
+    async def _broadcast(self, txid: str, raw_tx: str) -> None:
+        try:
+            await self.payer.broadcast(raw_tx)
+        except SendTemporary as exc:
+            self.board.sender_error = f"Send skycoin failed: {exc}"
+            await asyncio.to_thread(self._record_error, txid, str(exc))
+            log_event(log, logging.WARNING, "broadcast failed; will retry", txid=txid, error=exc)
+            return
+        except SendConflict as exc:
+            await asyncio.to_thread(self._mark_conflicted, txid, str(exc))
+            return
+        await asyncio.to_thread(self._mark_broadcast, txid)
+        log_event(log, logging.INFO, "payout broadcast", txid=txid)
+
+    def _record_error(self, txid: str, error: str) -> None:
+        with self.db.write() as conn:
+            payout_store.record_payout_error(conn, txid, error, unix_now())
+
+    def _mark_broadcast(self, txid: str) -> None:
+        with self.db.write() as conn:
+            now = unix_now()
+            if not payout_store.set_payout_status(
+                conn, txid, payout_store.SIGNED, payout_store.BROADCAST, now
+            ):
+                return  # already marked by an earlier round
+            for deposit in deposits_of_payout(conn, txid):
+                if deposit.status == states.WAITING_SEND:
+                    states.move(
+                        conn, deposit, states.WAITING_CONFIRM, now, sky_sent=deposit.sky_due
+                    )
+
+    def _mark_conflicted(self, txid: str, error: str) -> None:
+        message = (
+            f"payout transaction {txid} can never confirm ({error}); it was not re-sent:"
+            " check the hot wallet and pay this deposit by hand"
+        )
+        with self.db.write() as conn:
+            now = unix_now()
+            payout_store.set_payout_status(
+                conn, txid, payout_store.SIGNED, payout_store.CONFLICTED, now, error
+            )
+            payout_store.set_payout_status(
+                conn, txid, payout_store.BROADCAST, payout_store.CONFLICTED, now, error
+            )
+            affected = deposits_of_payout(conn, txid)
+            for deposit in affected:
+                if deposit.status in (states.WAITING_SEND, states.WAITING_CONFIRM):
+                    states.move(conn, deposit, states.DONE, now, error=message)
+        for deposit in affected:
+            log_event(
+                log,
+                logging.ERROR,
+                "payout conflicted",
+                watch=True,
+                deposit_id=deposit.deposit_id,
+                txid=txid,
+                error=error,
+            )
+
+    # -- 3. confirm ----------------------------------------------------------------------
+
+    async def check_confirmations(self) -> None:
+        for payout in await asyncio.to_thread(self._read_broadcast):
+            state = await self.payer.tx_state(payout.txid)
+            if state is TxState.CONFIRMED:
+                await asyncio.to_thread(self._mark_confirmed, payout.txid)
+                log_event(log, logging.INFO, "payout confirmed", txid=payout.txid)
+            elif state is TxState.UNKNOWN:
+                # The node lost it (restart, mempool eviction): send the same bytes again.
+                await self._rebroadcast(payout)
+
+    def _read_broadcast(self) -> list[Payout]:
+        with self.db.read() as conn:
+            return payout_store.payouts_by_status(conn, payout_store.BROADCAST)
+
+    async def _rebroadcast(self, payout: Payout) -> None:
+        try:
+            await self.payer.broadcast(payout.raw_tx)
+        except SendTemporary as exc:
+            await asyncio.to_thread(self._record_error, payout.txid, str(exc))
+        except SendConflict as exc:
+            await asyncio.to_thread(self._mark_conflicted, payout.txid, str(exc))
+
+    def _mark_confirmed(self, txid: str) -> None:
+        with self.db.write() as conn:
+            now = unix_now()
+            if payout_store.set_payout_status(
+                conn, txid, payout_store.BROADCAST, payout_store.CONFIRMED, now
+            ):
+                move_payout_deposits(
+                    conn, txid, states.WAITING_CONFIRM, now, status=states.DONE
+                )

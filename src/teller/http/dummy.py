@@ -1,0 +1,128 @@
+"""The dummy API (dummy.http_addr): fake deposits in, fake SKY transactions out.
+
+/dummy/scanner/deposit feeds a deposit through the same intake a real scanner uses;
+/dummy/sender/broadcasts and /dummy/sender/confirm show and confirm what the dummy payer sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+
+from teller import __version__
+from teller.addresses import address_validator
+from teller.errors import BadRequest
+from teller.exchange.amounts import format_droplets
+from teller.exchange.states import COIN_TYPES
+from teller.http.responses import IndentedJSON, install_error_handlers
+from teller.services import Services
+from teller.store.models import IncomingDeposit
+
+MAX_N = 2**32 - 1
+MAX_VALUE = 2**256 - 1
+
+
+async def _params(request: Request) -> dict[str, str]:
+    """Query parameters, overridden by form fields on POST (as the original's FormValue)."""
+    values = dict(request.query_params)
+    if request.method == "POST":
+        form = await request.form()
+        values.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return values
+
+
+def _integer(values: dict[str, str], name: str, *, required: bool, maximum: int) -> int:
+    raw = values.get(name, "").strip()
+    if not raw:
+        if required:
+            raise BadRequest(f"{name} required")
+        return 0
+    if not raw.isdigit():
+        raise BadRequest(f"invalid {name}")
+    number = int(raw)
+    if number > maximum:
+        raise BadRequest(f"{name} too large")
+    return number
+
+
+def parse_dummy_deposit(values: dict[str, str], enabled_coins: frozenset[str]) -> IncomingDeposit:
+    coin = values.get("coin", "").strip() or "BTC"
+    if coin not in COIN_TYPES:
+        raise BadRequest(f"invalid coin {coin!r}: expected one of {', '.join(COIN_TYPES)}")
+    if coin not in enabled_coins:
+        raise BadRequest(f"{coin} not enabled")
+    address = values.get("addr", "").strip()
+    if not address:
+        raise BadRequest("addr required")
+    try:
+        address = address_validator(coin)(address)
+    except ValueError as exc:
+        raise BadRequest(f"invalid addr: {exc}") from exc
+    value = _integer(values, "value", required=True, maximum=MAX_VALUE)
+    if value == 0:
+        raise BadRequest("invalid value: must be greater than 0")
+    height = _integer(values, "height", required=False, maximum=2**63 - 1)
+    tx = values.get("tx", "").strip()
+    if not tx:
+        raise BadRequest("tx required")
+    if len(tx) > 128 or ":" in tx:
+        raise BadRequest("invalid tx")
+    n = _integer(values, "n", required=False, maximum=MAX_N)
+    return IncomingDeposit(coin_type=coin, address=address, value=value, height=height, tx=tx, n=n)
+
+
+def dummy_router(services: Services) -> APIRouter:
+    router = APIRouter()
+
+    if services.config.dummy.scanner:
+
+        @router.api_route("/dummy/scanner/deposit", methods=["GET", "POST"])
+        async def deposit(request: Request) -> Response:
+            incoming = parse_dummy_deposit(await _params(request), services.enabled_coins)
+            await asyncio.to_thread(services.intake.receive, incoming)
+            return Response(status_code=200)
+
+    payer = services.dummy_payer
+    if payer is not None:
+
+        @router.get("/dummy/sender/broadcasts", response_class=IndentedJSON)
+        async def broadcasts() -> IndentedJSON:
+            listing: list[dict[str, Any]] = [
+                {
+                    "txid": b.txid,
+                    "outputs": [
+                        {"address": a, "coins": format_droplets(d)} for a, d in b.outputs
+                    ],
+                    "confirmed": b.confirmed,
+                }
+                for b in payer.broadcasts()
+            ]
+            return IndentedJSON(listing)
+
+        @router.api_route("/dummy/sender/confirm", methods=["GET", "POST"])
+        async def confirm(request: Request) -> Response:
+            values = await _params(request)
+            txid = values.get("txid", "").strip() or None
+            raw_seq = values.get("seq", "").strip()
+            if txid is None and not raw_seq:
+                raise BadRequest("txid or seq required")
+            seq = None
+            if txid is None:
+                if not raw_seq.isdigit():
+                    raise BadRequest("invalid seq")
+                seq = int(raw_seq)
+            await asyncio.to_thread(payer.confirm, txid=txid, seq=seq)
+            services.sender_waker.wake()
+            return Response(status_code=200)
+
+    return router
+
+
+def create_dummy_app(services: Services) -> FastAPI:
+    app = FastAPI(title="teller dummy API", version=__version__, docs_url=None, redoc_url=None)
+    install_error_handlers(app)
+    app.include_router(dummy_router(services))
+    return app

@@ -1,0 +1,217 @@
+"""ASGI middleware of the public server: body limit, throttle, security headers.
+
+- Bodies over `max_body_bytes` are refused with 413 before the handler reads them.
+- Throttle: a token bucket per (client IP, path) on the rate-limited routes, `throttle_max`
+  requests per `throttle_duration` with bursts up to `throttle_max` (the original allowed one
+  request per second, no burst). The client IP is the last X-Forwarded-For entry only when
+  `behind_proxy` is set; otherwise the socket's peer.
+- Security headers as the original sent them; HSTS only on HTTPS.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+TOO_MANY = b"You have reached maximum request limit."
+SECURITY_HEADERS = [
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-xss-protection", b"1; mode=block"),
+    (b"referrer-policy", b"no-referrer"),
+]
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+
+
+async def _send_text(send: Send, status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        tls = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name for name, _ in headers}
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                if tls:
+                    headers.append(HSTS)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    await _send_text(send, 400, b"Invalid Content-Length\n")
+                    return
+                if declared > self.max_bytes:
+                    await self._too_large(send)
+                    return
+        # Bodies are small (a bind request), so read the whole body first and refuse it
+        # before the handler runs if it is too large, whatever its transfer encoding.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Send) -> None:
+        await _send_text(send, 413, f"Request body larger than {self.max_bytes} bytes\n".encode())
+
+
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class Throttle:
+    """Token buckets per (client IP, path) for the paths in `limited_paths`."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_requests: int,
+        per_seconds: float,
+        behind_proxy: bool,
+        limited_paths: frozenset[str],
+    ) -> None:
+        self.app = app
+        self.capacity = float(max_requests)
+        self.refill_per_second = max_requests / per_seconds
+        self.per_seconds = per_seconds
+        self.behind_proxy = behind_proxy
+        self.limited_paths = limited_paths
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._lock = threading.Lock()
+        self._last_prune = time.monotonic()
+
+    def client_ip(self, scope: Scope) -> str:
+        if self.behind_proxy:
+            for name, value in scope.get("headers", []):
+                if name == b"x-forwarded-for":
+                    last = value.decode("latin-1").split(",")[-1].strip()
+                    if last:
+                        return last
+            for name, value in scope.get("headers", []):
+                if name == b"x-real-ip":
+                    return value.decode("latin-1").strip()
+        client = scope.get("client")
+        return str(client[0]) if client else "unknown"
+
+    def take(self, key: tuple[str, str], now: float) -> float:
+        """Take a token; returns 0 when allowed, else seconds until one is available."""
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = _Bucket(self.capacity, now)
+            bucket.tokens = min(
+                self.capacity, bucket.tokens + (now - bucket.updated) * self.refill_per_second
+            )
+            bucket.updated = now
+            if bucket.tokens >= 1:
+                bucket.tokens -= 1
+                self._prune(now)
+                return 0.0
+            return (1 - bucket.tokens) / self.refill_per_second
+
+    def _prune(self, now: float) -> None:
+        # A bucket idle long enough to be full again carries no information: drop it, so
+        # the table stays as small as the set of recently active clients.
+        if now - self._last_prune < self.per_seconds:
+            return
+        self._last_prune = now
+        stale = [k for k, b in self._buckets.items() if now - b.updated >= self.per_seconds]
+        for key in stale:
+            del self._buckets[key]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.limited_paths:
+            await self.app(scope, receive, send)
+            return
+        ip = self.client_ip(scope)
+        wait = self.take((ip, scope["path"]), time.monotonic())
+        if wait > 0:
+            headers = [
+                (b"x-rate-limit-limit", str(int(self.capacity)).encode()),
+                (b"x-rate-limit-duration", f"{self.per_seconds:g}s".encode()),
+                (b"x-rate-limit-request-remote-addr", ip.encode()),
+                (b"retry-after", str(math.ceil(wait)).encode()),
+            ]
+            await _send_text(send, 429, TOO_MANY, headers)
+            return
+        await self.app(scope, receive, send)
+
+
+def normalize_cors_origins(entries: Iterable[str]) -> list[str]:
+    """Config entries as browser origins: "127.0.0.1:6420" allows http:// and https://."""
+    origins: list[str] = []
+    for entry in entries:
+        entry = entry.strip().rstrip("/")
+        if not entry:
+            continue
+        if "://" in entry:
+            origins.append(entry)
+        else:
+            origins.extend([f"http://{entry}", f"https://{entry}"])
+    return origins

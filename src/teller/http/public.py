@@ -1,0 +1,169 @@
+"""The public server (web.http_addr / https_addr): bind, status, config, health, the web page."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from teller import __version__
+from teller.binding import parse_sky_address
+from teller.errors import BadRequest, UnsupportedMedia
+from teller.exchange.amounts import fixed_rate_display, format_droplets
+from teller.exchange.health import go_duration
+from teller.exchange.views import statuses_of
+from teller.http.middleware import BodyLimit, SecurityHeaders, Throttle, normalize_cors_origins
+from teller.http.responses import IndentedJSON, install_error_handlers
+from teller.services import Services
+from teller.store.deposits import count_errored
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+RATE_LIMITED_PATHS = frozenset({"/api/bind", "/api/status"})
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body) if body else None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"Invalid json request body: {exc}") from exc
+    if document is None:
+        raise BadRequest("Invalid json request body: EOF")
+    if not isinstance(document, dict):
+        raise BadRequest("Invalid json request body: expected a JSON object")
+    return document
+
+
+def _string_field(document: dict[str, Any], name: str) -> str:
+    value = document.get(name, "")
+    if not isinstance(value, str):
+        raise BadRequest(f"Invalid json request body: {name} must be a string")
+    return value
+
+
+def config_view(services: Services) -> dict[str, Any]:
+    cfg = services.config
+    exchanger = cfg.sky_exchanger
+    deposits: dict[str, Any] = {}
+    for coin, scanner in (("BTC", cfg.btc_scanner), ("ETH", cfg.eth_scanner), ("SKY", cfg.sky_scanner)):
+        rate = exchanger.rate_for(coin)
+        deposits[coin.lower()] = {
+            "enabled": coin in services.enabled_coins,
+            "confirmations_required": scanner.confirmations_required,
+            "fixed_exchange_rate": rate
+            if coin == "SKY"
+            else fixed_rate_display(coin, rate, exchanger.max_decimals),
+            "passthrough_minimum_volume": str(exchanger.exchange_client.btc_minimum_volume)
+            if coin == "BTC"
+            else "0",
+        }
+    return {
+        "enabled": cfg.teller.bind_enabled,
+        "buy_method": exchanger.buy_method,
+        "max_bound_addrs": cfg.teller.max_bound_addrs,
+        "max_decimals": exchanger.max_decimals,
+        "deposits": deposits,
+    }
+
+
+async def health_view(services: Services) -> dict[str, Any]:
+    try:
+        balance = await services.payer.balance()
+        coins, hours = format_droplets(balance.droplets), str(balance.hours)
+    except Exception:
+        coins, hours = "0.000000", "0"
+    errored = await asyncio.to_thread(_count_errored, services)
+    board = services.board
+    return {
+        "status": "OK",
+        "application": "teller",
+        "version": __version__,
+        "uptime": go_duration(board.uptime_seconds()),
+        "exchange": {
+            "buy_method": services.config.sky_exchanger.buy_method,
+            "processor_error": board.processor_error,
+            "sender_error": board.sender_error,
+            "deposit_error_count": errored,
+            "balance": {"coins": coins, "hours": hours},
+        },
+    }
+
+
+def _count_errored(services: Services) -> int:
+    with services.db.read() as conn:
+        return count_errored(conn)
+
+
+def api_router(services: Services) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/api/bind", response_class=IndentedJSON)
+    async def bind(request: Request) -> IndentedJSON:
+        content_type = request.headers.get("content-type", "")
+        if content_type.split(";")[0].strip().lower() != "application/json":
+            raise UnsupportedMedia("Invalid content type")
+        document = _json_object(await request.body())
+        sky_address = _string_field(document, "skyaddr")
+        coin_type = _string_field(document, "coin_type")
+        result = await asyncio.to_thread(services.bind.bind, sky_address, coin_type)
+        return IndentedJSON(
+            {
+                "deposit_address": result.deposit_address,
+                "coin_type": result.coin_type,
+                "buy_method": result.buy_method,
+            },
+            headers={"Accept": "application/json"},
+        )
+
+    @router.get("/api/status", response_class=IndentedJSON)
+    async def status(skyaddr: str = "") -> IndentedJSON:
+        sky_address = parse_sky_address(skyaddr)
+        entries = await asyncio.to_thread(statuses_of, services.db, sky_address)
+        return IndentedJSON({"statuses": entries})
+
+    @router.get("/api/config", response_class=IndentedJSON)
+    async def config() -> IndentedJSON:
+        return IndentedJSON(config_view(services))
+
+    @router.get("/api/health", response_class=IndentedJSON)
+    async def health() -> IndentedJSON:
+        return IndentedJSON(await health_view(services))
+
+    return router
+
+
+def create_public_app(services: Services) -> FastAPI:
+    web = services.config.web
+    app = FastAPI(
+        title="teller public API",
+        version=__version__,
+        docs_url=None,  # the docs page loads assets from a CDN; the schema is at /openapi.json
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(api_router(services))
+    static_dir = Path(web.static_dir) if web.static_dir else WEB_DIR
+    if static_dir.is_dir():
+        app.mount("/", StaticFiles(directory=static_dir, html=True), name="web")
+    origins = normalize_cors_origins(web.cors_allowed)
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "HEAD"],
+            allow_headers=["Origin", "Accept", "Content-Type"],
+        )
+    app.add_middleware(
+        Throttle,
+        max_requests=web.throttle_max,
+        per_seconds=web.throttle_duration.total_seconds(),
+        behind_proxy=web.behind_proxy,
+        limited_paths=RATE_LIMITED_PATHS,
+    )
+    app.add_middleware(BodyLimit, max_bytes=web.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,74 @@
+"""Running several uvicorn servers (public, HTTPS, admin, dummy) inside teller's one event loop.
+
+Sockets are bound by teller before uvicorn starts, so "address already in use" is reported
+as a clear start-up error naming the config key, and tests can ask for port 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+
+class ListenError(Exception):
+    pass
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to teller's own loop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass
+class Listener:
+    name: str  # the config key, for messages: "web.http_addr"
+    app: FastAPI
+    sock: socket.socket
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
+
+    @property
+    def address(self) -> str:
+        host, port = self.sock.getsockname()[:2]
+        return f"{host}:{port}"
+
+    def server(self) -> EmbeddedServer:
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=120,
+            ssl_certfile=self.ssl_certfile or None,
+            ssl_keyfile=self.ssl_keyfile or None,
+            server_header=False,
+        )
+        return EmbeddedServer(config)
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def bind_socket(name: str, address: str) -> socket.socket:
+    host, port = split_host_port(address)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, sockaddr = infos[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(sockaddr)
+        sock.listen(1024)
+        sock.setblocking(False)
+    except OSError as exc:
+        raise ListenError(f"{name}: cannot listen on {address}: {exc.strerror or exc}") from exc
+    return sock

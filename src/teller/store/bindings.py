@@ -1,0 +1,64 @@
+"""Queries on bindings: which deposit address was handed to which SKY address."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, func, insert, select, text
+
+from teller.store.models import Binding
+from teller.store.tables import bindings as t
+
+
+def lock_sky_address(conn: Connection, sky_address: str) -> None:
+    """Serialize binds for one SKY address until the end of the transaction.
+
+    SQLite writers already hold the database lock (BEGIN IMMEDIATE); PostgreSQL takes a
+    transaction-scoped advisory lock, so two concurrent binds cannot both pass the
+    max_bound_addrs check.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": sky_address})
+
+
+def count_bindings(conn: Connection, sky_address: str) -> int:
+    return int(
+        conn.execute(select(func.count()).where(t.c.sky_address == sky_address)).scalar_one()
+    )
+
+
+def insert_binding(
+    conn: Connection,
+    *,
+    coin_type: str,
+    deposit_address: str,
+    sky_address: str,
+    buy_method: str,
+    now: int,
+) -> Binding:
+    values = {
+        "coin_type": coin_type,
+        "deposit_address": deposit_address,
+        "sky_address": sky_address,
+        "buy_method": buy_method,
+        "bound_at": now,
+    }
+    row = conn.execute(insert(t).values(**values).returning(*t.c)).one()
+    return Binding.from_row(row)
+
+
+def find_binding(conn: Connection, coin_type: str, deposit_address: str) -> Binding | None:
+    row = conn.execute(
+        select(t).where(t.c.coin_type == coin_type, t.c.deposit_address == deposit_address)
+    ).first()
+    return None if row is None else Binding.from_row(row)
+
+
+def bindings_of(conn: Connection, sky_address: str) -> list[Binding]:
+    rows = conn.execute(select(t).where(t.c.sky_address == sky_address).order_by(t.c.id)).all()
+    return [Binding.from_row(r) for r in rows]
+
+
+def bound_addresses(conn: Connection, coin_type: str) -> list[str]:
+    rows = conn.execute(
+        select(t.c.deposit_address).where(t.c.coin_type == coin_type).order_by(t.c.id)
+    ).scalars()
+    return list(rows)

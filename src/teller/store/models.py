@@ -1,0 +1,105 @@
+"""Plain records the store returns: what the rest of teller sees instead of rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Self
+
+
+def _from_mapping(cls: type[Any], row: Any) -> Any:
+    data = dict(row._mapping if hasattr(row, "_mapping") else row)
+    return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    id: int
+    coin_type: str
+    deposit_address: str
+    sky_address: str
+    buy_method: str
+    bound_at: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return _from_mapping(cls, row)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingDeposit:
+    """What a scanner reports: one chain output paying a watched address."""
+
+    coin_type: str
+    address: str
+    value: int  # base units: satoshi, wei or droplet
+    height: int
+    tx: str
+    n: int
+    block_hash: str = ""
+
+    @property
+    def deposit_id(self) -> str:
+        return f"{self.tx}:{self.n}"
+
+
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    seq: int
+    deposit_id: str
+    coin_type: str
+    deposit_address: str
+    sky_address: str
+    binding_id: int
+    tx: str
+    n: int
+    value: int
+    height: int
+    block_hash: str
+    status: str
+    buy_method: str
+    conversion_rate: str
+    sky_due: int
+    sky_sent: int
+    payout_txid: str | None
+    error: str
+    exchange_name: str
+    requested_amount: str
+    sky_bought: int
+    deposit_value_spent: int
+    order_customer_id: str
+    order_id: str
+    order_completed_amount: str
+    order_price: str
+    order_status: str
+    order_final: bool
+    order_original: str
+    created_at: int
+    updated_at: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return _from_mapping(cls, row)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    txid: str
+    raw_tx: str
+    inputs: str
+    total_droplets: int
+    status: str
+    attempts: int
+    last_error: str
+    created_at: int
+    updated_at: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return _from_mapping(cls, row)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolUsage:
+    coin_type: str
+    total: int
+    remaining: int

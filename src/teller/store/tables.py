@@ -1,0 +1,111 @@
+"""The tables of teller's store (DESIGN.md §5). The store is also the work queue.
+
+- deposit_addresses: the pool, one row per address of an address file; bound_at NULL = free.
+- bindings: a deposit address handed to a SKY address.
+- deposits: one row per chain output paying a bound address, keyed "txid:n"; its status is
+  the deposit state machine, and every stage picks its work by status.
+- payouts: signed SKY transactions, stored before they are broadcast (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+
+from teller.store.types import Amount
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+deposit_addresses = Table(
+    "deposit_addresses",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("coin_type", String(8), nullable=False),
+    Column("address", String(128), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("bound_at", BigInteger, nullable=True),
+    UniqueConstraint("coin_type", "address"),
+    Index(None, "coin_type", "bound_at", "position"),
+)
+
+bindings = Table(
+    "bindings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("coin_type", String(8), nullable=False),
+    Column("deposit_address", String(128), nullable=False),
+    Column("sky_address", String(64), nullable=False, index=True),
+    Column("buy_method", String(16), nullable=False),
+    Column("bound_at", BigInteger, nullable=False),
+    UniqueConstraint("coin_type", "deposit_address"),
+)
+
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("txid", String(64), primary_key=True),
+    Column("raw_tx", Text, nullable=False),
+    Column("inputs", Text, nullable=False, server_default=""),  # JSON list of spent output ids
+    Column("total_droplets", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+deposits = Table(
+    "deposits",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("deposit_id", String(160), nullable=False, unique=True),
+    Column("coin_type", String(8), nullable=False),
+    Column("deposit_address", String(128), nullable=False),
+    Column("sky_address", String(64), nullable=False, index=True),
+    Column("binding_id", Integer, ForeignKey("bindings.id"), nullable=False, index=True),
+    Column("tx", String(128), nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Column("value", Amount, nullable=False),
+    Column("height", BigInteger, nullable=False),
+    Column("block_hash", String(128), nullable=False, server_default=""),
+    Column("status", String(48), nullable=False, index=True),
+    Column("buy_method", String(16), nullable=False),
+    Column("conversion_rate", String(64), nullable=False, server_default=""),
+    Column("sky_due", BigInteger, nullable=False, server_default="0"),
+    Column("sky_sent", BigInteger, nullable=False, server_default="0"),
+    Column("payout_txid", String(64), ForeignKey("payouts.txid"), nullable=True, index=True),
+    Column("error", Text, nullable=False, server_default=""),
+    # Passthrough (buying the SKY on an exchange first); filled by the passthrough processor.
+    Column("exchange_name", String(32), nullable=False, server_default=""),
+    Column("requested_amount", String(64), nullable=False, server_default=""),
+    Column("sky_bought", BigInteger, nullable=False, server_default="0"),
+    Column("deposit_value_spent", Amount, nullable=False, server_default="0"),
+    Column("order_customer_id", String(160), nullable=False, server_default=""),
+    Column("order_id", String(64), nullable=False, server_default=""),
+    Column("order_completed_amount", String(64), nullable=False, server_default=""),
+    Column("order_price", String(64), nullable=False, server_default=""),
+    Column("order_status", String(32), nullable=False, server_default=""),
+    Column("order_final", Boolean, nullable=False, server_default=false()),
+    Column("order_original", Text, nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)

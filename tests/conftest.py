@@ -1,0 +1,64 @@
+"""Fixtures shared by every test folder: a fresh store on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from teller.store.db import Database, create_store_engine, sqlite_url
+from teller.store.migrate import upgrade
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TELLER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"teller_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL}: {exc.orig}")
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path / "teller.db")
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    engine = create_store_engine(db_url)
+    upgrade(engine)
+    database = Database(engine)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    engine = create_store_engine(sqlite_url(tmp_path / "teller.db"))
+    upgrade(engine)
+    database = Database(engine)
+    yield database
+    database.dispose()
