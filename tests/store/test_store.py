@@ -38,8 +38,12 @@ def _bind(db: Database, coin: str = "BTC", sky: str = "sky1") -> Binding:
         address = take_free_address(conn, coin, 100)
         assert address is not None
         return insert_binding(
-            conn, coin_type=coin, deposit_address=address, sky_address=sky,
-            buy_method="direct", now=100,
+            conn,
+            coin_type=coin,
+            deposit_address=address,
+            sky_address=sky,
+            buy_method="direct",
+            now=100,
         )
 
 

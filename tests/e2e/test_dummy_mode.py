@@ -1,0 +1,142 @@
+"""The whole service as an operator runs it: bind, deposit, pay, confirm — and crash on the way.
+
+The process is the real `teller` command with the shipped example config; the check that a
+deposit was paid exactly once is made on the dummy network's ledger (what was broadcast), not
+on teller's own records.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from teller.coins.sky import address_from_pubkey, deterministic_keypairs
+from teller.exchange.amounts import sky_droplets_for_satoshis
+
+from .conftest import TellerProcess
+
+pytestmark = pytest.mark.e2e
+
+BUYER_1 = "2Wbi4wvxC4fkTYMsS2f6HaFfW4pafDjXcQW"
+BUYER_2 = "hs1pyuNgxDLyLaZsnqzQG9U3DKdJsbzNpn"
+
+
+def bind(t: TellerProcess, sky: str, coin: str = "BTC") -> str:
+    response = httpx.post(f"{t.public}/api/bind", json={"skyaddr": sky, "coin_type": coin})
+    assert response.status_code == 200, response.text
+    return str(response.json()["deposit_address"])
+
+
+def deposit(t: TellerProcess, address: str, value: int, tx: str, coin: str = "BTC") -> None:
+    params = {"coin": coin, "addr": address, "value": value, "height": 1, "tx": tx, "n": 0}
+    response = httpx.get(f"{t.dummy}/dummy/scanner/deposit", params=params)
+    assert response.status_code == 200, response.text
+
+
+def statuses(t: TellerProcess, sky: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{t.public}/api/status", params={"skyaddr": sky})
+    assert response.status_code == 200, response.text
+    return list(response.json()["statuses"])
+
+
+def broadcasts(t: TellerProcess) -> list[dict[str, Any]]:
+    return list(httpx.get(f"{t.dummy}/dummy/sender/broadcasts").json())
+
+
+def paid_to(t: TellerProcess, sky: str) -> list[str]:
+    return [o["coins"] for b in broadcasts(t) for o in b["outputs"] if o["address"] == sky]
+
+
+def wait_for(condition: Callable[[], bool], what: str, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def confirm_all(t: TellerProcess) -> None:
+    for entry in broadcasts(t):
+        if not entry["confirmed"]:
+            assert (
+                httpx.get(
+                    f"{t.dummy}/dummy/sender/confirm", params={"txid": entry["txid"]}
+                ).status_code
+                == 200
+            )
+
+
+def test_bind_deposit_pay_confirm_then_survive_sigkill(teller_process: TellerProcess) -> None:
+    t = teller_process
+    t.start()
+    address = bind(t, BUYER_1)
+    assert statuses(t, BUYER_1) == [
+        {
+            "seq": 1,
+            "updated_at": statuses(t, BUYER_1)[0]["updated_at"],
+            "status": "waiting_deposit",
+            "coin_type": "BTC",
+        }
+    ]
+    deposit(t, address, 12_345_678, "aa" * 32)
+    wait_for(lambda: len(broadcasts(t)) == 1, "the first payout broadcast")
+    confirm_all(t)
+    wait_for(lambda: statuses(t, BUYER_1)[0]["status"] == "done", "the first deposit done")
+    assert paid_to(t, BUYER_1) == ["61.728000"]
+
+    # The second deposit's life is cut by SIGKILL at a random moment, several times over.
+    rng = random.Random(20261123)
+    address_2 = bind(t, BUYER_2, "ETH")
+    deposit(t, address_2, 2 * 10**18, "0x" + "bb" * 32, coin="ETH")
+    for _ in range(4):
+        time.sleep(rng.uniform(0, 0.15))
+        t.kill()
+        t.start()
+    wait_for(lambda: bool(paid_to(t, BUYER_2)), "the second payout broadcast")
+    confirm_all(t)
+    wait_for(lambda: statuses(t, BUYER_2)[0]["status"] == "done", "the second deposit done")
+    assert paid_to(t, BUYER_2) == ["200.000000"]
+    assert paid_to(t, BUYER_1) == ["61.728000"]
+
+    accounting = httpx.get(f"{t.admin}/api/accounting").json()
+    assert accounting == {
+        "sent": "261.728000",
+        "received": {"BTC": "0.12345678", "ETH": "2.000000000000000000", "SKY": "0.000000"},
+    }
+    assert t.stop() == 0
+
+
+def test_kill_at_random_moments_with_many_deposits_in_flight(
+    teller_process: TellerProcess,
+) -> None:
+    """Deposits keep arriving while teller is killed and restarted: each is paid exactly once."""
+    t = teller_process
+    t.start()
+    rng = random.Random(7)
+    buyers = [address_from_pubkey(pub) for _, pub in deterministic_keypairs(b"e2e buyers", 15)]
+    expected: dict[str, list[str]] = {}
+    for round_number in range(5):
+        for buyer in buyers[round_number * 3 : round_number * 3 + 3]:
+            value = rng.randrange(1_000, 10_000_000)
+            deposit(t, bind(t, buyer), value, f"{round_number}{value:063d}")
+            sky = sky_droplets_for_satoshis(value, "500", 3)
+            expected[buyer] = [f"{sky // 1_000_000}.{sky % 1_000_000:06d}"]
+        time.sleep(rng.uniform(0, 0.2))
+        t.kill()
+        t.start()
+
+    def all_paid() -> bool:
+        confirm_all(t)
+        return all(paid_to(t, buyer) for buyer in expected)
+
+    wait_for(all_paid, "every deposit paid", seconds=30)
+    for buyer, amounts in expected.items():
+        assert paid_to(t, buyer) == amounts  # one output each, the exact amount
+    txids = [b["txid"] for b in broadcasts(t)]
+    assert len(txids) == len(set(txids))
