@@ -43,6 +43,7 @@ class Listener:
     def server(self) -> EmbeddedServer:
         config = uvicorn.Config(
             self.app,
+            log_config=None,  # teller configures logging itself (dictConfig would close our handlers)
             log_level="warning",
             access_log=False,
             lifespan="off",
@@ -50,6 +51,10 @@ class Listener:
             ssl_certfile=self.ssl_certfile or None,
             ssl_keyfile=self.ssl_keyfile or None,
             server_header=False,
+            # Never let uvicorn take the client address or scheme from X-Forwarded-* (it
+            # would for peers on 127.0.0.1): teller reads X-Forwarded-For itself, and only
+            # with web.behind_proxy; HSTS follows the real TLS connection.
+            proxy_headers=False,
         )
         return EmbeddedServer(config)
 

@@ -1,0 +1,138 @@
+"""The `teller` command as an operator uses it: addresses, db migrate, start-up errors, signals."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .e2e.conftest import EXAMPLE_CONFIG, free_port
+from .vectors import VECTORS
+
+TELLER = [sys.executable, "-m", "teller.cli"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*TELLER, *args], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+
+
+def _golden(name: str) -> dict[str, object]:
+    path = VECTORS / "skycoin" / "cipher" / name
+    if not path.exists():
+        pytest.skip(f"vector {path} is missing")
+    return dict(json.loads(path.read_text()))
+
+
+@pytest.mark.parametrize("name", ["seed-0000.golden", "seed-0001.golden"])
+def test_addresses_btc_prints_the_originals_addresses(name: str) -> None:
+    golden = _golden(name)
+    seed = base64.b64decode(str(golden["seed"])).decode()
+    keys = golden["keys"]
+    assert isinstance(keys, list)
+    result = run("addresses", "btc", seed, str(len(keys)))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [k["bitcoin_address"] for k in keys]
+
+
+def test_addresses_btc_json_has_the_address_file_format() -> None:
+    golden = _golden("many-addresses.golden")
+    seed = base64.b64decode(str(golden["seed"])).decode()
+    keys = golden["keys"]
+    assert isinstance(keys, list)
+    result = run("addresses", "btc", "--json", seed, "1000")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"btc_addresses": [k["bitcoin_address"] for k in keys]}
+    assert result.stdout.startswith('{\n    "btc_addresses": [\n        "')
+    assert result.stderr == ""  # no progress bar when stderr is not a terminal
+
+
+def test_addresses_btc_rejects_a_negative_count() -> None:
+    result = run("addresses", "btc", "seed", "-1")
+    assert result.returncode != 0
+
+
+def test_db_migrate_creates_then_reports_up_to_date(tmp_path: Path) -> None:
+    first = run("db", "migrate", "-c", str(EXAMPLE_CONFIG), "-d", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    assert "upgraded from empty to" in first.stdout
+    assert (tmp_path / "teller.db").exists()
+    second = run("db", "migrate", "-c", str(EXAMPLE_CONFIG), "-d", str(tmp_path))
+    assert "up to date" in second.stdout
+
+
+def test_a_bad_config_lists_every_problem_and_exits_non_zero(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        'btc_addresses = ""\neth_addresses = ""\n[sky_exchanger]\nmax_decimals = 7\n'
+        '[dummy]\nsender = true\nscanner = true\n'
+    )
+    result = run("-c", str(config), "-d", str(tmp_path / "data"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("Config error:\n")
+    for problem in ("btc_addresses missing", "eth_addresses missing", "max_decimals"):
+        assert problem in result.stderr
+    assert not (tmp_path / "data" / "teller.db").exists()
+
+
+def test_a_bad_address_file_stops_start_up_naming_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "btc.txt").write_text("1PZ63K3G4gZP6A6E2TTbBwxT5bFQGL2TLB\nnonsense\n")
+    (tmp_path / "eth.txt").write_text("0x77720eeb0be8b4060636e4f8e77b178ace343e11\n")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        EXAMPLE_CONFIG.read_text()
+        .replace("example_btc_addresses.txt", "btc.txt")
+        .replace("example_eth_addresses.txt", "eth.txt")
+    )
+    result = run("-c", str(config), "-d", str(tmp_path / "data"))
+    assert result.returncode == 1
+    assert f"{tmp_path / 'btc.txt'} line 2: invalid BTC address 'nonsense'" in result.stderr
+
+
+def test_sigterm_stops_cleanly_sighup_reopens_the_log_and_pidfile_is_removed(
+    tmp_path: Path,
+) -> None:
+    public, admin, dummy = free_port(), free_port(), free_port()
+    logfile, pidfile = tmp_path / "teller.log", tmp_path / "teller.pid"
+    env = dict(os.environ)
+    env.update(
+        {
+            "TELLER_WEB__HTTP_ADDR": f"127.0.0.1:{public}",
+            "TELLER_ADMIN_PANEL__HOST": f"127.0.0.1:{admin}",
+            "TELLER_DUMMY__HTTP_ADDR": f"127.0.0.1:{dummy}",
+            "TELLER_LOGFILE": str(logfile),
+            "TELLER_PIDFILE": str(pidfile),
+        }
+    )
+    proc = subprocess.Popen(
+        [*TELLER, "-c", str(EXAMPLE_CONFIG), "-d", str(tmp_path / "data")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not logfile.exists() or "teller ready" not in logfile.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        assert pidfile.read_text().strip() == str(proc.pid)
+        logfile.rename(tmp_path / "teller.log.1")  # what logrotate does
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        assert httpx.get(f"http://127.0.0.1:{public}/api/health").status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "stopped" in logfile.read_text()  # written to the new file after the rotation
+    assert not pidfile.exists()
