@@ -91,17 +91,17 @@ def _json_entries(path: Path, text: str, coin_type: str) -> list[_Entry]:
 def _with_json_lines(entries: list[_Entry], text: str) -> list[_Entry]:
     """Give each JSON entry the line its string literal stands on (for error messages)."""
     occurrences: list[tuple[str, int]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        occurrences.extend((m.group(1).strip(), number) for m in _QUOTED.finditer(line))
+    for number, text_line in enumerate(text.splitlines(), start=1):
+        occurrences.extend((m.group(1).strip(), number) for m in _QUOTED.finditer(text_line))
     located = []
     cursor = 0
     for entry in entries:
-        line = 0
+        found_on = 0
         for i in range(cursor, len(occurrences)):
             if occurrences[i][0] == entry.address:
-                line, cursor = occurrences[i][1], i + 1
+                found_on, cursor = occurrences[i][1], i + 1
                 break
-        located.append(_Entry(line, entry.address))
+        located.append(_Entry(found_on, entry.address))
     return located
 
 

@@ -49,8 +49,7 @@ class StartupError(Exception):
 
 
 def database_url(config: Config, appdir: Path) -> str:
-    url = config.database_url.get_secret_value() if hasattr(config.database_url, "get_secret_value") else config.database_url
-    return str(url) if url else sqlite_url(appdir / config.dbfile)
+    return config.database_url or sqlite_url(appdir / config.dbfile)
 
 
 def open_database(config: Config, appdir: Path) -> Database:
@@ -237,7 +236,8 @@ async def serve(
             ]
             while not all(s.started for s in teller.servers):
                 await asyncio.sleep(0.01)
-            log_event(log, logging.INFO, "teller ready", pid=os.getpid(), **{k.replace(".", "_"): v for k, v in teller.addresses().items()})
+            listening = " ".join(f"{k}={v}" for k, v in teller.addresses().items())
+            log_event(log, logging.INFO, "teller ready", pid=os.getpid(), listening=listening)
             if on_ready is not None:
                 on_ready(teller)
             await stop.wait()

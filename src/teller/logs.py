@@ -25,8 +25,9 @@ class KeyValueFormatter(logging.Formatter):
         line = super().format(record)
         fields: dict[str, Any] = getattr(record, "fields", {}) or {}
         parts = [f"{k}={_quote(v)}" for k, v in fields.items()]
-        if getattr(record, "notice", None):
-            parts.append(f"notice={record.notice}")
+        notice = getattr(record, "notice", None)
+        if notice:
+            parts.append(f"notice={notice}")
         return f"{line} {' '.join(parts)}" if parts else line
 
 
