@@ -62,3 +62,9 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     database = Database(engine)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database URL (the test is skipped, saying why, if unreachable)."""
+    yield from _postgres_database()

@@ -8,6 +8,7 @@ SIGINT/SIGTERM stop everything; SIGHUP reopens the log file (for logrotate).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -15,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from teller.addresses import AddressFileError, read_address_file
 from teller.binding import BindService
@@ -33,6 +36,7 @@ from teller.services import Services
 from teller.store.db import Database, create_store_engine, sqlite_url
 from teller.store.migrate import upgrade
 from teller.store.pool import sync_pool
+from teller.store.worker_lock import DatabaseInUse, PostgresWorkerLock, SqliteProcessLock
 from teller.worker import Waker, run_worker
 
 log = logging.getLogger("teller")
@@ -81,7 +85,14 @@ def load_pools(config: Config, db: Database, coins: frozenset[str]) -> None:
     with db.write() as conn:
         for coin, addresses in loaded.items():
             added = sync_pool(conn, coin, addresses)
-            log_event(log, logging.INFO, "address pool loaded", coin_type=coin, addresses=len(addresses), new=added)
+            log_event(
+                log,
+                logging.INFO,
+                "address pool loaded",
+                coin_type=coin,
+                addresses=len(addresses),
+                new=added,
+            )
 
 
 def dummy_droplets(balance: str) -> int:
@@ -97,6 +108,8 @@ class Teller:
     sender: Sender
     listeners: list[Listener] = field(default_factory=list)
     servers: list[EmbeddedServer] = field(default_factory=list)
+    process_lock: SqliteProcessLock | None = None
+    worker_lock: PostgresWorkerLock | None = None
 
     def addresses(self) -> dict[str, str]:
         return {lst.name: lst.address for lst in self.listeners}
@@ -109,10 +122,20 @@ def build_teller(config: Config, appdir: Path) -> Teller:
         )
     if not config.dummy.scanner:
         raise StartupError(
-            ["the BTC/ETH/SKY chain scanners are not available in this version:"
-             " set dummy.scanner = true"]
+            [
+                "the BTC/ETH/SKY chain scanners are not available in this version:"
+                " set dummy.scanner = true"
+            ]
         )
     appdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    process_lock = None
+    url = make_url(database_url(config, appdir))
+    if url.get_backend_name() == "sqlite" and url.database:
+        process_lock = SqliteProcessLock(Path(url.database))
+        try:
+            process_lock.acquire()
+        except DatabaseInUse as exc:
+            raise StartupError([str(exc)]) from exc
     db = open_database(config, appdir)
     coins = enabled_coins(config)
     load_pools(config, db, coins)
@@ -147,6 +170,8 @@ def build_teller(config: Config, appdir: Path) -> Teller:
         services=services,
         processor=DirectProcessor(db, config, board, sender_waker),
         sender=Sender(db, payer, board, send_enabled=exchanger.send_enabled),
+        process_lock=process_lock,
+        worker_lock=PostgresWorkerLock(db.engine) if db.backend == "postgresql" else None,
     )
     teller.listeners = make_listeners(services)
     return teller
@@ -159,7 +184,9 @@ def make_listeners(services: Services) -> list[Listener]:
     try:
         public = create_public_app(services)
         if web.http_addr:
-            listeners.append(Listener("web.http_addr", public, bind_socket("web.http_addr", web.http_addr)))
+            listeners.append(
+                Listener("web.http_addr", public, bind_socket("web.http_addr", web.http_addr))
+            )
         if web.https_addr and web.tls_cert and web.tls_key:
             listeners.append(
                 Listener(
@@ -181,7 +208,11 @@ def make_listeners(services: Services) -> list[Listener]:
             )
         admin_host = config.admin_panel.host
         listeners.append(
-            Listener("admin_panel.host", create_admin_app(services), bind_socket("admin_panel.host", admin_host))
+            Listener(
+                "admin_panel.host",
+                create_admin_app(services),
+                bind_socket("admin_panel.host", admin_host),
+            )
         )
         if config.dummy.sender or config.dummy.scanner:
             listeners.append(
@@ -218,22 +249,10 @@ async def serve(
             for listener in teller.listeners:
                 server = listener.server()
                 teller.servers.append(server)
-                group.create_task(server.serve(sockets=[listener.sock]), name=f"serve {listener.name}")
-            workers = [
                 group.create_task(
-                    run_worker("processor", teller.processor.step, services.processor_waker, 5.0),
-                    name="processor",
-                ),
-                group.create_task(
-                    run_worker(
-                        "sender",
-                        teller.sender.step,
-                        services.sender_waker,
-                        config.sky_exchanger.tx_confirmation_check_wait.total_seconds(),
-                    ),
-                    name="sender",
-                ),
-            ]
+                    server.serve(sockets=[listener.sock]), name=f"serve {listener.name}"
+                )
+            workers = group.create_task(run_workers_when_allowed(teller), name="workers")
             while not all(s.started for s in teller.servers):
                 await asyncio.sleep(0.01)
             listening = " ".join(f"{k}={v}" for k, v in teller.addresses().items())
@@ -242,15 +261,55 @@ async def serve(
                 on_ready(teller)
             await stop.wait()
             log.info("stopping")
-            for task in workers:
-                task.cancel()
+            workers.cancel()
             for server in teller.servers:
                 server.should_exit = True
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+        if teller.worker_lock is not None:
+            teller.worker_lock.release()
         services.db.dispose()
+        if teller.process_lock is not None:
+            teller.process_lock.release()
     log.info("stopped")
+
+
+async def run_workers(teller: Teller) -> None:
+    """The deposit stages: processor and sender, until cancelled."""
+    services = teller.services
+    check_wait = services.config.sky_exchanger.tx_confirmation_check_wait.total_seconds()
+    async with asyncio.TaskGroup() as group:
+        group.create_task(
+            run_worker("processor", teller.processor.step, services.processor_waker, 5.0),
+            name="processor",
+        )
+        group.create_task(
+            run_worker("sender", teller.sender.step, services.sender_waker, check_wait),
+            name="sender",
+        )
+
+
+async def run_workers_when_allowed(teller: Teller, poll_seconds: float = 5.0) -> None:
+    """Run the stages; on PostgreSQL only while this process holds the worker role."""
+    lock = teller.worker_lock
+    if lock is None:
+        await run_workers(teller)
+        return
+    while True:
+        if not await asyncio.to_thread(lock.try_acquire):
+            await asyncio.sleep(poll_seconds)
+            continue
+        log_event(log, logging.INFO, "took the worker role: processing deposits")
+        task = asyncio.create_task(run_workers(teller), name="stages")
+        try:
+            while not task.done() and await asyncio.to_thread(lock.still_held):
+                await asyncio.sleep(poll_seconds)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        log_event(log, logging.ERROR, "lost the worker role (database connection lost)", watch=True)
 
 
 def _install_signal_handlers(

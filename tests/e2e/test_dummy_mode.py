@@ -8,6 +8,8 @@ on teller's own records.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +20,7 @@ import pytest
 from teller.coins.sky import address_from_pubkey, deterministic_keypairs
 from teller.exchange.amounts import sky_droplets_for_satoshis
 
-from .conftest import TellerProcess
+from .conftest import EXAMPLE_CONFIG, TellerProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -140,3 +142,35 @@ def test_kill_at_random_moments_with_many_deposits_in_flight(
         assert paid_to(t, buyer) == amounts  # one output each, the exact amount
     txids = [b["txid"] for b in broadcasts(t)]
     assert len(txids) == len(set(txids))
+
+
+def test_the_same_service_on_postgresql(teller_process: TellerProcess, pg_url: str) -> None:
+    """With database_url naming PostgreSQL, the same tables and the same flow."""
+    t = teller_process
+    t.env["TELLER_DATABASE_URL"] = pg_url
+    t.start()
+    deposit(t, bind(t, BUYER_1), 100_000_000, "cc" * 32)
+    wait_for(lambda: len(broadcasts(t)) == 1, "the payout broadcast")
+    confirm_all(t)
+    wait_for(lambda: statuses(t, BUYER_1)[0]["status"] == "done", "the deposit done")
+    assert paid_to(t, BUYER_1) == ["500.000000"]
+    assert not (t.datadir / "teller.db").exists()  # nothing went to SQLite
+    assert t.stop() == 0
+
+
+def test_a_second_teller_on_the_same_data_directory_is_refused(
+    teller_process: TellerProcess,
+) -> None:
+    t = teller_process
+    t.start()
+    second = subprocess.run(
+        [sys.executable, "-m", "teller.cli", "-c", str(EXAMPLE_CONFIG), "-d", str(t.datadir)],
+        env=t.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode == 1
+    assert f"another teller (pid {t.proc.pid if t.proc else '?'}) is using" in second.stderr
+    assert httpx.get(f"{t.public}/api/health").status_code == 200  # the first one is unharmed

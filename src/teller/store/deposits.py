@@ -99,7 +99,10 @@ def deposits_of_sky_address(conn: Connection, sky_address: str) -> list[Deposit]
 
 
 def errored_deposits(conn: Connection) -> list[Deposit]:
-    return [Deposit.from_row(r) for r in conn.execute(select(t).where(t.c.error != "").order_by(t.c.seq))]
+    return [
+        Deposit.from_row(r)
+        for r in conn.execute(select(t).where(t.c.error != "").order_by(t.c.seq))
+    ]
 
 
 def count_errored(conn: Connection) -> int:

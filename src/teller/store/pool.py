@@ -72,9 +72,7 @@ def mark_address_used(conn: Connection, coin_type: str, address: str, now: int) 
             select(func.coalesce(func.max(t.c.position), -1) + 1).where(t.c.coin_type == coin_type)
         ).scalar_one()
         conn.execute(
-            insert(t).values(
-                coin_type=coin_type, address=address, position=position, bound_at=now
-            )
+            insert(t).values(coin_type=coin_type, address=address, position=position, bound_at=now)
         )
 
 

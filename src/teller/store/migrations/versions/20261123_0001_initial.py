@@ -27,9 +27,7 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("bound_at", sa.BigInteger, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_deposit_addresses"),
-        sa.UniqueConstraint(
-            "coin_type", "address", name="uq_deposit_addresses_coin_type_address"
-        ),
+        sa.UniqueConstraint("coin_type", "address", name="uq_deposit_addresses_coin_type_address"),
     )
     op.create_index(
         "ix_deposit_addresses_coin_type_bound_at_position",
