@@ -242,7 +242,6 @@ async def serve(
     services.sender_waker.bind_loop(loop)
     stop = asyncio.Event()
     installed = _install_signal_handlers(loop, stop, log_handler)
-    config = services.config
     try:
         async with asyncio.TaskGroup() as group:
             teller.servers = []

@@ -31,15 +31,25 @@ class BindResult:
     buy_method: str
 
 
-def parse_sky_address(raw: str) -> str:
-    """Trim and validate a buyer's SKY address (400 with the original's messages)."""
+def require_sky_address(raw: str) -> str:
+    """The buyer's SKY address trimmed of white space; 400 "Missing skyaddr" if empty."""
     address = raw.strip(" \t\r\n")
     if not address:
         raise BadRequest("Missing skyaddr")
+    return address
+
+
+def validate_sky_address(address: str) -> str:
+    """`address` if it is a valid SKY address, else 400 with the original's message."""
     try:
         return sky.validate_address(address)
     except sky.AddressError as exc:
         raise BadRequest(f"Invalid skycoin address: {exc}") from exc
+
+
+def parse_sky_address(raw: str) -> str:
+    """Trim and validate a buyer's SKY address (400 with the original's messages)."""
+    return validate_sky_address(require_sky_address(raw))
 
 
 class BindService:
@@ -68,8 +78,10 @@ class BindService:
         return coin_type
 
     def bind(self, raw_sky_address: str, raw_coin_type: str) -> BindResult:
-        sky_address = parse_sky_address(raw_sky_address)
+        # The original's order: missing skyaddr, then coin_type, then the address itself.
+        sky_address = require_sky_address(raw_sky_address)
         coin_type = self.check_coin_type(raw_coin_type)
+        sky_address = validate_sky_address(sky_address)
         if not self.bind_enabled:
             raise Forbidden("Address binding is disabled")
         with self.db.write() as conn:

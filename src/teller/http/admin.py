@@ -93,9 +93,9 @@ def all_stacks() -> str:
     frames = sys._current_frames()
     for thread in threading.enumerate():
         lines.append(f"thread {thread.name} (ident {thread.ident}):")
-        frame = frames.get(thread.ident or -1)
-        if frame is not None:
-            lines.extend("    " + s.rstrip() for s in traceback.format_stack(frame))
+        thread_frame = frames.get(thread.ident or -1)
+        if thread_frame is not None:
+            lines.extend("    " + s.rstrip() for s in traceback.format_stack(thread_frame))
     return "\n".join(lines) + "\n"
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from teller import __version__
 from teller.addresses import address_validator
-from teller.errors import BadRequest
+from teller.errors import BadRequest, UnsupportedMedia
 from teller.exchange.amounts import format_droplets
 from teller.exchange.states import COIN_TYPES
 from teller.http.responses import IndentedJSON, install_error_handlers
@@ -25,13 +26,34 @@ MAX_N = 2**32 - 1
 MAX_VALUE = 2**256 - 1
 
 
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
 async def _params(request: Request) -> dict[str, str]:
-    """Query parameters, overridden by form fields on POST (as the original's FormValue)."""
+    """Query parameters, overridden by form fields on POST (as the original's FormValue).
+
+    The form body is parsed here (urlencoded only), not by Starlette, whose form parser
+    needs the optional python-multipart package.
+    """
     values = dict(request.query_params)
     if request.method == "POST":
-        form = await request.form()
-        values.update({k: v for k, v in form.items() if isinstance(v, str)})
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        body = await request.body()
+        if content_type == FORM_TYPE:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise BadRequest("invalid form body: not UTF-8") from exc
+            values.update(dict(parse_qsl(text, keep_blank_values=True)))
+        elif body.strip():
+            raise UnsupportedMedia(
+                f"Invalid content type: send the form as {FORM_TYPE} or use query parameters"
+            )
     return values
+
+
+def _is_decimal_digits(raw: str) -> bool:
+    return raw.isascii() and raw.isdigit()
 
 
 def _integer(values: dict[str, str], name: str, *, required: bool, maximum: int) -> int:
@@ -40,12 +62,12 @@ def _integer(values: dict[str, str], name: str, *, required: bool, maximum: int)
         if required:
             raise BadRequest(f"{name} required")
         return 0
-    if not raw.isdigit():
+    if not _is_decimal_digits(raw):
         raise BadRequest(f"invalid {name}")
-    number = int(raw)
-    if number > maximum:
+    # Compare lengths first: int() refuses strings of thousands of digits.
+    if len(raw.lstrip("0")) > len(str(maximum)) or int(raw) > maximum:
         raise BadRequest(f"{name} too large")
-    return number
+    return int(raw)
 
 
 def parse_dummy_deposit(values: dict[str, str], enabled_coins: frozenset[str]) -> IncomingDeposit:
@@ -111,7 +133,7 @@ def dummy_router(services: Services) -> APIRouter:
                 raise BadRequest("txid or seq required")
             seq = None
             if txid is None:
-                if not raw_seq.isdigit():
+                if not _is_decimal_digits(raw_seq) or len(raw_seq.lstrip("0")) > 18:
                     raise BadRequest("invalid seq")
                 seq = int(raw_seq)
             await asyncio.to_thread(payer.confirm, txid=txid, seq=seq)

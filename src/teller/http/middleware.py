@@ -4,8 +4,13 @@
 - Throttle: a token bucket per (client IP, path) on the rate-limited routes, `throttle_max`
   requests per `throttle_duration` with bursts up to `throttle_max` (the original allowed one
   request per second, no burst). The client IP is the last X-Forwarded-For entry only when
-  `behind_proxy` is set; otherwise the socket's peer.
+  `behind_proxy` is set; otherwise the socket's peer. Every response of a limited route
+  carries the original's X-Rate-Limit-* headers.
 - Security headers as the original sent them; HSTS only on HTTPS.
+
+Order on the public server (outermost first): security headers, CORS, Accept header,
+throttle, body limit, then the routes; CORS is outside the throttle so that preflight
+requests never use up a client's requests and a 429 is readable by the browser.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ SECURITY_HEADERS = [
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
-async def _send_text(send: Send, status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+async def _send_text(
+    send: Send, status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -60,6 +67,33 @@ class SecurityHeaders:
                 headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
                 if tls:
                     headers.append(HSTS)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class PathHeaders:
+    """Fixed headers on every response of some paths (e.g. Accept on /api/bind, as the
+    original set it before any check, so a 405 or 415 also tells what the route accepts)."""
+
+    def __init__(
+        self, app: ASGIApp, *, paths: frozenset[str], headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        self.app = app
+        self.paths = paths
+        self.headers = headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name for name, _ in headers}
+                headers.extend(h for h in self.headers if h[0] not in present)
                 message["headers"] = headers
             await send(message)
 
@@ -116,8 +150,6 @@ class BodyLimit:
         await _send_text(send, 413, f"Request body larger than {self.max_bytes} bytes\n".encode())
 
 
-
-
 @dataclass
 class _Bucket:
     tokens: float
@@ -147,15 +179,21 @@ class Throttle:
         self._last_prune = time.monotonic()
 
     def client_ip(self, scope: Scope) -> str:
+        """The address a request is counted against.
+
+        Behind a proxy: the last X-Forwarded-For entry (of the last such header: a proxy
+        that adds its own header line instead of appending must win over a client's forged
+        one), else X-Real-IP; otherwise the socket's peer.
+        """
         if self.behind_proxy:
+            forwarded = [v for n, v in scope.get("headers", []) if n == b"x-forwarded-for"]
+            if forwarded:
+                last = str(forwarded[-1].decode("latin-1")).split(",")[-1].strip()
+                if last:
+                    return last
             for name, value in scope.get("headers", []):
-                if name == b"x-forwarded-for":
-                    last = value.decode("latin-1").split(",")[-1].strip()
-                    if last:
-                        return last
-            for name, value in scope.get("headers", []):
-                if name == b"x-real-ip":
-                    return value.decode("latin-1").strip()
+                if name == b"x-real-ip" and value.strip():
+                    return str(value.decode("latin-1")).strip()
         client = scope.get("client")
         return str(client[0]) if client else "unknown"
 
@@ -185,22 +223,40 @@ class Throttle:
         for key in stale:
             del self._buckets[key]
 
+    def rate_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """The original's (tollbooth's) headers, sent on every response of a limited path."""
+        headers = [
+            (b"x-rate-limit-limit", str(int(self.capacity)).encode()),
+            (b"x-rate-limit-duration", f"{self.per_seconds:g}s".encode()),
+        ]
+        for name, value in scope.get("headers", []):
+            if name == b"x-forwarded-for":
+                headers.append((b"x-rate-limit-request-forwarded-for", value))
+                break
+        client = scope.get("client")
+        if client:
+            headers.append(
+                (b"x-rate-limit-request-remote-addr", f"{client[0]}:{client[1]}".encode())
+            )
+        return headers
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] not in self.limited_paths:
             await self.app(scope, receive, send)
             return
-        ip = self.client_ip(scope)
-        wait = self.take((ip, scope["path"]), time.monotonic())
+        headers = self.rate_headers(scope)
+        wait = self.take((self.client_ip(scope), scope["path"]), time.monotonic())
         if wait > 0:
-            headers = [
-                (b"x-rate-limit-limit", str(int(self.capacity)).encode()),
-                (b"x-rate-limit-duration", f"{self.per_seconds:g}s".encode()),
-                (b"x-rate-limit-request-remote-addr", ip.encode()),
-                (b"retry-after", str(math.ceil(wait)).encode()),
-            ]
-            await _send_text(send, 429, TOO_MANY, headers)
+            retry = (b"retry-after", str(math.ceil(wait)).encode())
+            await _send_text(send, 429, TOO_MANY, [*headers, retry])
             return
-        await self.app(scope, receive, send)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def normalize_cors_origins(entries: Iterable[str]) -> list[str]:

@@ -9,7 +9,10 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match, Mount
+from starlette.types import ASGIApp, Scope
 
 from teller import __version__
 from teller.binding import parse_sky_address
@@ -17,7 +20,13 @@ from teller.errors import BadRequest, UnsupportedMedia
 from teller.exchange.amounts import fixed_rate_display, format_droplets
 from teller.exchange.health import go_duration
 from teller.exchange.views import statuses_of
-from teller.http.middleware import BodyLimit, SecurityHeaders, Throttle, normalize_cors_origins
+from teller.http.middleware import (
+    BodyLimit,
+    PathHeaders,
+    SecurityHeaders,
+    Throttle,
+    normalize_cors_origins,
+)
 from teller.http.responses import IndentedJSON, install_error_handlers
 from teller.services import Services
 from teller.store.deposits import count_errored
@@ -27,15 +36,23 @@ RATE_LIMITED_PATHS = frozenset({"/api/bind", "/api/status"})
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body) if body else None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"Invalid json request body: {exc}") from exc
-    if document is None:
+    if not body.strip():
         raise BadRequest("Invalid json request body: EOF")
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError, bad UTF-8 and integers too long to convert;
+        # RecursionError deeply nested arrays or objects.
+        raise BadRequest(f"Invalid json request body: {_json_error_text(exc)}") from exc
     if not isinstance(document, dict):
         raise BadRequest("Invalid json request body: expected a JSON object")
     return document
+
+
+def _json_error_text(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nesting too deep"
+    return str(exc)
 
 
 def _string_field(document: dict[str, Any], name: str) -> str:
@@ -45,11 +62,29 @@ def _string_field(document: dict[str, Any], name: str) -> str:
     return value
 
 
+class WebMount(Mount):
+    """The web page's files at "/", except on the API's own paths.
+
+    A plain Mount("/") matches every path, so a request with the wrong method on an API
+    route (GET /api/bind) would get the file server's 404 instead of the route's 405.
+    """
+
+    def __init__(self, path: str, app: ASGIApp, api_paths: frozenset[str], name: str) -> None:
+        super().__init__(path, app=app, name=name)
+        self.api_paths = api_paths
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and scope["path"] in self.api_paths:
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 def config_view(services: Services) -> dict[str, Any]:
     cfg = services.config
     exchanger = cfg.sky_exchanger
     deposits: dict[str, Any] = {}
-    for coin, scanner in (("BTC", cfg.btc_scanner), ("ETH", cfg.eth_scanner), ("SKY", cfg.sky_scanner)):
+    for coin in ("BTC", "ETH", "SKY"):
+        scanner = cfg.scanner_for(coin)
         rate = exchanger.rate_for(coin)
         deposits[coin.lower()] = {
             "enabled": coin in services.enabled_coins,
@@ -115,8 +150,7 @@ def api_router(services: Services) -> APIRouter:
                 "deposit_address": result.deposit_address,
                 "coin_type": result.coin_type,
                 "buy_method": result.buy_method,
-            },
-            headers={"Accept": "application/json"},
+            }
         )
 
     @router.get("/api/status", response_class=IndentedJSON)
@@ -144,11 +178,28 @@ def create_public_app(services: Services) -> FastAPI:
         docs_url=None,  # the docs page loads assets from a CDN; the schema is at /openapi.json
         redoc_url=None,
     )
-    install_error_handlers(app)
+    install_error_handlers(app)  # first: its catch-all must be the innermost middleware
     app.include_router(api_router(services))
     static_dir = Path(web.static_dir) if web.static_dir else WEB_DIR
     if static_dir.is_dir():
-        app.mount("/", StaticFiles(directory=static_dir, html=True), name="web")
+        api_paths = frozenset(r.path for r in app.routes if isinstance(r, APIRoute))
+        app.router.routes.append(
+            WebMount("/", StaticFiles(directory=static_dir, html=True), api_paths, name="web")
+        )
+    # add_middleware wraps what is already there: the last added is the outermost.
+    app.add_middleware(BodyLimit, max_bytes=web.max_body_bytes)
+    app.add_middleware(
+        Throttle,
+        max_requests=web.throttle_max,
+        per_seconds=web.throttle_duration.total_seconds(),
+        behind_proxy=web.behind_proxy,
+        limited_paths=RATE_LIMITED_PATHS,
+    )
+    app.add_middleware(
+        PathHeaders,
+        paths=frozenset({"/api/bind"}),
+        headers=[(b"accept", b"application/json")],
+    )
     origins = normalize_cors_origins(web.cors_allowed)
     if origins:
         app.add_middleware(
@@ -157,13 +208,5 @@ def create_public_app(services: Services) -> FastAPI:
             allow_methods=["GET", "POST", "HEAD"],
             allow_headers=["Origin", "Accept", "Content-Type"],
         )
-    app.add_middleware(
-        Throttle,
-        max_requests=web.throttle_max,
-        per_seconds=web.throttle_duration.total_seconds(),
-        behind_proxy=web.behind_proxy,
-        limited_paths=RATE_LIMITED_PATHS,
-    )
-    app.add_middleware(BodyLimit, max_bytes=web.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app

@@ -7,14 +7,24 @@ the error message as plain text followed by a newline.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from teller.errors import TellerError
+from teller.errors import BindError, DepositRejected, RequestError, TellerError
+
+log = logging.getLogger("teller.http")
+
+INTERNAL_ERROR = "Internal Server Error"
+
+# Errors whose message is meant for the API caller; any other error is internal and its
+# details stay in the log.
+CALLER_ERRORS = (RequestError, BindError, DepositRejected)
 
 
 class IndentedJSON(JSONResponse):
@@ -30,14 +40,50 @@ def text_error(status: int, message: str, headers: dict[str, str] | None = None)
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Every error leaves as plain text; internal errors never leak their details."""
+class InternalErrors:
+    """Turn an unexpected exception into 500 "Internal Server Error" (plain text, logged).
 
-    async def teller_error(_: Request, exc: Exception) -> Response:
+    Installed as the innermost middleware, so the 500 still passes through the outer ones
+    (security headers, CORS), unlike Starlette's own catch-all, which answers from outside
+    every middleware.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            log.exception("unexpected error serving %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            await text_error(500, INTERNAL_ERROR)(scope, receive, send)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as plain text; internal errors never leak their details.
+
+    Call it before adding any other middleware: InternalErrors must be the innermost one.
+    """
+
+    async def teller_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, TellerError)
-        if exc.http_status >= 500 and type(exc).__name__ == "TellerError":
-            return text_error(500, "Internal Server Error")
-        return text_error(exc.http_status, str(exc))
+        if isinstance(exc, CALLER_ERRORS):
+            return text_error(exc.http_status, str(exc))
+        log.error("internal error serving %s %s: %s", request.method, request.url.path, exc)
+        return text_error(500, INTERNAL_ERROR)
 
     async def http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -53,10 +99,7 @@ def install_error_handlers(app: FastAPI) -> None:
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "body"))
         return text_error(400, f"invalid {where}: {first.get('msg', 'bad request')}")
 
-    async def internal_error(_: Request, exc: Exception) -> Response:
-        return text_error(500, "Internal Server Error")
-
     app.add_exception_handler(TellerError, teller_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(Exception, internal_error)
+    app.add_middleware(InternalErrors)
