@@ -16,11 +16,13 @@ from teller.exchange.states import COIN_TYPES
 from teller.logs import log_event
 from teller.store.bindings import count_bindings, insert_binding, lock_sky_address
 from teller.store.db import Database
-from teller.store.pool import take_free_address
+from teller.store.pool import free_count, take_free_address
 
 log = logging.getLogger("teller.bind")
 
 ERR_POOL_EMPTY = "Deposit address pool is empty"
+# Remaining free addresses at which the operator is told to refill the pool (notice=WATCH).
+POOL_LOW_MARKS = frozenset({100, 10, 1, 0})
 ERR_MAX_BOUND = "The maximum number of addresses have been assigned to this SKY address"
 
 
@@ -93,7 +95,15 @@ class BindService:
             now = unix_now()
             deposit_address = take_free_address(conn, coin_type, now)
             if deposit_address is None:
+                log_event(
+                    log,
+                    logging.ERROR,
+                    "deposit address pool is empty: add addresses",
+                    watch=True,
+                    coin_type=coin_type,
+                )
                 raise BindError(ERR_POOL_EMPTY)
+            remaining = free_count(conn, coin_type)
             insert_binding(
                 conn,
                 coin_type=coin_type,
@@ -110,4 +120,13 @@ class BindService:
             deposit_address=deposit_address,
             sky_address=sky_address,
         )
+        if remaining in POOL_LOW_MARKS:
+            log_event(
+                log,
+                logging.WARNING,
+                "deposit address pool running low",
+                watch=True,
+                coin_type=coin_type,
+                remaining=remaining,
+            )
         return BindResult(deposit_address, coin_type, self.buy_method)

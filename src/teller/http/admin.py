@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.responses import FileResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.background import BackgroundTask
 
 from teller import __version__
@@ -23,6 +24,7 @@ from teller.errors import BadRequest, NotFound
 from teller.exchange.amounts import format_droplets, format_units
 from teller.exchange.states import ALL_STATUSES, COIN_TYPES, WAITING_DEPOSIT
 from teller.exchange.views import COIN_DECIMALS, deposit_info
+from teller.http.metrics import render_metrics
 from teller.http.responses import IndentedJSON, install_error_handlers
 from teller.services import Services
 from teller.store.backup import BackupUnsupported, backup_sqlite
@@ -138,6 +140,11 @@ def admin_router(services: Services) -> APIRouter:
             filename=name,
             background=BackgroundTask(cleanup),
         )
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        body = await asyncio.to_thread(render_metrics, services)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     if services.config.profile:
 

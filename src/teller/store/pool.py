@@ -81,3 +81,8 @@ def pool_usage(conn: Connection) -> dict[str, PoolUsage]:
     remaining = func.count(t.c.id).filter(t.c.bound_at.is_(None))
     rows = conn.execute(select(t.c.coin_type, total, remaining).group_by(t.c.coin_type)).all()
     return {r[0]: PoolUsage(coin_type=r[0], total=r[1], remaining=r[2]) for r in rows}
+
+
+def free_count(conn: Connection, coin_type: str) -> int:
+    query = select(func.count()).where(and_(t.c.coin_type == coin_type, t.c.bound_at.is_(None)))
+    return int(conn.execute(query).scalar_one())
