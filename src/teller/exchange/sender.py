@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from teller.clock import unix_now
 from teller.errors import InsufficientBalance, SendConflict, SendTemporary
 from teller.exchange import states
+from teller.exchange.amounts import format_droplets
 from teller.exchange.health import StatusBoard
 from teller.logs import log_event
 from teller.payers.base import Payer, PayoutOutput, SignedPayout, TxState
@@ -63,15 +64,27 @@ class Sender:
         self.payer = payer
         self.board = board
         self.send_enabled = send_enabled
+        self._problems: list[str] = []
 
     async def step(self) -> bool:
-        """One round: re-broadcast stored payouts, pay new deposits, check confirmations."""
-        await self.broadcast_stored()
-        busy = False
-        if self.send_enabled:
-            busy = await self.pay_waiting()
-        await self.check_confirmations()
+        """One round: re-broadcast stored payouts, pay new deposits, check confirmations.
+
+        What went wrong in this round (sold out, broadcast refused) is shown in /api/health
+        until a round passes without it.
+        """
+        self._problems = []
+        try:
+            await self.broadcast_stored()
+            busy = False
+            if self.send_enabled:
+                busy = await self.pay_waiting()
+            await self.check_confirmations()
+        finally:
+            self.board.sender_error = "; ".join(dict.fromkeys(self._problems))
         return busy
+
+    def _problem(self, message: str) -> None:
+        self._problems.append(message)
 
     # -- 1. sign and store ---------------------------------------------------------------
 
@@ -79,16 +92,24 @@ class Sender:
         """Sign and store one payout for waiting deposits and broadcast it. True if made."""
         waiting = await asyncio.to_thread(self._read_unpaid)
         if not waiting:
-            self.board.sender_error = ""
             return False
         pending = await asyncio.to_thread(self._read_pending)
         spendable = await self.payer.spendable(pending)
         chosen = choose_affordable(waiting, spendable)
         if len(chosen) < len(waiting):
             short = next(d for d in waiting if d not in chosen)
-            self.board.sender_error = (
-                f"not enough coins: deposit {short.deposit_id} needs {short.sky_due} droplets,"
-                f" {spendable} available"
+            # Public (/api/health): amounts only; which deposit waits goes to the log.
+            self._problem(
+                f"not enough coins to pay a waiting deposit of {format_droplets(short.sky_due)}"
+                f" SKY ({format_droplets(max(spendable, 0))} SKY spendable)"
+            )
+            log_event(
+                log,
+                logging.WARNING,
+                "deposit waits: hot wallet balance too low",
+                deposit_id=short.deposit_id,
+                sky_droplets=short.sky_due,
+                spendable=spendable,
             )
         if not chosen:
             return False
@@ -96,7 +117,7 @@ class Sender:
         try:
             signed = await self.payer.build_payout(outputs, pending)
         except InsufficientBalance as exc:
-            self.board.sender_error = str(exc)
+            self._problem(str(exc))
             return False
         try:
             await asyncio.to_thread(self._store_payout, signed)
@@ -104,8 +125,6 @@ class Sender:
             # Another round assigned some of these deposits first; this signature is thrown
             # away unbroadcast, so nothing can be paid twice.
             return True
-        if len(chosen) == len(waiting):
-            self.board.sender_error = ""
         log_event(
             log,
             logging.INFO,
@@ -154,7 +173,7 @@ class Sender:
         try:
             await self.payer.broadcast(raw_tx)
         except SendTemporary as exc:
-            self.board.sender_error = f"Send skycoin failed: {exc}"
+            self._problem(f"Send skycoin failed: {exc}")
             await asyncio.to_thread(self._record_error, txid, str(exc))
             log_event(log, logging.WARNING, "broadcast failed; will retry", txid=txid, error=exc)
             return
@@ -229,6 +248,7 @@ class Sender:
         try:
             await self.payer.broadcast(payout.raw_tx)
         except SendTemporary as exc:
+            self._problem(f"Send skycoin failed: {exc}")
             await asyncio.to_thread(self._record_error, payout.txid, str(exc))
         except SendConflict as exc:
             await asyncio.to_thread(self._mark_conflicted, payout.txid, str(exc))
