@@ -65,6 +65,7 @@ class Sender:
         self.board = board
         self.send_enabled = send_enabled
         self._problems: list[str] = []
+        self._reported_short: set[str] = set()
 
     async def step(self) -> bool:
         """One round: re-broadcast stored payouts, pay new deposits, check confirmations.
@@ -103,14 +104,16 @@ class Sender:
                 f"not enough coins to pay a waiting deposit of {format_droplets(short.sky_due)}"
                 f" SKY ({format_droplets(max(spendable, 0))} SKY spendable)"
             )
-            log_event(
-                log,
-                logging.WARNING,
-                "deposit waits: hot wallet balance too low",
-                deposit_id=short.deposit_id,
-                sky_droplets=short.sky_due,
-                spendable=spendable,
-            )
+            if short.deposit_id not in self._reported_short:  # once per deposit, not per round
+                self._reported_short.add(short.deposit_id)
+                log_event(
+                    log,
+                    logging.WARNING,
+                    "deposit waits: hot wallet balance too low",
+                    deposit_id=short.deposit_id,
+                    sky_droplets=short.sky_due,
+                    spendable=spendable,
+                )
         if not chosen:
             return False
         outputs = [PayoutOutput(d.sky_address, d.sky_due, d.deposit_id) for d in chosen]
