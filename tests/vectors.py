@@ -29,3 +29,25 @@ def vector_path(relpath: str) -> Path:
 def load_json(relpath: str) -> Any:
     """A vector file (relative to VECTORS) parsed as JSON; skips if it is missing."""
     return json.loads(vector_path(relpath).read_text(encoding="utf-8"))
+
+
+def vector_params(relpath: str, *keys: str, id_key: str | None = None) -> list[Any]:
+    """The list at `keys` of a vector file as pytest parameters.
+
+    When the file is missing, one skipped parameter says where it was looked for, so a
+    parametrized test is reported as skipped (with the path) rather than collected as empty.
+    """
+    path = VECTORS / relpath
+    if not path.is_file():
+        reason = f"shared test vector not found: {path}"
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
+    node: Any = json.loads(path.read_text(encoding="utf-8"))
+    for key in keys:
+        node = node[key]
+    return [
+        pytest.param(item, id=repr(item[id_key]) if id_key else json.dumps(item)) for item in node
+    ]
+
+
+# The Skycoin cipher golden files: seed-0000..0005 and many-addresses (1000 keys).
+GOLDEN_FILES = [f"seed-000{i}.golden" for i in range(6)] + ["many-addresses.golden"]

@@ -4,8 +4,6 @@ the BIP173/BIP350 bech32/bech32m and segwit test vectors (typed in from the BIPs
 from __future__ import annotations
 
 import base64
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,27 +12,11 @@ from hypothesis import strategies as st
 
 from teller.coins import btc, sky
 from teller.coins.base58check import encode_base58check, hash160
-
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
-
-GOLDEN_FILES = [f"seed-000{i}.golden" for i in range(6)] + ["many-addresses.golden"]
-
-
-def load_json(relpath: str) -> Any:
-    path = VECTORS / relpath
-    if not path.is_file():
-        pytest.skip(f"shared test vector not found: {path}")
-    return json.loads(path.read_text(encoding="utf-8"))
+from tests.vectors import GOLDEN_FILES, load_json, vector_params
 
 
 def vector_cases(relpath: str) -> list[Any]:
-    """The "cases" of a vector file as parameters, or one skipped parameter if it is missing."""
-    path = VECTORS / relpath
-    if not path.is_file():
-        reason = f"shared test vector not found: {path}"
-        return [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
-    cases: list[Any] = json.loads(path.read_text(encoding="utf-8"))["cases"]
-    return [pytest.param(case, id=repr(case["input"])) for case in cases]
+    return vector_params(relpath, "cases", id_key="input")
 
 
 def test_satoshis_per_btc() -> None:

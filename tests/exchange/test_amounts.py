@@ -3,11 +3,9 @@ checked against an exact rational reference."""
 
 from __future__ import annotations
 
-import json
 import math
 from decimal import Decimal, localcontext
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,24 +14,11 @@ from hypothesis import strategies as st
 
 from teller.exchange import amounts
 from teller.exchange.amounts import AmountError
-
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
-
-
-def _skipped(path: Path) -> list[Any]:
-    reason = f"shared test vector not found: {path}"
-    return [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
+from tests.vectors import vector_params
 
 
 def vector_list(relpath: str, *keys: str) -> list[Any]:
-    """The list at `keys` in a vector file as parameters, or one skipped parameter."""
-    path = VECTORS / relpath
-    if not path.is_file():
-        return _skipped(path)
-    node: Any = json.loads(path.read_text(encoding="utf-8"))
-    for key in keys:
-        node = node[key]
-    return [pytest.param(item, id=json.dumps(item)) for item in node]
+    return vector_params(relpath, *keys)
 
 
 # --- teller vectors ---------------------------------------------------------------------------

@@ -6,23 +6,26 @@ from dataclasses import dataclass, fields
 from typing import Any, Self
 
 
-def _from_mapping(cls: type[Any], row: Any) -> Any:
-    data = dict(row._mapping if hasattr(row, "_mapping") else row)
-    return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+class _FromRow:
+    """Building a record from a result row (extra columns are ignored)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        data = dict(row._mapping if hasattr(row, "_mapping") else row)
+        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        return cls(**{name: data[name] for name in names if name in data})
 
 
 @dataclass(frozen=True, slots=True)
-class Binding:
+class Binding(_FromRow):
     id: int
     coin_type: str
     deposit_address: str
     sky_address: str
     buy_method: str
     bound_at: int
-
-    @classmethod
-    def from_row(cls, row: Any) -> Self:
-        return _from_mapping(cls, row)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +46,7 @@ class IncomingDeposit:
 
 
 @dataclass(frozen=True, slots=True)
-class Deposit:
+class Deposit(_FromRow):
     seq: int
     deposit_id: str
     coin_type: str
@@ -76,13 +79,9 @@ class Deposit:
     created_at: int
     updated_at: int
 
-    @classmethod
-    def from_row(cls, row: Any) -> Self:
-        return _from_mapping(cls, row)  # type: ignore[no-any-return]
-
 
 @dataclass(frozen=True, slots=True)
-class Payout:
+class Payout(_FromRow):
     txid: str
     raw_tx: str
     inputs: str
@@ -92,10 +91,6 @@ class Payout:
     last_error: str
     created_at: int
     updated_at: int
-
-    @classmethod
-    def from_row(cls, row: Any) -> Self:
-        return _from_mapping(cls, row)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
