@@ -16,7 +16,7 @@ from teller.exchange.states import COIN_TYPES
 from teller.logs import log_event
 from teller.store.bindings import count_bindings, insert_binding, lock_sky_address
 from teller.store.db import Database
-from teller.store.pool import free_count, take_free_address
+from teller.store.pool import free_count_up_to, take_free_address
 
 log = logging.getLogger("teller.bind")
 
@@ -103,7 +103,7 @@ class BindService:
                     coin_type=coin_type,
                 )
                 raise BindError(ERR_POOL_EMPTY)
-            remaining = free_count(conn, coin_type)
+            remaining = free_count_up_to(conn, coin_type, max(POOL_LOW_MARKS) + 1)
             insert_binding(
                 conn,
                 coin_type=coin_type,

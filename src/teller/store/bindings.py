@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, bindparam, func, insert, select, text
 
 from teller.store.models import Binding
 from teller.store.tables import bindings as t
@@ -19,10 +19,18 @@ def lock_sky_address(conn: Connection, sky_address: str) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": sky_address})
 
 
+# Statements of the bind and status paths, built once (building them costs more than
+# running them on SQLite).
+_COUNT_OF_SKY = select(func.count()).where(t.c.sky_address == bindparam("sky"))
+_OF_SKY = select(t).where(t.c.sky_address == bindparam("sky")).order_by(t.c.id)
+_BY_ADDRESS = select(t).where(
+    t.c.coin_type == bindparam("coin"), t.c.deposit_address == bindparam("address")
+)
+_INSERT = insert(t).returning(*t.c)
+
+
 def count_bindings(conn: Connection, sky_address: str) -> int:
-    return int(
-        conn.execute(select(func.count()).where(t.c.sky_address == sky_address)).scalar_one()
-    )
+    return int(conn.execute(_COUNT_OF_SKY, {"sky": sky_address}).scalar_one())
 
 
 def insert_binding(
@@ -41,19 +49,17 @@ def insert_binding(
         "buy_method": buy_method,
         "bound_at": now,
     }
-    row = conn.execute(insert(t).values(**values).returning(*t.c)).one()
+    row = conn.execute(_INSERT, values).one()
     return Binding.from_row(row)
 
 
 def find_binding(conn: Connection, coin_type: str, deposit_address: str) -> Binding | None:
-    row = conn.execute(
-        select(t).where(t.c.coin_type == coin_type, t.c.deposit_address == deposit_address)
-    ).first()
+    row = conn.execute(_BY_ADDRESS, {"coin": coin_type, "address": deposit_address}).first()
     return None if row is None else Binding.from_row(row)
 
 
 def bindings_of(conn: Connection, sky_address: str) -> list[Binding]:
-    rows = conn.execute(select(t).where(t.c.sky_address == sky_address).order_by(t.c.id)).all()
+    rows = conn.execute(_OF_SKY, {"sky": sky_address}).all()
     return [Binding.from_row(r) for r in rows]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from teller.store.models import Binding, Deposit, IncomingDeposit
@@ -93,9 +93,11 @@ def deposits_of_payout(conn: Connection, txid: str) -> list[Deposit]:
     return [Deposit.from_row(r) for r in conn.execute(query)]
 
 
+_OF_SKY = select(t).where(t.c.sky_address == bindparam("sky")).order_by(t.c.seq)
+
+
 def deposits_of_sky_address(conn: Connection, sky_address: str) -> list[Deposit]:
-    query = select(t).where(t.c.sky_address == sky_address).order_by(t.c.seq)
-    return [Deposit.from_row(r) for r in conn.execute(query)]
+    return [Deposit.from_row(r) for r in conn.execute(_OF_SKY, {"sky": sky_address})]
 
 
 def errored_deposits(conn: Connection) -> list[Deposit]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
 from teller.store.models import PoolUsage
 from teller.store.tables import deposit_addresses as t
@@ -43,21 +43,26 @@ def take_free_address(conn: Connection, coin_type: str, now: int) -> str | None:
     bind rolls the address back into the pool.
     """
     while True:
-        query = (
-            select(t.c.id, t.c.address)
-            .where(and_(t.c.coin_type == coin_type, t.c.bound_at.is_(None)))
-            .order_by(t.c.position)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        row = conn.execute(query).first()
+        row = conn.execute(_FIRST_FREE, {"coin": coin_type}).first()
         if row is None:
             return None
-        taken = conn.execute(
-            update(t).where(and_(t.c.id == row.id, t.c.bound_at.is_(None))).values(bound_at=now)
-        )
+        taken = conn.execute(_TAKE, {"row_id": row.id, "now": now})
         if taken.rowcount == 1:
             return str(row.address)
+
+
+_FIRST_FREE = (
+    select(t.c.id, t.c.address)
+    .where(and_(t.c.coin_type == bindparam("coin"), t.c.bound_at.is_(None)))
+    .order_by(t.c.position)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+_TAKE = (
+    update(t)
+    .where(and_(t.c.id == bindparam("row_id"), t.c.bound_at.is_(None)))
+    .values(bound_at=bindparam("now"))
+)
 
 
 def mark_address_used(conn: Connection, coin_type: str, address: str, now: int) -> None:
@@ -83,6 +88,17 @@ def pool_usage(conn: Connection) -> dict[str, PoolUsage]:
     return {r[0]: PoolUsage(coin_type=r[0], total=r[1], remaining=r[2]) for r in rows}
 
 
-def free_count(conn: Connection, coin_type: str) -> int:
-    query = select(func.count()).where(and_(t.c.coin_type == coin_type, t.c.bound_at.is_(None)))
-    return int(conn.execute(query).scalar_one())
+_FREE_UP_TO = (
+    select(func.count())
+    .select_from(
+        select(t.c.id)
+        .where(and_(t.c.coin_type == bindparam("coin"), t.c.bound_at.is_(None)))
+        .limit(bindparam("most"))
+        .subquery()
+    )
+)
+
+
+def free_count_up_to(conn: Connection, coin_type: str, most: int) -> int:
+    """Free addresses of `coin_type`, counted up to `most` (cheap on a large pool)."""
+    return int(conn.execute(_FREE_UP_TO, {"coin": coin_type, "most": most}).scalar_one())
