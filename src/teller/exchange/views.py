@@ -94,9 +94,7 @@ def statuses_of(db: Database, sky_address: str) -> list[dict[str, Any]]:
                     "updated_at": deposit.updated_at,
                     "status": deposit.status,
                     "coin_type": deposit.coin_type,
-                    "deposit_value": format_units(
-                        deposit.value, COIN_DECIMALS[deposit.coin_type]
-                    ),
+                    "deposit_value": format_units(deposit.value, COIN_DECIMALS[deposit.coin_type]),
                     "sky_sent": format_droplets(deposit.sky_sent),
                     "txid": deposit.payout_txid or "" if deposit.sky_sent else "",
                     "error": deposit.error,

@@ -6,6 +6,7 @@ It has no authentication, as in the original: bind it to localhost or a private 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 import tempfile
 import threading
@@ -125,14 +126,18 @@ def admin_router(services: Services) -> APIRouter:
         folder = Path(tempfile.mkdtemp(prefix="teller-backup-"))
         name = f"teller-{unix_now()}.db"
         path = folder / name
+
+        def cleanup() -> None:
+            shutil.rmtree(folder, ignore_errors=True)
+
         try:
             await asyncio.to_thread(backup_sqlite, services.db.engine, path)
         except BackupUnsupported as exc:
+            cleanup()
             raise NotFound(str(exc)) from exc
-
-        def cleanup() -> None:
-            path.unlink(missing_ok=True)
-            folder.rmdir()
+        except BaseException:
+            cleanup()  # never leave a partial copy of the database in /tmp
+            raise
 
         return FileResponse(
             path,

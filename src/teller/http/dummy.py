@@ -115,9 +115,7 @@ def dummy_router(services: Services) -> APIRouter:
             listing: list[dict[str, Any]] = [
                 {
                     "txid": b.txid,
-                    "outputs": [
-                        {"address": a, "coins": format_droplets(d)} for a, d in b.outputs
-                    ],
+                    "outputs": [{"address": a, "coins": format_droplets(d)} for a, d in b.outputs],
                     "confirmed": b.confirmed,
                 }
                 for b in payer.broadcasts()

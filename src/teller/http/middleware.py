@@ -16,6 +16,7 @@ requests never use up a client's requests and a 429 is readable by the browser.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -126,6 +127,8 @@ class BodyLimit:
         more = True
         while more:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left mid-body: never act on a truncated request
             if message["type"] != "http.request":
                 break
             chunk = message.get("body", b"")
@@ -260,14 +263,32 @@ class Throttle:
 
 
 def normalize_cors_origins(entries: Iterable[str]) -> list[str]:
-    """Config entries as browser origins: "127.0.0.1:6420" allows http:// and https://."""
+    """Config entries as browser origins: "127.0.0.1:6420" allows http:// and https://.
+
+    "*" stays "*" (every origin, an explicit choice; an empty list allows none). Origins are
+    lower-cased, as browsers send them.
+    """
     origins: list[str] = []
     for entry in entries:
-        entry = entry.strip().rstrip("/")
+        entry = entry.strip().rstrip("/").lower()
         if not entry:
             continue
-        if "://" in entry:
+        if entry == "*" or "://" in entry:
             origins.append(entry)
         else:
             origins.extend([f"http://{entry}", f"https://{entry}"])
     return origins
+
+
+def cors_rules(entries: Iterable[str]) -> tuple[list[str], str | None]:
+    """(allow_origins, allow_origin_regex) for CORSMiddleware from web.cors_allowed.
+
+    As in the original (rs/cors), "*" allows every origin and an entry with one "*" inside,
+    such as "https://*.example.com", allows the host names it stands for.
+    """
+    origins = normalize_cors_origins(entries)
+    if "*" in origins:
+        return ["*"], None
+    exact = [o for o in origins if "*" not in o]
+    patterns = [re.escape(o).replace(r"\*", r"[a-z0-9.-]+") for o in origins if "*" in o]
+    return exact, ("|".join(f"(?:{p})" for p in patterns) or None)

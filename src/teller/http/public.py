@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from teller.http.middleware import (
     PathHeaders,
     SecurityHeaders,
     Throttle,
-    normalize_cors_origins,
+    cors_rules,
 )
 from teller.http.responses import IndentedJSON, install_error_handlers
 from teller.services import Services
@@ -79,6 +80,12 @@ class WebMount(Mount):
         return super().matches(scope)
 
 
+def _plain_decimal(value: Decimal) -> str:
+    """A decimal as the original printed it: no exponent, no trailing zeros ("0.0000001")."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
 def config_view(services: Services) -> dict[str, Any]:
     cfg = services.config
     exchanger = cfg.sky_exchanger
@@ -92,7 +99,9 @@ def config_view(services: Services) -> dict[str, Any]:
             "fixed_exchange_rate": rate
             if coin == "SKY"
             else fixed_rate_display(coin, rate, exchanger.max_decimals),
-            "passthrough_minimum_volume": str(exchanger.exchange_client.btc_minimum_volume)
+            "passthrough_minimum_volume": _plain_decimal(
+                exchanger.exchange_client.btc_minimum_volume
+            )
             if coin == "BTC"
             else "0",
         }
@@ -133,11 +142,60 @@ def _count_errored(services: Services) -> int:
         return count_errored(conn)
 
 
+def _text_error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+# The bind handler reads its body itself (to answer with the original's messages), so its
+# request body and answers are described here for /openapi.json.
+BIND_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["skyaddr", "coin_type"],
+                    "properties": {
+                        "skyaddr": {"type": "string", "description": "the buyer's SKY address"},
+                        "coin_type": {"type": "string", "enum": ["BTC", "ETH", "SKY"]},
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "The deposit address to pay to",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "deposit_address": {"type": "string"},
+                            "coin_type": {"type": "string"},
+                            "buy_method": {"type": "string", "enum": ["direct", "passthrough"]},
+                        },
+                    }
+                }
+            },
+        },
+        "400": _text_error("Bad request body, skyaddr or coin_type"),
+        "403": _text_error("Address binding is disabled"),
+        "413": _text_error("Request body too large"),
+        "415": _text_error("Invalid content type"),
+        "429": _text_error("You have reached maximum request limit."),
+        "500": _text_error("Deposit address pool is empty, or too many addresses bound"),
+    },
+}
+
+
 def api_router(services: Services) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/api/bind", response_class=IndentedJSON)
+    @router.post("/api/bind", response_class=IndentedJSON, openapi_extra=BIND_OPENAPI)
     async def bind(request: Request) -> IndentedJSON:
+        """Bind a SKY address to a new BTC/ETH deposit address."""
         content_type = request.headers.get("content-type", "")
         if content_type.split(";")[0].strip().lower() != "application/json":
             raise UnsupportedMedia("Invalid content type")
@@ -179,10 +237,11 @@ def create_public_app(services: Services) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)  # first: its catch-all must be the innermost middleware
-    app.include_router(api_router(services))
+    router = api_router(services)
+    app.include_router(router)
     static_dir = Path(web.static_dir) if web.static_dir else WEB_DIR
     if static_dir.is_dir():
-        api_paths = frozenset(r.path for r in app.routes if isinstance(r, APIRoute))
+        api_paths = frozenset(r.path for r in router.routes if isinstance(r, APIRoute))
         app.router.routes.append(
             WebMount("/", StaticFiles(directory=static_dir, html=True), api_paths, name="web")
         )
@@ -200,11 +259,12 @@ def create_public_app(services: Services) -> FastAPI:
         paths=frozenset({"/api/bind"}),
         headers=[(b"accept", b"application/json")],
     )
-    origins = normalize_cors_origins(web.cors_allowed)
-    if origins:
+    origins, origin_regex = cors_rules(web.cors_allowed)
+    if origins or origin_regex:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
+            allow_origin_regex=origin_regex,
             allow_methods=["GET", "POST", "HEAD"],
             allow_headers=["Origin", "Accept", "Content-Type"],
         )

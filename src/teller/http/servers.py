@@ -43,7 +43,8 @@ class Listener:
     def server(self) -> EmbeddedServer:
         config = uvicorn.Config(
             self.app,
-            log_config=None,  # teller configures logging itself (dictConfig would close our handlers)
+            # teller configures logging itself (uvicorn's dictConfig would close its handlers)
+            log_config=None,
             log_level="warning",
             access_log=False,
             lifespan="off",

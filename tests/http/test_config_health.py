@@ -1,0 +1,197 @@
+"""GET /api/config and GET /api/health: what the web page shows before a buyer binds.
+
+Contract: seed README "Config" and "Health", teller-go.md §8.2. The page shows "sold out"
+whenever exchange.sender_error is non-empty, so it must be set while a deposit cannot be
+paid, and a deposit too big for the wallet must not stop smaller ones being paid (§14.5).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from .running_teller import SKY_A, SKY_B, RunningTeller, StartTeller
+
+GO_DURATION = re.compile(r"^(\d+h\d+m\d+s|\d+m\d+s|\d+\.\d+s)$")
+
+
+def test_config_reports_the_configured_exchange(tel: RunningTeller) -> None:
+    response = tel.http.get(tel.public + "/api/config")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.text == json.dumps(response.json(), indent=4)
+    assert response.json() == {
+        "enabled": True,
+        "buy_method": "direct",
+        "max_bound_addrs": 5,
+        "max_decimals": 3,
+        "deposits": {
+            "btc": {
+                "enabled": True,
+                "confirmations_required": 1,
+                "fixed_exchange_rate": "500.000000",
+                "passthrough_minimum_volume": "0.005",
+            },
+            "eth": {
+                "enabled": True,
+                "confirmations_required": 1,
+                "fixed_exchange_rate": "100.000000",
+                "passthrough_minimum_volume": "0",
+            },
+            "sky": {
+                "enabled": False,
+                "confirmations_required": 0,
+                "fixed_exchange_rate": "1",
+                "passthrough_minimum_volume": "0",
+            },
+        },
+    }
+
+
+def test_config_follows_the_config_file(start_teller: StartTeller) -> None:
+    tel = start_teller(
+        bind_enabled=False,
+        max_bound_addrs=2,
+        eth_enabled=False,
+        overrides={
+            "sky_exchanger": {
+                "sky_btc_exchange_rate": "2/3",
+                "sky_eth_exchange_rate": "0.0001",
+                "max_decimals": 2,
+            },
+            "btc_scanner": {"confirmations_required": 3},
+        },
+    )
+
+    config = tel.http.get(tel.public + "/api/config").json()
+
+    assert config["enabled"] is False
+    assert config["max_bound_addrs"] == 2
+    assert config["max_decimals"] == 2
+    btc, eth = config["deposits"]["btc"], config["deposits"]["eth"]
+    # SKY for exactly 1 coin, truncated to max_decimals as a payout would be.
+    assert btc == {
+        "enabled": True,
+        "confirmations_required": 3,
+        "fixed_exchange_rate": "0.660000",
+        "passthrough_minimum_volume": "0.005",
+    }
+    assert eth["enabled"] is False
+    assert eth["fixed_exchange_rate"] == "0.000000"
+
+
+def test_passthrough_minimum_volume_is_a_plain_decimal(start_teller: StartTeller) -> None:
+    tel = start_teller(
+        overrides={"sky_exchanger": {"exchange_client": {"btc_minimum_volume": "1E-7"}}}
+    )
+    config = tel.http.get(tel.public + "/api/config").json()
+    assert config["deposits"]["btc"]["passthrough_minimum_volume"] == "0.0000001"
+
+
+def test_health_shape_on_a_fresh_teller(tel: RunningTeller) -> None:
+    response = tel.http.get(tel.public + "/api/health")
+
+    assert response.status_code == 200
+    assert response.text == json.dumps(response.json(), indent=4)
+    health = response.json()
+    assert health == {
+        "status": "OK",
+        "application": "teller",
+        "version": health["version"],
+        "uptime": health["uptime"],
+        "exchange": {
+            "buy_method": "direct",
+            "processor_error": "",
+            "sender_error": "",
+            "deposit_error_count": 0,
+            "balance": {"coins": "1000000.000000", "hours": "1000000"},
+        },
+    }
+    assert isinstance(health["version"], str)
+    assert GO_DURATION.match(health["uptime"]), health["uptime"]
+
+
+def test_health_balance_goes_down_as_deposits_are_paid(start_teller: StartTeller) -> None:
+    tel = start_teller(balance="1000", auto_confirm=True)
+    address = tel.bind_ok(SKY_A, "BTC")
+
+    tel.deposit_ok(addr=address, value=12_345_678, tx="ab" * 32)  # 61.728 SKY at 500/BTC
+    tel.wait_status(SKY_A, "done")
+
+    exchange = tel.http.get(tel.public + "/api/health").json()["exchange"]
+    assert exchange["balance"] == {"coins": "938.272000", "hours": "938"}
+    assert exchange["sender_error"] == ""
+
+
+def test_sold_out_shows_in_health_but_does_not_block_smaller_deposits(
+    start_teller: StartTeller,
+) -> None:
+    tel = start_teller(balance="600", auto_confirm=True)
+    big = tel.bind_ok(SKY_A, "BTC")
+    small = tel.bind_ok(SKY_B, "BTC")
+
+    tel.deposit_ok(addr=big, value=200_000_000, tx="b1" * 32)  # 1000 SKY > 600 in the wallet
+    tel.wait_for(
+        lambda: tel.http.get(tel.public + "/api/health").json()["exchange"]["sender_error"],
+        what="sender_error",
+    )
+    assert tel.statuses(SKY_A)[0]["status"] == "waiting_send"
+
+    tel.deposit_ok(addr=small, value=10_000_000, tx="b2" * 32)  # 50 SKY: affordable
+    tel.wait_status(SKY_B, "done")
+
+    assert [b["outputs"] for b in tel.broadcasts()] == [[{"address": SKY_B, "coins": "50.000000"}]]
+    exchange = tel.http.get(tel.public + "/api/health").json()["exchange"]
+    assert exchange["sender_error"] != ""  # still sold out for the big one
+    assert exchange["balance"] == {"coins": "550.000000", "hours": "550"}
+    assert exchange["deposit_error_count"] == 0
+    assert tel.statuses(SKY_A)[0]["status"] == "waiting_send"
+
+
+def test_deposit_error_count_counts_deposits_too_small_to_pay(tel: RunningTeller) -> None:
+    address = tel.bind_ok(SKY_A, "BTC")
+
+    tel.deposit_ok(addr=address, value=1, tx="c1" * 32)
+    tel.wait_status(SKY_A, "done")
+
+    exchange = tel.http.get(tel.public + "/api/health").json()["exchange"]
+    assert exchange["deposit_error_count"] == 1
+    assert exchange["sender_error"] == ""
+    assert tel.broadcasts() == []
+
+
+def test_passthrough_deposits_wait_and_say_why_in_processor_error(
+    start_teller: StartTeller,
+) -> None:
+    tel = start_teller(
+        eth_enabled=False,
+        overrides={
+            "sky_exchanger": {
+                "buy_method": "passthrough",
+                "exchange_client": {"key": "k", "secret": "s"},
+            }
+        },
+    )
+    bound = tel.bind(SKY_A, "BTC")
+    assert bound.json()["buy_method"] == "passthrough"
+
+    tel.deposit_ok(addr=bound.json()["deposit_address"], value=100_000, tx="d1" * 32)
+
+    health = tel.wait_for(
+        lambda: (
+            (h := tel.http.get(tel.public + "/api/health").json())["exchange"]["processor_error"]
+            and h
+        ),
+        what="processor_error",
+    )
+    assert health["exchange"]["buy_method"] == "passthrough"
+    assert tel.statuses(SKY_A)[0]["status"] == "waiting_decide"
+
+
+def test_config_and_health_refuse_other_methods(tel: RunningTeller) -> None:
+    for path in ("/api/config", "/api/health"):
+        response = tel.http.post(tel.public + path)
+        assert response.status_code == 405
+        assert response.text == "Invalid request method\n"
+        assert response.headers["allow"] == "GET"
