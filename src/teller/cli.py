@@ -1,8 +1,8 @@
 """The `teller` command: run the service, migrate its database, generate deposit addresses.
 
-    teller [run] [-c CONFIG] [-d DIR]      start teller (the default command)
-    teller db migrate [-c CONFIG] [-d DIR] bring the database schema up to date
-    teller addresses btc SEED N [--json]   the BTC addresses the original's tool printed
+teller [run] [-c CONFIG] [-d DIR]      start teller (the default command)
+teller db migrate [-c CONFIG] [-d DIR] bring the database schema up to date
+teller addresses btc SEED N [--json]   the BTC addresses the original's tool printed
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from teller.config import Config, ConfigError, find_config_file, load_config
@@ -23,9 +23,13 @@ DEFAULT_APPDIR = "~/.teller-skycoin"
 
 def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
-    parser.add_argument("-c", "--config", default=default, help="config name or path (default: config)")
     parser.add_argument(
-        "-d", "--dir", default=argparse.SUPPRESS if suppress else DEFAULT_APPDIR,
+        "-c", "--config", default=default, help="config name or path (default: config)"
+    )
+    parser.add_argument(
+        "-d",
+        "--dir",
+        default=argparse.SUPPRESS if suppress else DEFAULT_APPDIR,
         help=f"application data directory (default: {DEFAULT_APPDIR})",
     )
 
@@ -73,13 +77,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     if pidfile is not None:
         pidfile.write_text(f"{os.getpid()}\n")
     try:
-        asyncio.run(serve(teller, log_handler=handler))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(serve(teller, log_handler=handler))
     except KeyboardInterrupt:
         pass
     finally:
         if pidfile is not None:
             pidfile.unlink(missing_ok=True)
     return 0
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (it is a dependency), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -96,7 +110,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if before == after:
         print(f"database schema is up to date (revision {after})")
     else:
-        print(f"database schema upgraded from {before or 'empty'} to {after} (head {head_revision()})")
+        print(
+            f"database schema upgraded from {before or 'empty'} to {after} (head {head_revision()})"
+        )
     engine.dispose()
     return 0
 

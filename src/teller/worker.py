@@ -8,6 +8,7 @@ re-read from the store, so a lost wake-up delays a deposit by at most one idle p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -36,10 +37,8 @@ class Waker:
             loop.call_soon_threadsafe(self._event.set)
 
     async def wait(self, timeout: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            pass
         self._event.clear()
 
 

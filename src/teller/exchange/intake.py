@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 
 from teller.clock import unix_now
-from teller.store.db import Database
 from teller.errors import DepositRejected
 from teller.logs import log_event
 from teller.store.bindings import find_binding
+from teller.store.db import Database
 from teller.store.deposits import insert_deposit_if_new
 from teller.store.models import Deposit, IncomingDeposit
 from teller.worker import Waker
@@ -33,8 +33,7 @@ class DepositIntake:
             binding = find_binding(conn, incoming.coin_type, incoming.address)
             if binding is None:
                 raise DepositRejected(
-                    f"{incoming.coin_type} address {incoming.address} is not bound"
-                    " to a SKY address"
+                    f"{incoming.coin_type} address {incoming.address} is not bound to a SKY address"
                 )
             deposit, inserted = insert_deposit_if_new(conn, incoming, binding, unix_now())
         if inserted:

@@ -145,9 +145,7 @@ class Sender:
 
     def _read_pending(self) -> list[Payout]:
         with self.db.read() as conn:
-            return payout_store.payouts_by_status(
-                conn, payout_store.SIGNED, payout_store.BROADCAST
-            )
+            return payout_store.payouts_by_status(conn, payout_store.SIGNED, payout_store.BROADCAST)
 
     def _store_payout(self, signed: SignedPayout) -> None:
         with self.db.write() as conn:
@@ -262,6 +260,4 @@ class Sender:
             if payout_store.set_payout_status(
                 conn, txid, payout_store.BROADCAST, payout_store.CONFIRMED, now
             ):
-                move_payout_deposits(
-                    conn, txid, states.WAITING_CONFIRM, now, status=states.DONE
-                )
+                move_payout_deposits(conn, txid, states.WAITING_CONFIRM, now, status=states.DONE)

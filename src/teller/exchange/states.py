@@ -45,9 +45,7 @@ ERR_SEND_AMOUNT_ZERO: Final = "Skycoin send amount is 0"
 _ALLOWED: Final[dict[str, frozenset[str]]] = {
     WAITING_DECIDE: frozenset({WAITING_SEND, WAITING_PASSTHROUGH, DONE}),
     WAITING_PASSTHROUGH: frozenset({WAITING_PASSTHROUGH_ORDER_COMPLETE, DONE}),
-    WAITING_PASSTHROUGH_ORDER_COMPLETE: frozenset(
-        {WAITING_PASSTHROUGH, WAITING_SEND, DONE}
-    ),
+    WAITING_PASSTHROUGH_ORDER_COMPLETE: frozenset({WAITING_PASSTHROUGH, WAITING_SEND, DONE}),
     WAITING_SEND: frozenset({WAITING_CONFIRM, DONE}),
     WAITING_CONFIRM: frozenset({DONE}),
     DONE: frozenset(),
@@ -65,9 +63,7 @@ def check_transition(current: str, new: str) -> None:
         raise ValueError(f"deposit cannot move from {current!r} to {new!r}")
 
 
-def move(
-    conn: Connection, deposit: Deposit, new_status: str, now: int, **values: Any
-) -> None:
+def move(conn: Connection, deposit: Deposit, new_status: str, now: int, **values: Any) -> None:
     """Advance `deposit` to `new_status` (and set `values`) if it is still where we read it.
 
     The one place a deposit's status changes: the transition is checked against the state

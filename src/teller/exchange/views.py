@@ -5,14 +5,13 @@ Field names and shapes are the original's (seed README), so its clients keep wor
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
+
+from sqlalchemy import Connection
 
 from teller.exchange.amounts import format_droplets, format_units
 from teller.exchange.states import WAITING_DEPOSIT
-from teller.store.bindings import bindings_of
-from teller.store.db import Database
-from teller.store.deposits import deposits_of_sky_address
+from teller.store.deposits import status_rows
 from teller.store.models import Deposit
 
 COIN_DECIMALS = {"BTC": 8, "ETH": 18, "SKY": 6}
@@ -61,43 +60,30 @@ def deposit_info(d: Deposit) -> dict[str, Any]:
     }
 
 
-def statuses_of(db: Database, sky_address: str) -> list[dict[str, Any]]:
+def statuses_of(conn: Connection, sky_address: str) -> list[dict[str, Any]]:
     """/api/status entries: one per deposit, or one waiting_deposit per unused binding.
 
     Numbered 1, 2, … in a stable order (binding order, then deposit order), not re-sorted by
     time as the original did (its numbering changed between calls for equal timestamps).
     Deposit addresses are never shown, as in the original.
     """
-    with db.read() as conn:
-        bindings = bindings_of(conn, sky_address)
-        deposits = deposits_of_sky_address(conn, sky_address)
-    by_binding: dict[int, list[Deposit]] = defaultdict(list)
-    for deposit in deposits:
-        by_binding[deposit.binding_id].append(deposit)
     entries: list[dict[str, Any]] = []
-    for binding in bindings:
-        found = by_binding.get(binding.id)
-        if not found:
-            entries.append(
-                {
-                    "seq": len(entries) + 1,
-                    "updated_at": binding.bound_at,
-                    "status": WAITING_DEPOSIT,
-                    "coin_type": binding.coin_type,
-                }
-            )
-            continue
-        for deposit in found:
-            entries.append(
-                {
-                    "seq": len(entries) + 1,
-                    "updated_at": deposit.updated_at,
-                    "status": deposit.status,
-                    "coin_type": deposit.coin_type,
-                    "deposit_value": format_units(deposit.value, COIN_DECIMALS[deposit.coin_type]),
-                    "sky_sent": format_droplets(deposit.sky_sent),
-                    "txid": deposit.payout_txid or "" if deposit.sky_sent else "",
-                    "error": deposit.error,
-                }
-            )
+    for row in status_rows(conn, sky_address):
+        if row.seq is None or row.status is None or row.value is None:
+            entry: dict[str, Any] = {
+                "updated_at": row.bound_at,
+                "status": WAITING_DEPOSIT,
+                "coin_type": row.coin_type,
+            }
+        else:
+            entry = {
+                "updated_at": row.updated_at,
+                "status": row.status,
+                "coin_type": row.coin_type,
+                "deposit_value": format_units(row.value, COIN_DECIMALS[row.coin_type]),
+                "sky_sent": format_droplets(row.sky_sent),
+                "txid": (row.payout_txid or "") if row.sky_sent else "",
+                "error": row.error,
+            }
+        entries.append({"seq": len(entries) + 1, **entry})
     return entries

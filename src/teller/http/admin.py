@@ -19,14 +19,13 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.background import BackgroundTask
 
-from teller import __version__
 from teller.clock import unix_now
 from teller.errors import BadRequest, NotFound
 from teller.exchange.amounts import format_droplets, format_units
 from teller.exchange.states import ALL_STATUSES, COIN_TYPES, WAITING_DEPOSIT
 from teller.exchange.views import COIN_DECIMALS, deposit_info
 from teller.http.metrics import render_metrics
-from teller.http.responses import IndentedJSON, install_error_handlers
+from teller.http.responses import IndentedJSON, create_app
 from teller.services import Services
 from teller.store.backup import BackupUnsupported, backup_sqlite
 from teller.store.bindings import bound_addresses
@@ -161,7 +160,6 @@ def admin_router(services: Services) -> APIRouter:
 
 
 def create_admin_app(services: Services) -> FastAPI:
-    app = FastAPI(title="teller admin API", version=__version__, docs_url=None, redoc_url=None)
-    install_error_handlers(app)
+    app = create_app("teller admin API")
     app.include_router(admin_router(services))
     return app

@@ -13,12 +13,11 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
-from teller import __version__
 from teller.addresses import address_validator
 from teller.errors import BadRequest, UnsupportedMedia
 from teller.exchange.amounts import format_droplets
 from teller.exchange.states import COIN_TYPES
-from teller.http.responses import IndentedJSON, install_error_handlers
+from teller.http.responses import IndentedJSON, create_app
 from teller.services import Services
 from teller.store.models import IncomingDeposit
 
@@ -142,7 +141,6 @@ def dummy_router(services: Services) -> APIRouter:
 
 
 def create_dummy_app(services: Services) -> FastAPI:
-    app = FastAPI(title="teller dummy API", version=__version__, docs_url=None, redoc_url=None)
-    install_error_handlers(app)
+    app = create_app("teller dummy API")
     app.include_router(dummy_router(services))
     return app

@@ -28,7 +28,7 @@ from teller.http.middleware import (
     Throttle,
     cors_rules,
 )
-from teller.http.responses import IndentedJSON, install_error_handlers
+from teller.http.responses import IndentedJSON, create_app
 from teller.services import Services
 from teller.store.deposits import count_errored
 
@@ -214,7 +214,7 @@ def api_router(services: Services) -> APIRouter:
     @router.get("/api/status", response_class=IndentedJSON)
     async def status(skyaddr: str = "") -> IndentedJSON:
         sky_address = parse_sky_address(skyaddr)
-        entries = await asyncio.to_thread(statuses_of, services.db, sky_address)
+        entries = await services.db.run_read(statuses_of, sky_address)
         return IndentedJSON({"statuses": entries})
 
     @router.get("/api/config", response_class=IndentedJSON)
@@ -230,13 +230,7 @@ def api_router(services: Services) -> APIRouter:
 
 def create_public_app(services: Services) -> FastAPI:
     web = services.config.web
-    app = FastAPI(
-        title="teller public API",
-        version=__version__,
-        docs_url=None,  # the docs page loads assets from a CDN; the schema is at /openapi.json
-        redoc_url=None,
-    )
-    install_error_handlers(app)  # first: its catch-all must be the innermost middleware
+    app = create_app("teller public API")
     router = api_router(services)
     app.include_router(router)
     static_dir = Path(web.static_dir) if web.static_dir else WEB_DIR

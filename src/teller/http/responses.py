@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from teller import __version__
 from teller.errors import BindError, DepositRejected, RequestError, TellerError
 
 log = logging.getLogger("teller.http")
@@ -103,3 +104,17 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(InternalErrors)
+
+
+def create_app(title: str) -> FastAPI:
+    """A FastAPI app as every teller server is built: plain-text errors, no CDN docs page
+    (the schema is at /openapi.json), no per-request telemetry checks."""
+    app = FastAPI(
+        title=title,
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    install_error_handlers(app)  # first: its catch-all must be the innermost middleware
+    return app

@@ -126,9 +126,7 @@ class DummyPayer:
             "nonce": secrets.token_hex(16),  # like a real tx's inputs: two payouts differ
         }
         raw = json.dumps(body, separators=(",", ":")).encode().hex()
-        return SignedPayout(
-            txid=_txid(raw), raw_tx=raw, inputs=(), outputs=tuple(outputs)
-        )
+        return SignedPayout(txid=_txid(raw), raw_tx=raw, inputs=(), outputs=tuple(outputs))
 
     async def broadcast(self, raw_tx: str) -> None:
         try:

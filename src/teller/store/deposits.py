@@ -8,12 +8,14 @@ workers (or a worker and a restarted copy of itself) can never both advance one 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from teller.store.models import Binding, Deposit, IncomingDeposit
+from teller.store.tables import bindings
 from teller.store.tables import deposits as t
 
 FIRST_STATUS = "waiting_decide"
@@ -171,3 +173,54 @@ def received_totals(conn: Connection) -> dict[str, int]:
 
 def sent_total(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.sum(t.c.sky_sent), 0))).scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    """One line of a SKY address's status: a binding, with one of its deposits or none."""
+
+    coin_type: str
+    bound_at: int
+    seq: int | None
+    status: str | None
+    value: int | None
+    sky_sent: int
+    payout_txid: str | None
+    error: str
+    updated_at: int | None
+
+
+_STATUS_ROWS = (
+    select(
+        bindings.c.coin_type,
+        bindings.c.bound_at,
+        t.c.seq,
+        t.c.status,
+        t.c.value,
+        t.c.sky_sent,
+        t.c.payout_txid,
+        t.c.error,
+        t.c.updated_at,
+    )
+    .select_from(bindings.outerjoin(t, t.c.binding_id == bindings.c.id))
+    .where(bindings.c.sky_address == bindparam("sky"))
+    .order_by(bindings.c.id, t.c.seq)
+)
+
+
+def status_rows(conn: Connection, sky_address: str) -> list[StatusRow]:
+    """Every binding of `sky_address` with its deposits, in one statement (one snapshot)."""
+    return [
+        StatusRow(
+            coin_type=r.coin_type,
+            bound_at=r.bound_at,
+            seq=r.seq,
+            status=r.status,
+            value=r.value,
+            sky_sent=r.sky_sent or 0,
+            payout_txid=r.payout_txid,
+            error=r.error or "",
+            updated_at=r.updated_at,
+        )
+        for r in conn.execute(_STATUS_ROWS, {"sky": sky_address})
+    ]

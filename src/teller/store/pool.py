@@ -88,14 +88,11 @@ def pool_usage(conn: Connection) -> dict[str, PoolUsage]:
     return {r[0]: PoolUsage(coin_type=r[0], total=r[1], remaining=r[2]) for r in rows}
 
 
-_FREE_UP_TO = (
-    select(func.count())
-    .select_from(
-        select(t.c.id)
-        .where(and_(t.c.coin_type == bindparam("coin"), t.c.bound_at.is_(None)))
-        .limit(bindparam("most"))
-        .subquery()
-    )
+_FREE_UP_TO = select(func.count()).select_from(
+    select(t.c.id)
+    .where(and_(t.c.coin_type == bindparam("coin"), t.c.bound_at.is_(None)))
+    .limit(bindparam("most"))
+    .subquery()
 )
 
 
