@@ -12,6 +12,7 @@ key20 = RIPEMD160(SHA256(SHA256(pubkey33))). Only compressed pubkeys are used.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from itertools import islice
 from typing import NamedTuple
 
@@ -50,8 +51,12 @@ class KeyPair(NamedTuple):
     pubkey: bytes  # 33 bytes, compressed
 
 
+@lru_cache(maxsize=65536)
 def decode_address(text: str) -> bytes:
     """The 20-byte key hash of a Skycoin address.
+
+    Cached: buyers' pages ask about the same addresses again and again (errors are not
+    cached, they are raised anew).
 
     Checks in skycoin v0.22 order: base58 characters, decoded length 25, version byte 0,
     checksum; then rejects the null address (all-zero key hash), which decodes fine but

@@ -12,7 +12,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from starlette.routing import Match, Mount
+from starlette.responses import Response
+from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Scope
 
 from teller import __version__
@@ -190,6 +191,31 @@ BIND_OPENAPI: dict[str, Any] = {
 }
 
 
+async def status_answer(services: Services, skyaddr: str) -> IndentedJSON:
+    sky_address = parse_sky_address(skyaddr)
+    entries = await services.db.run_read(statuses_of, sky_address)
+    return IndentedJSON({"statuses": entries})
+
+
+def fast_routes(services: Services, config_answer: Response) -> list[Route]:
+    """Plain Starlette routes for the two answers web pages poll most, ahead of the API's.
+
+    They answer exactly as the FastAPI routes below (which stay, for /openapi.json) but skip
+    FastAPI's per-request dependency solving: the most frequent requests cost about half.
+    """
+
+    async def status(request: Request) -> Response:
+        return await status_answer(services, request.query_params.get("skyaddr", ""))
+
+    async def config(_: Request) -> Response:
+        return config_answer
+
+    return [
+        Route("/api/status", status, methods=["GET"], include_in_schema=False),
+        Route("/api/config", config, methods=["GET"], include_in_schema=False),
+    ]
+
+
 def api_router(services: Services) -> APIRouter:
     router = APIRouter()
 
@@ -213,13 +239,15 @@ def api_router(services: Services) -> APIRouter:
 
     @router.get("/api/status", response_class=IndentedJSON)
     async def status(skyaddr: str = "") -> IndentedJSON:
-        sky_address = parse_sky_address(skyaddr)
-        entries = await services.db.run_read(statuses_of, sky_address)
-        return IndentedJSON({"statuses": entries})
+        return await status_answer(services, skyaddr)
+
+    config_answer = IndentedJSON(config_view(services))  # the config does not change
 
     @router.get("/api/config", response_class=IndentedJSON)
-    async def config() -> IndentedJSON:
-        return IndentedJSON(config_view(services))
+    async def config() -> Response:
+        return config_answer
+
+    router.routes[0:0] = fast_routes(services, config_answer)
 
     @router.get("/api/health", response_class=IndentedJSON)
     async def health() -> IndentedJSON:
