@@ -1233,3 +1233,20 @@ def test_example_config_loads_in_place() -> None:
     if not all(path.is_file() for path in address_files):
         pytest.skip("the example address files are not in src/teller/examples yet")
     load_config(EXAMPLE_CONFIG, check_network=False, env={})
+
+
+def test_a_rate_too_large_to_pay_one_coin_is_refused(tmp_path: Path) -> None:
+    """ "1e40" parses, but 1 BTC would buy more SKY than can ever be paid."""
+    path = tmp_path / "absurd.toml"
+    path.write_text(
+        'btc_addresses = "b.txt"\neth_addresses = "e.txt"\n'
+        '[sky_exchanger]\nsky_btc_exchange_rate = "1e40"\nsky_eth_exchange_rate = "1"\n'
+        "[dummy]\nsender = true\nscanner = true\n"
+    )
+    (tmp_path / "b.txt").write_text("1PZ63K3G4gZP6A6E2TTbBwxT5bFQGL2TLB\n")
+    (tmp_path / "e.txt").write_text("0x77720eeb0be8b4060636e4f8e77b178ace343e11\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, check_network=False, env={})
+    assert caught.value.problems == [
+        "sky_exchanger.sky_btc_exchange_rate invalid: calculated sky amount is too large"
+    ]

@@ -58,8 +58,13 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from teller.coins.btc import SATOSHIS_PER_BTC
 from teller.durations import DurationError, format_duration, parse_duration
-from teller.exchange.amounts import AmountError, parse_rate
+from teller.exchange.amounts import (
+    AmountError,
+    parse_rate,
+    sky_droplets_for_satoshis,
+)
 
 DEFAULT_CONFIG_NAME = "config"
 ENV_PREFIX = "TELLER_"
@@ -737,6 +742,9 @@ def _exchanger_problems(config: Config) -> Iterator[str]:
             continue
         try:
             parse_rate(rate)
+            # One whole coin must buy an amount of SKY that can be paid (int64 droplets),
+            # or every deposit of that coin would fail later ("1e40" parses fine).
+            sky_droplets_for_satoshis(SATOSHIS_PER_BTC, rate, 0)
         except AmountError as error:
             yield f"sky_exchanger.sky_{coin.lower()}_exchange_rate invalid: {error}"
     if exchanger.max_decimals < 0:

@@ -5,6 +5,7 @@ the OpenAPI schema and the web page (teller-go.md §8.1; §14.12 for CORS).
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 import httpx
@@ -271,12 +272,14 @@ def test_json_success_bodies_are_indented_and_end_without_newline(tel: RunningTe
 def test_an_internal_error_is_a_plain_500_with_security_and_cors_headers(
     start_teller: StartTeller,
 ) -> None:
-    # A rate so large that the SKY for 1 BTC cannot be computed: /api/config fails inside.
-    tel = start_teller(
-        cors_allowed=[WALLET], overrides={"sky_exchanger": {"sky_btc_exchange_rate": "1e40"}}
-    )
+    tel = start_teller(cors_allowed=[WALLET])
+    # Break the store under the running teller: /api/status then fails inside.
+    with sqlite3.connect(tel.dir / "data" / "teller.db") as broken:
+        broken.execute("ALTER TABLE bindings RENAME TO bindings_gone")
 
-    response = tel.http.get(tel.public + "/api/config", headers={"Origin": WALLET})
+    response = tel.http.get(
+        tel.public + "/api/status", params={"skyaddr": SKY_A}, headers={"Origin": WALLET}
+    )
 
     assert response.status_code == 500
     assert response.text == "Internal Server Error\n"  # no details for the caller
@@ -284,5 +287,5 @@ def test_an_internal_error_is_a_plain_500_with_security_and_cors_headers(
     for header, value in SECURITY_HEADERS.items():
         assert response.headers[header] == value
     assert response.headers["access-control-allow-origin"] == WALLET  # readable by the page
-    assert any("/api/config" in line for line in tel.expect_errors())  # for the operator
+    assert any("/api/status" in line for line in tel.expect_errors())  # for the operator
     assert tel.http.get(tel.public + "/api/health").status_code == 200

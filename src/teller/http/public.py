@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -211,12 +212,26 @@ def fast_routes(services: Services, config_answer: Response) -> list[Route]:
         return config_answer
 
     return [
-        Route("/api/status", status, methods=["GET"], include_in_schema=False),
-        Route("/api/config", config, methods=["GET"], include_in_schema=False),
+        FastGet("/api/status", status, include_in_schema=False),
+        FastGet("/api/config", config, include_in_schema=False),
     ]
 
 
-def api_router(services: Services) -> APIRouter:
+class FastGet(Route):
+    """A GET-only route that leaves every other method to the API route of the same path
+    (which answers 405 with the API's own Allow header)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.methods = {"GET"}  # as the API route's Allow header says
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def api_router(services: Services, config_answer: Response) -> APIRouter:
     router = APIRouter()
 
     @router.post("/api/bind", response_class=IndentedJSON, openapi_extra=BIND_OPENAPI)
@@ -228,7 +243,7 @@ def api_router(services: Services) -> APIRouter:
         document = _json_object(await request.body())
         sky_address = _string_field(document, "skyaddr")
         coin_type = _string_field(document, "coin_type")
-        result = await asyncio.to_thread(services.bind.bind, sky_address, coin_type)
+        result = await services.bind.bind_async(sky_address, coin_type)
         return IndentedJSON(
             {
                 "deposit_address": result.deposit_address,
@@ -241,13 +256,9 @@ def api_router(services: Services) -> APIRouter:
     async def status(skyaddr: str = "") -> IndentedJSON:
         return await status_answer(services, skyaddr)
 
-    config_answer = IndentedJSON(config_view(services))  # the config does not change
-
     @router.get("/api/config", response_class=IndentedJSON)
     async def config() -> Response:
         return config_answer
-
-    router.routes[0:0] = fast_routes(services, config_answer)
 
     @router.get("/api/health", response_class=IndentedJSON)
     async def health() -> IndentedJSON:
@@ -259,8 +270,12 @@ def api_router(services: Services) -> APIRouter:
 def create_public_app(services: Services) -> FastAPI:
     web = services.config.web
     app = create_app("teller public API")
-    router = api_router(services)
+    config_answer = IndentedJSON(config_view(services))  # the config does not change
+    router = api_router(services, config_answer)
     app.include_router(router)
+    # Directly on the app's router, ahead of the API's (include_router would copy them as
+    # plain routes).
+    app.router.routes[0:0] = fast_routes(services, config_answer)
     static_dir = Path(web.static_dir) if web.static_dir else WEB_DIR
     if static_dir.is_dir():
         api_paths = frozenset(r.path for r in router.routes if isinstance(r, APIRoute))
