@@ -30,8 +30,10 @@ def test_the_original_example_files_load_unchanged(coin: str) -> None:
     if not path.exists():
         pytest.skip(f"{path} is not here (shared/ missing)")
     addresses = read_address_file(path, coin.upper())
-    assert addresses == [a.strip().lower() if coin == "eth" else a.strip()
-                         for a in json.loads(path.read_text())[f"{coin}_addresses"]]
+    assert addresses == [
+        a.strip().lower() if coin == "eth" else a.strip()
+        for a in json.loads(path.read_text())[f"{coin}_addresses"]
+    ]
 
 
 def test_text_files_skip_blank_and_comment_lines_and_trim_the_rest(tmp_path: Path) -> None:

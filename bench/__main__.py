@@ -1,0 +1,145 @@
+"""`python -m bench` (`make bench`): run every measurement, print the table, write the JSON.
+
+Order: wrk (installed if missing), durable SQLite commits/s, the address CLI, address files,
+the bare ASGI baseline, then one teller process for bind, /api/config (info), status and
+deposits. Progress goes to stderr; the report to stdout; the JSON to test-output/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.addresses import btc_addresses, sky_addresses, write_lines
+from bench.report import Results, as_json, render, write_json
+from bench.scenarios import (
+    Bench,
+    bound_btc_addresses,
+    measure_baseline,
+    measure_binds,
+    measure_deposits,
+    measure_get,
+    measure_status,
+    surely_bound,
+    time_addresses_cli,
+)
+from bench.sqlite_limit import durable_commit_rate
+from bench.teller_proc import TellerProcess
+from bench.wrk import Load, ensure_wrk, wrk_version
+
+REPO = Path(__file__).resolve().parent.parent
+STATUS_ADDRESSES = 5_000  # bound SKY addresses the status run cycles through
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    add = parser.add_argument
+    add("--seconds", type=float, default=5.0, help="length of each wrk run (default 5)")
+    add("--connections", type=int, default=16, help="wrk -c (default 16)")
+    add("--pool", type=int, default=20_000, help="BTC addresses in the pool (default 20000)")
+    add("--bind-cap", type=int, default=15_000, help="most binds sent (default 15000)")
+    add("--deposits", type=int, default=2_000, help="deposits to take to done (default 2000)")
+    add("--deposit-timeout", type=float, default=40.0, help="seconds (default 40)")
+    add("--cli-count", type=int, default=10_000, help="N of `teller addresses btc SEED N`")
+    add("--max-requests", type=int, default=200_000, help="cap of a fixed-duration run")
+    add("--json", type=Path, default=REPO / "test-output" / "bench.json", help="JSON output")
+    add("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    return parser.parse_args(argv)
+
+
+def say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def source_version() -> str:
+    """The commit teller runs from, "+dirty" when src/ has uncommitted changes."""
+
+    def git(*command: str) -> str:
+        done = subprocess.run(
+            ["git", *command], cwd=REPO, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+dirty" if git("status", "--porcelain", "--", "src") else "")
+
+
+def measure(args: argparse.Namespace, workdir: Path) -> Results:
+    wrk = ensure_wrk()
+    load = Load(threads=1, connections=args.connections, seconds=args.seconds)
+    bench = Bench(wrk=wrk, workdir=workdir, load=load, max_requests=args.max_requests)
+    load_before = os.getloadavg()[0]
+    generator = (
+        f"{wrk_version(wrk)}, -t{load.threads} -c{load.connections}, {load.seconds:g} s runs"
+    )
+    say(f"temporary directory {workdir}; load generator {generator}")
+
+    say("durable SQLite commits/s (WAL, synchronous=FULL) ...")
+    commits = durable_commit_rate(workdir)
+    say(f"`teller addresses btc SEED {args.cli_count}` ...")
+    cli_seconds = time_addresses_cli(workdir, args.cli_count)
+    say(f"generating {args.pool} BTC pool addresses and {args.bind_cap + 1000} SKY addresses ...")
+    btc_file = write_lines(workdir / "btc-pool.txt", btc_addresses(args.pool))
+    sky = sky_addresses(args.bind_cap + 1000)
+    sky_file = write_lines(workdir / "bind-sky.txt", sky)
+    say("bare ASGI baseline ...")
+    baseline = measure_baseline(bench)
+
+    with TellerProcess(workdir, btc_file) as teller:
+        say("starting teller ...")
+        startup = teller.start()
+        say(f"teller ready in {startup:.1f}s (pid {teller.pid}); binds ...")
+        binds = measure_binds(bench, teller, sky_file, args.bind_cap)
+        say("/api/config (info: no database) ...")
+        config = measure_get(bench, teller, "/api/config")
+        say("status ...")
+        status = measure_status(bench, teller, surely_bound(sky, binds, load, STATUS_ADDRESSES))
+        bound = bound_btc_addresses(teller)[: args.deposits]
+        say(f"{len(bound)} deposits to done ...")
+        deposits = measure_deposits(bench, teller, bound, args.deposit_timeout)
+
+    return Results(
+        source=source_version(),
+        generator=generator,
+        load_before=load_before,
+        commits=commits,
+        cli_count=args.cli_count,
+        cli_seconds=cli_seconds,
+        startup_seconds=startup,
+        baseline=baseline,
+        binds=binds,
+        config=config,
+        status=status,
+        deposits=deposits,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    started = time.monotonic()
+    if args.keep:
+        results = measure(args, Path(tempfile.mkdtemp(prefix="teller-bench-")))
+    else:
+        with tempfile.TemporaryDirectory(prefix="teller-bench-") as folder:
+            results = measure(args, Path(folder))
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    print(f"\n{when}  {render(results)}")
+    machine = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    write_json(args.json, as_json(results, when, machine))
+    say(f"results written to {args.json}; finished in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
