@@ -89,6 +89,12 @@ def pipeline(sqlite_db: Database, tmp_path: Path) -> Pipeline:
     return build_pipeline(sqlite_db, tmp_path, balance_sky=1000)
 
 
+@pytest.fixture
+def both(db: Database, tmp_path: Path) -> Pipeline:
+    """The pipeline on each backend in turn (the `db` fixture: SQLite, then PostgreSQL)."""
+    return build_pipeline(db, tmp_path, balance_sky=1000)
+
+
 def build_pipeline(
     db: Database, tmp_path: Path, balance_sky: int, auto_confirm: bool = False
 ) -> Pipeline:

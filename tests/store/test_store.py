@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select
 
 from teller.store.bindings import bindings_of, count_bindings, insert_binding
 from teller.store.db import Database
@@ -15,11 +16,13 @@ from teller.store.deposits import (
     deposits_by_status,
     get_deposit,
     insert_deposit_if_new,
+    move_payout_deposits,
     received_totals,
     update_deposit,
+    update_deposits,
 )
 from teller.store.migrate import current_revision, head_revision, upgrade
-from teller.store.models import Binding, IncomingDeposit
+from teller.store.models import Binding, Deposit, IncomingDeposit
 from teller.store.payouts import (
     BROADCAST,
     SIGNED,
@@ -28,6 +31,7 @@ from teller.store.payouts import (
     set_payout_status,
 )
 from teller.store.pool import pool_usage, sync_pool, take_free_address
+from teller.store.tables import deposits as deposits_table
 from teller.store.tables import metadata
 
 BIG_WEI = 2**200 + 12345  # far beyond 64 bits
@@ -147,6 +151,114 @@ def test_status_updates_are_compare_and_set(db: Database) -> None:
         deposit = get_deposit(conn, "t:0")
     assert deposit is not None
     assert (deposit.status, deposit.sky_due, deposit.updated_at) == ("waiting_send", 9, 2)
+
+
+def test_a_deposit_reported_again_keeps_what_was_first_recorded(db: Database) -> None:
+    with db.write() as conn:
+        sync_pool(conn, "BTC", ["b1"])
+    binding = _bind(db)
+    with db.write() as conn:
+        first, inserted = insert_deposit_if_new(
+            conn, IncomingDeposit("BTC", "b1", 5, 1, "t", 0), binding, 1
+        )
+    assert inserted and first.value == 5 and first.seq > 0
+    with db.write() as conn:  # the same txid:n, reported with other figures
+        again, inserted_again = insert_deposit_if_new(
+            conn, IncomingDeposit("BTC", "b1", 999, 42, "t", 0), binding, 2
+        )
+    assert not inserted_again and again == first
+    with db.read() as conn:
+        assert get_deposit(conn, "t:0") == first  # what the insert returned is what is stored
+        assert deposits_by_status(conn) == [first]
+        by_name = Deposit.from_row(conn.execute(select(deposits_table)).one())
+    assert by_name == first  # records built by position hold what from_row finds by name
+    assert (type(first.value), type(first.order_final)) == (int, bool)
+
+
+def _three_deposits(db: Database) -> None:
+    with db.write() as conn:
+        sync_pool(conn, "BTC", ["b1"])
+    binding = _bind(db)
+    with db.write() as conn:
+        for i in range(3):
+            insert_deposit_if_new(conn, IncomingDeposit("BTC", "b1", 5, 1, f"t{i}", 0), binding, 1)
+
+
+def test_status_updates_refuse_names_that_are_no_settable_column(db: Database) -> None:
+    _three_deposits(db)
+    bad_names: list[dict[str, object]] = [{"sky_sen": 1}, {"seq": 9}, {"updated_at": 9}]
+    for bad in bad_names:
+        with pytest.raises(ValueError, match="not settable"), db.write() as conn:
+            update_deposit(conn, "t0:0", "waiting_decide", 2, **bad)
+    for bad in [*bad_names, {"deposit_id": "x:0"}]:
+        with pytest.raises(ValueError, match="not settable"), db.write() as conn:
+            update_deposits(conn, [("t0:0", "waiting_decide", bad)], 2)
+    with db.read() as conn:
+        assert get_deposit(conn, "t0:0") is not None
+
+
+def test_batched_updates_are_compare_and_set_row_by_row_and_all_or_nothing(
+    db: Database,
+) -> None:
+    _three_deposits(db)
+    with db.write() as conn:
+        update_deposit(conn, "t1:0", "waiting_decide", 2, status="done")
+    changes = [
+        (f"t{i}:0", "waiting_decide", {"status": "waiting_send", "sky_due": i + 1})
+        for i in range(3)
+    ]
+    with pytest.raises(StaleStatus, match="1 of 3"), db.write() as conn:
+        update_deposits(conn, changes, 3)
+    with db.read() as conn:
+        before = [get_deposit(conn, f"t{i}:0") for i in range(3)]
+    assert [(d.status, d.sky_due) for d in before if d] == [
+        ("waiting_decide", 0),
+        ("done", 0),
+        ("waiting_decide", 0),
+    ]
+    with db.write() as conn:
+        update_deposits(conn, [changes[0], changes[2]], 4)
+    with db.read() as conn:
+        after = [get_deposit(conn, f"t{i}:0") for i in (0, 2)]
+    assert [(d.status, d.sky_due, d.updated_at) for d in after if d] == [
+        ("waiting_send", 1, 4),
+        ("waiting_send", 3, 4),
+    ]
+
+
+def test_moving_a_payouts_deposits_sets_sky_sent_to_each_ones_due(db: Database) -> None:
+    _three_deposits(db)
+    with db.write() as conn:
+        insert_payout(conn, txid="ab" * 32, raw_tx="00", inputs=[], total_droplets=5, now=1)
+        for i in range(3):
+            update_deposit(
+                conn,
+                f"t{i}:0",
+                "waiting_decide",
+                2,
+                status="waiting_send",
+                sky_due=10 * (i + 1),
+                payout_txid="ab" * 32 if i < 2 else None,
+            )
+    with db.write() as conn:
+        assert move_payout_deposits(conn, "ab" * 32, "waiting_decide", "done", 3) == 0
+        moved = move_payout_deposits(
+            conn, "ab" * 32, "waiting_send", "waiting_confirm", 3, send_due=True
+        )
+    assert moved == 2
+    with db.read() as conn:
+        rows = [get_deposit(conn, f"t{i}:0") for i in range(3)]
+    assert [(d.status, d.sky_sent, d.updated_at) for d in rows if d] == [
+        ("waiting_confirm", 10, 3),
+        ("waiting_confirm", 20, 3),
+        ("waiting_send", 0, 2),  # not the payout's: untouched
+    ]
+    with pytest.raises(ValueError, match="given as new_status"), db.write() as conn:
+        move_payout_deposits(conn, "ab" * 32, "waiting_confirm", "done", 4, status="waiting_send")
+    with pytest.raises(ValueError, match="sets sky_sent itself"), db.write() as conn:
+        move_payout_deposits(
+            conn, "ab" * 32, "waiting_confirm", "done", 4, send_due=True, sky_sent=1
+        )
 
 
 def test_payout_status_moves_only_from_the_expected_status(db: Database) -> None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-
-from sqlalchemy import Connection
+from typing import Any
 
 from teller.clock import unix_now
 from teller.config import Config
@@ -24,7 +23,7 @@ from teller.exchange.amounts import (
 from teller.exchange.health import StatusBoard
 from teller.logs import log_event
 from teller.store.db import Database
-from teller.store.deposits import StaleStatus, deposits_by_status
+from teller.store.deposits import deposits_by_status
 from teller.store.models import Deposit
 from teller.worker import Waker
 
@@ -69,9 +68,16 @@ class DirectProcessor:
         return decided == BATCH
 
     def decide_batch(self) -> int:
-        """Decide up to BATCH waiting deposits in one transaction; returns how many moved."""
+        """Decide up to BATCH waiting deposits in one transaction; returns how many moved.
+
+        Each deposit read in waiting_decide gets its next status, its rate and its amount in
+        one batched compare-and-set (states.move_each) inside the transaction that read it:
+        a deposit some other step moved meanwhile makes the whole batch roll back
+        (StaleStatus), and the next round decides again from what is stored. The log lines
+        are written after the commit, so they only tell of decisions that stand.
+        """
         exchanger = self.config.sky_exchanger
-        moved = 0
+        moves: list[tuple[Deposit, str, dict[str, Any]]] = []
         waiting_passthrough = False
         with self.db.write() as conn:
             now = unix_now()
@@ -83,49 +89,37 @@ class DirectProcessor:
                 try:
                     droplets = sky_droplets_owed(deposit, rate, exchanger.max_decimals)
                 except AmountError as exc:
-                    self._fail(conn, deposit, now, rate, str(exc))
-                    moved += 1
+                    moves.append(_failed(deposit, rate, str(exc)))
                     continue
                 if droplets == 0:
-                    self._fail(conn, deposit, now, rate, states.ERR_SEND_AMOUNT_ZERO)
-                else:
-                    states.move(
-                        conn,
-                        deposit,
-                        states.WAITING_SEND,
-                        now,
-                        conversion_rate=rate,
-                        sky_due=droplets,
-                    )
-                    log_event(
-                        log,
-                        logging.INFO,
-                        "deposit decided: direct buy",
-                        deposit_id=deposit.deposit_id,
-                        rate=rate,
-                        sky_droplets=droplets,
-                    )
-                moved += 1
+                    moves.append(_failed(deposit, rate, states.ERR_SEND_AMOUNT_ZERO))
+                    continue
+                values = {"conversion_rate": rate, "sky_due": droplets}
+                moves.append((deposit, states.WAITING_SEND, values))
+            states.move_each(conn, moves, now)
         self.board.processor_error = PASSTHROUGH_UNAVAILABLE if waiting_passthrough else ""
-        return moved
+        for deposit, new_status, values in moves:
+            if new_status == states.WAITING_SEND:
+                log_event(
+                    log,
+                    logging.INFO,
+                    "deposit decided: direct buy",
+                    deposit_id=deposit.deposit_id,
+                    rate=values["conversion_rate"],
+                    sky_droplets=values["sky_due"],
+                )
+            else:
+                log_event(
+                    log,
+                    logging.WARNING,
+                    "deposit will not be paid",
+                    watch=True,
+                    deposit_id=deposit.deposit_id,
+                    error=values["error"],
+                )
+        return len(moves)
 
-    def _fail(self, conn: Connection, deposit: Deposit, now: int, rate: str, error: str) -> None:
-        try:
-            states.move(
-                conn,
-                deposit,
-                states.DONE,
-                now,
-                conversion_rate=rate,
-                error=error,
-            )
-        except StaleStatus:
-            return
-        log_event(
-            log,
-            logging.WARNING,
-            "deposit will not be paid",
-            watch=True,
-            deposit_id=deposit.deposit_id,
-            error=error,
-        )
+
+def _failed(deposit: Deposit, rate: str, error: str) -> tuple[Deposit, str, dict[str, Any]]:
+    """The move of a deposit that can never be paid: done, with the reason."""
+    return deposit, states.DONE, {"conversion_rate": rate, "error": error}

@@ -33,7 +33,6 @@ from teller.store.deposits import (
     StaleStatus,
     assign_payout,
     deposits_of_payout,
-    move_payout_deposits,
     unpaid_waiting_send,
 )
 from teller.store.models import Deposit, Payout
@@ -189,17 +188,24 @@ class Sender:
             payout_store.record_payout_error(conn, txid, error, unix_now())
 
     def _mark_broadcast(self, txid: str) -> None:
+        """Record that the node accepted payout `txid`: the payout and its deposits move on.
+
+        Safe in any order with a crash: the bytes were broadcast before this commit, and if
+        the commit is lost the payout is still `signed`, so the next round broadcasts the same
+        bytes again (same txid) and comes back here. One statement moves all the payout's
+        deposits from waiting_send (compare-and-set on each row; states checks the
+        transition once) and records that each was sent exactly its sky_due, the amount the
+        signed transaction pays it.
+        """
         with self.db.write() as conn:
             now = unix_now()
             if not payout_store.set_payout_status(
                 conn, txid, payout_store.SIGNED, payout_store.BROADCAST, now
             ):
                 return  # already marked by an earlier round
-            for deposit in deposits_of_payout(conn, txid):
-                if deposit.status == states.WAITING_SEND:
-                    states.move(
-                        conn, deposit, states.WAITING_CONFIRM, now, sky_sent=deposit.sky_due
-                    )
+            states.move_payout_deposits(
+                conn, txid, states.WAITING_SEND, states.WAITING_CONFIRM, now, send_due=True
+            )
 
     def _mark_conflicted(self, txid: str, error: str) -> None:
         message = (
@@ -257,7 +263,9 @@ class Sender:
     def _mark_confirmed(self, txid: str) -> None:
         with self.db.write() as conn:
             now = unix_now()
+            # The payout and its deposits are done in one transaction: a crash before the
+            # commit leaves the payout `broadcast`, and the next round asks the node again.
             if payout_store.set_payout_status(
                 conn, txid, payout_store.BROADCAST, payout_store.CONFIRMED, now
             ):
-                move_payout_deposits(conn, txid, states.WAITING_CONFIRM, now, status=states.DONE)
+                states.move_payout_deposits(conn, txid, states.WAITING_CONFIRM, states.DONE, now)

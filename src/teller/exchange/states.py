@@ -1,17 +1,21 @@
 """Deposit statuses and the transitions allowed between them (DESIGN.md §3).
 
-Every status change in teller goes through `check_transition`, called by the store's one
-update function, so a step taken from the wrong status fails loudly instead of silently
-re-paying or skipping a deposit.
+Every status change in teller goes through one of the functions at the end of this module:
+`move` (one deposit), `move_each` (many deposits, one batched statement) or
+`move_payout_deposits` (the deposits of one payout, one statement). Each checks the transition with
+`check_transition` before writing, and writes with a compare-and-set on the status it
+expects, so a step taken from the wrong status fails loudly instead of silently re-paying or
+skipping a deposit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from sqlalchemy import Connection
 
-from teller.store.deposits import update_deposit
+from teller.store import deposits as store
 from teller.store.models import Deposit
 
 WAITING_DEPOSIT: Final = "waiting_deposit"  # bound address, no deposit yet (never stored)
@@ -66,8 +70,56 @@ def check_transition(current: str, new: str) -> None:
 def move(conn: Connection, deposit: Deposit, new_status: str, now: int, **values: Any) -> None:
     """Advance `deposit` to `new_status` (and set `values`) if it is still where we read it.
 
-    The one place a deposit's status changes: the transition is checked against the state
-    machine, then written with a compare-and-set on the status read (StaleStatus otherwise).
+    The transition is checked against the state machine, then written with a compare-and-set
+    on the status read (StaleStatus otherwise).
     """
     check_transition(deposit.status, new_status)
-    update_deposit(conn, deposit.deposit_id, deposit.status, now, status=new_status, **values)
+    store.update_deposit(conn, deposit.deposit_id, deposit.status, now, status=new_status, **values)
+
+
+def move_each(
+    conn: Connection,
+    moves: Sequence[tuple[Deposit, str, Mapping[str, Any]]],
+    now: int,
+) -> None:
+    """`move` for many deposits at once: each (deposit, new_status, values) of `moves`.
+
+    Every transition is checked before anything is written; then each deposit is written
+    with the same compare-and-set on the status it was read in, all in one batched statement
+    (one per distinct set of value names).
+    If any deposit was no longer in that status, StaleStatus is raised and the caller's
+    transaction must not commit (a `Database.write` block rolls back on it): then none of
+    the moves stands and the caller's next round re-reads them all.
+    """
+    for deposit, new_status, values in moves:
+        check_transition(deposit.status, new_status)
+        if "status" in values:
+            raise ValueError("the new status is given apart from the values")
+    store.update_deposits(
+        conn,
+        [(d.deposit_id, d.status, {**values, "status": new}) for d, new, values in moves],
+        now,
+    )
+
+
+def move_payout_deposits(
+    conn: Connection,
+    txid: str,
+    expected_status: str,
+    new_status: str,
+    now: int,
+    *,
+    send_due: bool = False,
+    **values: Any,
+) -> int:
+    """Move the deposits of payout `txid` from `expected_status` to `new_status`, in one go.
+
+    The transition is checked once (it is the same for every deposit moved); the statement
+    then moves only the payout's deposits still in `expected_status` (a compare-and-set on
+    each row) and leaves the others alone. `send_due` records sky_sent = sky_due. Returns
+    how many moved.
+    """
+    check_transition(expected_status, new_status)
+    return store.move_payout_deposits(
+        conn, txid, expected_status, new_status, now, send_due=send_due, **values
+    )

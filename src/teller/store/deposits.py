@@ -8,10 +8,11 @@ workers (or a worker and a restarted copy of itself) can never both advance one 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Final
 
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from teller.store.models import Binding, Deposit, IncomingDeposit
@@ -25,13 +26,64 @@ class StaleStatus(Exception):
     """The deposit was not in the expected status: another step got there first."""
 
 
+# Deposit's fields are the deposits table's columns, in the same order (checked here, once):
+# a whole row (select(t), RETURNING *t.c) becomes a record positionally, several times
+# faster than by name with Deposit.from_row. Every query here reads whole rows.
+if tuple(f.name for f in fields(Deposit)) != tuple(t.c.keys()):
+    raise RuntimeError("Deposit's fields must be the deposits table's columns, in order")
+
+
+def _deposit(row: Row[Any]) -> Deposit:
+    return Deposit(*row)  # type: ignore[call-arg]  # the row holds every field, checked above
+
+
+# Statements of the deposit path, built once: building a statement costs more than running
+# it on SQLite. Values go in as parameters named after their columns (an INSERT's columns
+# and an UPDATE's SET clause are taken from the parameters' names); the parameters of WHERE
+# clauses are named so that they can never be taken for a column.
+_INSERT_NEW: Final[dict[str, Any]] = {
+    # RETURNING, not rowcount: psycopg reports no rowcount for INSERT … ON CONFLICT. It returns
+    # the whole row, so a new deposit is not read again; no row means the id was known.
+    name: dialect.insert(t).on_conflict_do_nothing(index_elements=[t.c.deposit_id]).returning(*t.c)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_BY_ID = select(t).where(t.c.deposit_id == bindparam("where_deposit_id"))
+# Compare-and-set: the row changes only if it is still in the status the caller read.
+_SET_IF_STATUS = update(t).where(
+    and_(
+        t.c.deposit_id == bindparam("where_deposit_id"),
+        t.c.status == bindparam("where_status"),
+    )
+)
+_OF_PAYOUT_IN_STATUS = and_(
+    t.c.payout_txid == bindparam("where_txid"), t.c.status == bindparam("where_status")
+)
+_SET_IF_PAYOUT_STATUS = update(t).where(_OF_PAYOUT_IN_STATUS)
+_SEND_DUE_IF_PAYOUT_STATUS = _SET_IF_PAYOUT_STATUS.values(sky_sent=t.c.sky_due)
+# A parameter that names no column would be ignored silently: refused instead.
+_SETTABLE: Final = frozenset(t.c.keys()) - {"seq", "deposit_id", "updated_at"}
+
+
+def _set_params(values: Mapping[str, Any], now: int, **where: Any) -> dict[str, Any]:
+    """The parameters of an UPDATE setting `values` and updated_at, plus the WHERE's."""
+    unknown = values.keys() - _SETTABLE
+    if unknown:
+        raise ValueError(f"not settable deposit columns: {', '.join(sorted(unknown))}")
+    params = dict(values)
+    params["updated_at"] = now
+    params.update(where)
+    return params
+
+
 def insert_deposit_if_new(
     conn: Connection, incoming: IncomingDeposit, binding: Binding, now: int
 ) -> tuple[Deposit, bool]:
     """Record a deposit in waiting_decide, unless its id is known. Returns (row, inserted).
 
-    Inserting the same "txid:n" twice is a no-op: a deposit reported again (rescan,
-    restart, a repeated dummy request) can never be paid twice.
+    Inserting the same "txid:n" twice is a no-op (ON CONFLICT DO NOTHING on the unique
+    deposit_id): a deposit reported again (rescan, restart, a repeated dummy request) can never
+    be paid twice. The stored row is returned either way: the new one, or the one recorded
+    earlier (unchanged).
     """
     values = {
         "deposit_id": incoming.deposit_id,
@@ -49,23 +101,17 @@ def insert_deposit_if_new(
         "created_at": now,
         "updated_at": now,
     }
-    dialect_insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        dialect_insert(t)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["deposit_id"])
-        .returning(t.c.seq)
-    )
-    # RETURNING, not rowcount: psycopg reports no rowcount for INSERT … ON CONFLICT.
-    inserted = conn.execute(stmt).first() is not None
+    row = conn.execute(_INSERT_NEW[conn.dialect.name], values).first()
+    if row is not None:
+        return _deposit(row), True
     found = get_deposit(conn, incoming.deposit_id)
     assert found is not None
-    return found, inserted
+    return found, False
 
 
 def get_deposit(conn: Connection, deposit_id: str) -> Deposit | None:
-    row = conn.execute(select(t).where(t.c.deposit_id == deposit_id)).first()
-    return None if row is None else Deposit.from_row(row)
+    row = conn.execute(_BY_ID, {"where_deposit_id": deposit_id}).first()
+    return None if row is None else _deposit(row)
 
 
 def deposits_by_status(
@@ -76,7 +122,7 @@ def deposits_by_status(
         query = query.where(t.c.status == status)
     if limit is not None:
         query = query.limit(limit)
-    return [Deposit.from_row(r) for r in conn.execute(query)]
+    return [_deposit(r) for r in conn.execute(query)]
 
 
 def unpaid_waiting_send(conn: Connection, limit: int) -> list[Deposit]:
@@ -87,26 +133,23 @@ def unpaid_waiting_send(conn: Connection, limit: int) -> list[Deposit]:
         .order_by(t.c.seq)
         .limit(limit)
     )
-    return [Deposit.from_row(r) for r in conn.execute(query)]
+    return [_deposit(r) for r in conn.execute(query)]
 
 
 def deposits_of_payout(conn: Connection, txid: str) -> list[Deposit]:
     query = select(t).where(t.c.payout_txid == txid).order_by(t.c.seq)
-    return [Deposit.from_row(r) for r in conn.execute(query)]
+    return [_deposit(r) for r in conn.execute(query)]
 
 
 _OF_SKY = select(t).where(t.c.sky_address == bindparam("sky")).order_by(t.c.seq)
 
 
 def deposits_of_sky_address(conn: Connection, sky_address: str) -> list[Deposit]:
-    return [Deposit.from_row(r) for r in conn.execute(_OF_SKY, {"sky": sky_address})]
+    return [_deposit(r) for r in conn.execute(_OF_SKY, {"sky": sky_address})]
 
 
 def errored_deposits(conn: Connection) -> list[Deposit]:
-    return [
-        Deposit.from_row(r)
-        for r in conn.execute(select(t).where(t.c.error != "").order_by(t.c.seq))
-    ]
+    return [_deposit(r) for r in conn.execute(select(t).where(t.c.error != "").order_by(t.c.seq))]
 
 
 def count_errored(conn: Connection) -> int:
@@ -126,13 +169,34 @@ def update_deposit(
     Raises StaleStatus when the deposit is not in that status any more, so a step decided
     on an old read is dropped instead of overwriting newer progress.
     """
-    result = conn.execute(
-        update(t)
-        .where(and_(t.c.deposit_id == deposit_id, t.c.status == expected_status))
-        .values(updated_at=now, **values)
-    )
+    params = _set_params(values, now, where_deposit_id=deposit_id, where_status=expected_status)
+    result = conn.execute(_SET_IF_STATUS, params)
     if result.rowcount != 1:
         raise StaleStatus(f"deposit {deposit_id} is no longer {expected_status}")
+
+
+def update_deposits(
+    conn: Connection, changes: Sequence[tuple[str, str, Mapping[str, Any]]], now: int
+) -> None:
+    """`update_deposit` for many deposits in one statement: all of them, or StaleStatus.
+
+    `changes` holds (deposit_id, expected_status, values); each deposit is set only if it is
+    still in its expected status (the same compare-and-set, row by row). If any one was not,
+    StaleStatus is raised and the caller's transaction must be rolled back: none of the
+    changes may stand, since which row missed cannot be told from a batch's row count.
+    Changes whose `values` have different keys go in separate statements.
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for deposit_id, expected_status, values in changes:
+        params = _set_params(values, now, where_deposit_id=deposit_id, where_status=expected_status)
+        groups.setdefault(tuple(sorted(params)), []).append(params)
+    for rows in groups.values():
+        result = conn.execute(_SET_IF_STATUS, rows)
+        if result.rowcount != len(rows):
+            raise StaleStatus(
+                f"{len(rows) - result.rowcount} of {len(rows)} deposits were no longer in the"
+                " status they were read in"
+            )
 
 
 def assign_payout(conn: Connection, deposit_ids: list[str], txid: str, now: int) -> None:
@@ -153,14 +217,31 @@ def assign_payout(conn: Connection, deposit_ids: list[str], txid: str, now: int)
 
 
 def move_payout_deposits(
-    conn: Connection, txid: str, expected_status: str, now: int, **values: Any
+    conn: Connection,
+    txid: str,
+    expected_status: str,
+    new_status: str,
+    now: int,
+    *,
+    send_due: bool = False,
+    **values: Any,
 ) -> int:
-    result = conn.execute(
-        update(t)
-        .where(and_(t.c.payout_txid == txid, t.c.status == expected_status))
-        .values(updated_at=now, **values)
+    """Move the deposits of payout `txid` that are in `expected_status` to `new_status`.
+
+    One statement for the whole payout, with the compare-and-set on each row's status:
+    deposits of the payout in any other status are left alone. `send_due` also records
+    sky_sent = sky_due (the payout pays each deposit exactly its sky_due). Returns how many
+    deposits moved.
+    """
+    if "status" in values:
+        raise ValueError("the new status is given as new_status")
+    if send_due and "sky_sent" in values:
+        raise ValueError("send_due sets sky_sent itself")
+    statement = _SEND_DUE_IF_PAYOUT_STATUS if send_due else _SET_IF_PAYOUT_STATUS
+    params = _set_params(
+        {**values, "status": new_status}, now, where_txid=txid, where_status=expected_status
     )
-    return int(result.rowcount)
+    return int(conn.execute(statement, params).rowcount)
 
 
 def received_totals(conn: Connection) -> dict[str, int]:
