@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -238,6 +239,9 @@ async def serve(
     """Run every stage and server until SIGINT/SIGTERM (or cancellation), then stop cleanly."""
     services = teller.services
     loop = asyncio.get_running_loop()
+    # Store calls run in worker threads; as many as the connection pool holds, so that binds
+    # and deposits arriving together can share a group commit (asyncio's default is 6).
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=24, thread_name_prefix="store"))
     services.processor_waker.bind_loop(loop)
     services.sender_waker.bind_loop(loop)
     stop = asyncio.Event()

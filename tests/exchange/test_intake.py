@@ -1,5 +1,5 @@
-"""Recording deposits: once per txid:n, only for bound addresses, and on SQLite several at once
-in one transaction (a group commit) that answers each report with its own outcome."""
+"""Recording deposits: once per txid:n, only for bound addresses, and several at once in one
+transaction (a group commit) that answers each report with its own outcome."""
 
 from __future__ import annotations
 
@@ -37,11 +37,11 @@ def _report_together(intake: DepositIntake, reports: list[IncomingDeposit]) -> l
             results[i] = exc
 
     threads = [threading.Thread(target=report, args=(i,)) for i in range(len(reports))]
-    with intake._committer:
+    with intake._group._turn:
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + 10
-        while len(intake._queue) < len(reports):
+        while len(intake._group._queue) < len(reports):
             assert time.monotonic() < deadline, "the reports were not all queued"
             time.sleep(0.001)
     for thread in threads:
@@ -155,7 +155,7 @@ def test_one_deposit_failing_does_not_fail_the_others_of_its_group(
     ]
     with _counting_writes(pipeline.db) as writes:
         results = _report_together(pipeline.intake, reports)
-    assert writes == [1 + 3]  # the group, rolled back; then each alone
+    assert writes == [1]  # one transaction: the failing deposit's savepoint rolled back alone
     good0, bad, good2 = results
     assert isinstance(bad, RuntimeError) and "cannot be stored" in str(bad)
     assert good0 == (pipeline.get("good0:0"), True)
@@ -172,10 +172,10 @@ def test_a_committer_dying_leaves_no_report_waiting_forever(
     def die(*_args: Any) -> Any:
         raise Dying
 
-    monkeypatch.setattr(pipeline.intake, "_record_group", die)
+    monkeypatch.setattr(pipeline.intake._group, "_write", die)
     address = pipeline.bind("BTC")
     reports = [IncomingDeposit("BTC", address, 100, 1, f"t{i}", 0) for i in range(3)]
     results = _report_together(pipeline.intake, reports)
     assert sum(isinstance(r, Dying) for r in results) == 1  # the committer itself
     assert sum(isinstance(r, RuntimeError) for r in results) == 2  # told, not left hanging
-    assert pipeline.intake._queue == []
+    assert pipeline.intake._group._queue == []
