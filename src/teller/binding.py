@@ -6,7 +6,6 @@ and the binding written in one transaction, so a failed bind never burns an addr
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -110,12 +109,14 @@ class BindService:
     async def bind_async(self, raw_sky_address: str, raw_coin_type: str) -> BindResult:
         """Check, then bind together with whatever other binds are waiting (group commit)."""
         request = self.check(raw_sky_address, raw_coin_type)
-        return await asyncio.to_thread(self.bind_checked, request)
+        return self._bound(request, *await self._group.submit_async(request))
 
     def bind_checked(self, request: BindRequest) -> BindResult:
         """Bind a checked request; it shares its transaction with concurrent binds, each in a
         savepoint of its own, and is answered only once that transaction has committed."""
-        result, free_left = self._group.submit(request)
+        return self._bound(request, *self._group.submit(request))
+
+    def _bound(self, request: BindRequest, result: BindResult, free_left: int) -> BindResult:
         log_event(
             log,
             logging.INFO,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
@@ -76,3 +77,25 @@ def test_a_lone_item_is_written_at_once(db: Database) -> None:
     assert group.submit("solo") == "SOLO"
     with pytest.raises(ValueError, match="bad1 refused"):
         group.submit("bad1")
+
+
+async def test_items_submitted_from_the_event_loop_share_one_transaction(db: Database) -> None:
+    group: GroupCommit[str, str] = GroupCommit(db, _record)
+    writes = 0
+    real = db.write
+
+    def counting_write() -> Any:
+        nonlocal writes
+        writes += 1
+        return real()
+
+    db.write = counting_write  # type: ignore[method-assign]
+    results = await asyncio.gather(
+        *(group.submit_async(a) for a in ["e1", "bad2", "e3", "e4"]), return_exceptions=True
+    )
+    db.write = real  # type: ignore[method-assign]
+    assert results[0] == "E1" and results[2:] == ["E3", "E4"]
+    assert isinstance(results[1], ValueError)
+    assert writes == 1
+    with db.read() as conn:
+        assert pool_usage(conn)["BTC"].total == 3

@@ -34,9 +34,15 @@ class DepositIntake:
 
     def receive(self, incoming: IncomingDeposit) -> tuple[Deposit, bool]:
         """Record `incoming` (idempotent). Returns (record, newly_recorded)."""
-        if incoming.value <= 0:
-            raise DepositRejected("deposit value must be greater than 0")
-        deposit, inserted = self._group.submit(incoming)
+        _check_value(incoming)
+        return self._recorded(*self._group.submit(incoming))
+
+    async def receive_async(self, incoming: IncomingDeposit) -> tuple[Deposit, bool]:
+        """`receive` for the event loop (the dummy API)."""
+        _check_value(incoming)
+        return self._recorded(*await self._group.submit_async(incoming))
+
+    def _recorded(self, deposit: Deposit, inserted: bool) -> tuple[Deposit, bool]:
         if inserted:
             log_event(
                 log,
@@ -51,6 +57,11 @@ class DepositIntake:
         else:
             log_event(log, logging.INFO, "deposit already recorded", deposit_id=deposit.deposit_id)
         return deposit, inserted
+
+
+def _check_value(incoming: IncomingDeposit) -> None:
+    if incoming.value <= 0:
+        raise DepositRejected("deposit value must be greater than 0")
 
 
 def record_deposit(conn: Connection, incoming: IncomingDeposit, now: int) -> tuple[Deposit, bool]:

@@ -103,7 +103,7 @@ def dummy_router(services: Services) -> APIRouter:
         @router.api_route("/dummy/scanner/deposit", methods=["GET", "POST"])
         async def deposit(request: Request) -> Response:
             incoming = parse_dummy_deposit(await _params(request), services.enabled_coins)
-            await asyncio.to_thread(services.intake.receive, incoming)
+            await services.intake.receive_async(incoming)
             return Response(status_code=200)
 
     payer = services.dummy_payer

@@ -13,6 +13,7 @@ that arrived while the previous one was being written.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,12 @@ class _Slot(Generic[T, R]):
     error: BaseException | None = None
 
 
+def _outcome(slot: _Slot[T, R]) -> R:
+    if slot.error is not None:
+        raise slot.error
+    return slot.value  # type: ignore[return-value]
+
+
 class GroupCommit(Generic[T, R]):
     """`submit(item)` runs `write_one(conn, item, now)` in a shared transaction."""
 
@@ -44,6 +51,8 @@ class GroupCommit(Generic[T, R]):
         self._queue: list[_Slot[T, R]] = []
         self._queue_lock = threading.Lock()
         self._turn = threading.Lock()  # the right to write what is queued
+        self._waiting: list[tuple[_Slot[T, R], asyncio.Future[None]]] = []  # submit_async
+        self._drainer: asyncio.Task[None] | None = None
 
     def submit(self, item: T) -> R:
         """Write `item` (with whatever else is queued); return or raise what write_one did."""
@@ -56,16 +65,43 @@ class GroupCommit(Generic[T, R]):
                 # giving up the turn), so it is still queued: take the whole queue.
                 with self._queue_lock:
                     group, self._queue = self._queue, []
-                try:
-                    self._write(group)
-                finally:
-                    for taken in group:
-                        if not taken.done:
-                            taken.error = RuntimeError("not written: its group commit failed")
-                            taken.done = True
-        if slot.error is not None:
-            raise slot.error
-        return slot.value  # type: ignore[return-value]
+                self._write_settled(group)
+        return _outcome(slot)
+
+    async def submit_async(self, item: T) -> R:
+        """`submit` for the event loop: items queued meanwhile go to the same worker thread
+        in one batch, sparing each its own thread hand-off."""
+        slot: _Slot[T, R] = _Slot(item)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((slot, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain(), name="group commit")
+        await future
+        return _outcome(slot)
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await asyncio.to_thread(self._write_in_turn, [slot for slot, _ in batch])
+            finally:
+                for _, future in batch:
+                    if not future.done():  # a caller that went away: its write stands
+                        future.set_result(None)
+
+    def _write_in_turn(self, group: list[_Slot[T, R]]) -> None:
+        with self._turn:
+            self._write_settled(group)
+
+    def _write_settled(self, group: list[_Slot[T, R]]) -> None:
+        """Write `group`; whatever happens, every slot of it ends settled."""
+        try:
+            self._write(group)
+        finally:
+            for taken in group:
+                if not taken.done:
+                    taken.error = RuntimeError("not written: its group commit failed")
+                    taken.done = True
 
     def _write(self, group: list[_Slot[T, R]]) -> None:
         try:
