@@ -169,8 +169,8 @@ def render(results: Results) -> str:
         f"teller addresses btc SEED {results.cli_count}: {results.cli_seconds:.2f} s wall",
         f"deposits: {deposits.done}/{deposits.count} done in {deposits.seconds:.2f} s from the"
         f" first post (sent by {deposits.method}). Its ratio is deposits/s per durable commit/s:"
-        " a deposit commits once alone at intake, plus its share of the processor's and"
-        " sender's batched commits, so 1.0 would mean one fsync-ed commit per deposit.",
+        " each deposit has a share of the intake's, processor's and sender's group commits,"
+        " so 1.0 would mean as many deposits done as fsync-ed commits could be made alone.",
         f"CPU columns: cores used during the run by teller, wrk and every other process"
         f" (100% = one core of {cpus}); the bare ASGI app used {baseline.server_cpu_share:.0%}"
         f" (wrk {baseline.wrk_cpu_share:.0%}, other {baseline.other_cpu_share:.0%}).",

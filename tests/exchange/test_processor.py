@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from teller.exchange import states
 from teller.exchange.processor import sky_droplets_owed
 from teller.store.deposits import update_deposit
@@ -64,3 +66,17 @@ def test_passthrough_deposits_wait_undecided_and_say_why(pipeline: Pipeline) -> 
     assert pipeline.processor.decide_batch() == 0
     assert pipeline.get("aa:0").status == states.WAITING_DECIDE
     assert "passthrough" in pipeline.board.processor_error
+
+
+def test_undecided_passthrough_deposits_never_hold_back_direct_ones(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("teller.exchange.processor.BATCH", 2)  # a full batch of passthrough
+    for tx in ("p1", "p2"):
+        pipeline.deposit(pipeline.bind("BTC"), 100_000, tx)
+        with pipeline.db.write() as conn:
+            update_deposit(conn, f"{tx}:0", states.WAITING_DECIDE, 2, buy_method="passthrough")
+    pipeline.deposit(pipeline.bind("BTC"), 100_000, "direct")
+    pipeline.processor.decide_batch()
+    assert pipeline.get("direct:0").status == states.WAITING_SEND
+    assert pipeline.get("p1:0").status == states.WAITING_DECIDE

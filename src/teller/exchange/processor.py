@@ -23,7 +23,7 @@ from teller.exchange.amounts import (
 from teller.exchange.health import StatusBoard
 from teller.logs import log_event
 from teller.store.db import Database
-from teller.store.deposits import deposits_by_status
+from teller.store.deposits import deposits_by_status, has_deposits
 from teller.store.models import Deposit
 from teller.worker import Waker
 
@@ -78,13 +78,15 @@ class DirectProcessor:
         """
         exchanger = self.config.sky_exchanger
         moves: list[tuple[Deposit, str, dict[str, Any]]] = []
-        waiting_passthrough = False
         with self.db.write() as conn:
             now = unix_now()
-            for deposit in deposits_by_status(conn, states.WAITING_DECIDE, BATCH):
-                if deposit.buy_method != states.BUY_DIRECT:
-                    waiting_passthrough = True
-                    continue
+            # Direct deposits only: passthrough ones (not decided here) must not fill the
+            # batch and hold the direct ones back.
+            waiting = deposits_by_status(
+                conn, states.WAITING_DECIDE, BATCH, buy_method=states.BUY_DIRECT
+            )
+            waiting_passthrough = has_deposits(conn, states.WAITING_DECIDE, states.BUY_PASSTHROUGH)
+            for deposit in waiting:
                 rate = exchanger.rate_for(deposit.coin_type)
                 try:
                     droplets = sky_droplets_owed(deposit, rate, exchanger.max_decimals)

@@ -115,11 +115,16 @@ def get_deposit(conn: Connection, deposit_id: str) -> Deposit | None:
 
 
 def deposits_by_status(
-    conn: Connection, status: str | None = None, limit: int | None = None
+    conn: Connection,
+    status: str | None = None,
+    limit: int | None = None,
+    buy_method: str | None = None,
 ) -> list[Deposit]:
     query = select(t).order_by(t.c.seq)
     if status is not None:
         query = query.where(t.c.status == status)
+    if buy_method is not None:
+        query = query.where(t.c.buy_method == buy_method)
     if limit is not None:
         query = query.limit(limit)
     return [_deposit(r) for r in conn.execute(query)]
@@ -154,6 +159,11 @@ def errored_deposits(conn: Connection) -> list[Deposit]:
 
 def count_errored(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).where(t.c.error != "")).scalar_one())
+
+
+def has_deposits(conn: Connection, status: str, buy_method: str) -> bool:
+    query = select(t.c.seq).where(t.c.status == status, t.c.buy_method == buy_method).limit(1)
+    return conn.execute(query).first() is not None
 
 
 def count_by_status(conn: Connection) -> dict[str, int]:
