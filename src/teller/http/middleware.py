@@ -172,7 +172,7 @@ class Throttle:
         limited_paths: frozenset[str],
     ) -> None:
         self.app = app
-        self.capacity = float(max_requests)
+        self.capacity: float = max_requests  # tokens (requests), not money
         self.refill_per_second = max_requests / per_seconds
         self.per_seconds = per_seconds
         self.behind_proxy = behind_proxy
