@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from teller.binding import BindService
 from teller.config import Config
@@ -27,4 +27,3 @@ class Services:
     enabled_coins: frozenset[str]
     pool_coins: frozenset[str]
     dummy_payer: DummyPayer | None = None
-    extra: dict[str, object] = field(default_factory=dict)

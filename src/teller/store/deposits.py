@@ -146,13 +146,6 @@ def deposits_of_payout(conn: Connection, txid: str) -> list[Deposit]:
     return [_deposit(r) for r in conn.execute(query)]
 
 
-_OF_SKY = select(t).where(t.c.sky_address == bindparam("sky")).order_by(t.c.seq)
-
-
-def deposits_of_sky_address(conn: Connection, sky_address: str) -> list[Deposit]:
-    return [_deposit(r) for r in conn.execute(_OF_SKY, {"sky": sky_address})]
-
-
 def errored_deposits(conn: Connection) -> list[Deposit]:
     return [_deposit(r) for r in conn.execute(select(t).where(t.c.error != "").order_by(t.c.seq))]
 

@@ -65,12 +65,3 @@ def record_payout_error(conn: Connection, txid: str, error: str, now: int) -> No
         .where(t.c.txid == txid)
         .values(attempts=t.c.attempts + 1, last_error=error, updated_at=now)
     )
-
-
-def spent_inputs(payouts: Sequence[Payout]) -> set[str]:
-    """The wallet outputs that stored payouts spend: never to be chosen again."""
-    spent: set[str] = set()
-    for payout in payouts:
-        if payout.inputs:
-            spent.update(json.loads(payout.inputs))
-    return spent
