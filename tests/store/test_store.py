@@ -18,6 +18,7 @@ from teller.store.deposits import (
     insert_deposit_if_new,
     move_payout_deposits,
     received_totals,
+    status_rows,
     update_deposit,
     update_deposits,
 )
@@ -270,3 +271,34 @@ def test_payout_status_moves_only_from_the_expected_status(db: Database) -> None
     with db.read() as conn:
         [payout] = payouts_by_status(conn, BROADCAST)
     assert payout.inputs == '["u1"]' and payout.total_droplets == 5
+
+
+def test_status_rows_give_bindings_with_their_deposits_in_order(db: Database) -> None:
+    """The hot /api/status read (driver cursor on SQLite, SQLAlchemy elsewhere): every binding
+    of the SKY address, each with its deposits, amounts exact."""
+    with db.write() as conn:
+        sync_pool(conn, "BTC", ["b1", "b2"])
+        sync_pool(conn, "ETH", ["e1"])
+    first = _bind(db, "BTC", "skyA")
+    _bind(db, "BTC", "skyA")
+    eth = _bind(db, "ETH", "skyA")
+    with db.write() as conn:
+        insert_deposit_if_new(
+            conn, IncomingDeposit("BTC", first.deposit_address, 7, 1, "t1", 0), first, 5
+        )
+        insert_deposit_if_new(
+            conn, IncomingDeposit("ETH", eth.deposit_address, BIG_WEI, 1, "t2", 1), eth, 6
+        )
+        insert_deposit_if_new(
+            conn, IncomingDeposit("BTC", first.deposit_address, 9, 1, "t3", 2), first, 7
+        )
+    with db.read_once() as conn:
+        rows = status_rows(conn, "skyA")
+    assert [(r.coin_type, r.status, r.value) for r in rows] == [
+        ("BTC", "waiting_decide", 7),
+        ("BTC", "waiting_decide", 9),
+        ("BTC", None, None),  # bound, nothing received yet
+        ("ETH", "waiting_decide", BIG_WEI),
+    ]
+    with db.read_once() as conn:
+        assert status_rows(conn, "nobody") == []
