@@ -80,7 +80,7 @@ class BindService:
         self.max_bound_addrs = max_bound_addrs
         self.buy_method = buy_method
         self._group: GroupCommit[BindRequest, tuple[BindResult, int]] = GroupCommit(
-            db, self._bind_in
+            db, self._bind_in, refusals=(BindError,)
         )
 
     def check_coin_type(self, coin_type: str) -> str:
@@ -112,8 +112,8 @@ class BindService:
         return self._bound(request, *await self._group.submit_async(request))
 
     def bind_checked(self, request: BindRequest) -> BindResult:
-        """Bind a checked request; it shares its transaction with concurrent binds, each in a
-        savepoint of its own, and is answered only once that transaction has committed."""
+        """Bind a checked request; it shares its transaction with concurrent binds and is
+        answered only once that transaction has committed."""
         return self._bound(request, *self._group.submit(request))
 
     def _bound(self, request: BindRequest, result: BindResult, free_left: int) -> BindResult:
@@ -137,7 +137,10 @@ class BindService:
         return result
 
     def _bind_in(self, conn: Connection, request: BindRequest, now: int) -> tuple[BindResult, int]:
-        """Take a free address and record the binding; also how many free ones are left."""
+        """Take a free address and record the binding; also how many free ones are left.
+
+        Refuses (BindError) only before writing anything, as GroupCommit requires.
+        """
         lock_sky_address(conn, request.sky_address)
         if self.max_bound_addrs > 0 and (
             count_bindings(conn, request.sky_address) >= self.max_bound_addrs

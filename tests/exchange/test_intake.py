@@ -155,7 +155,7 @@ def test_one_deposit_failing_does_not_fail_the_others_of_its_group(
     ]
     with _counting_writes(pipeline.db) as writes:
         results = _report_together(pipeline.intake, reports)
-    assert writes == [1]  # one transaction: the failing deposit's savepoint rolled back alone
+    assert writes == [1 + 3]  # the shared transaction rolled back whole; then each alone
     good0, bad, good2 = results
     assert isinstance(bad, RuntimeError) and "cannot be stored" in str(bad)
     assert good0 == (pipeline.get("good0:0"), True)

@@ -15,12 +15,33 @@ from teller.store.group_commit import GroupCommit
 from teller.store.pool import mark_address_used, pool_usage
 
 
+class Refused(Exception):
+    pass
+
+
 def _record(conn: Connection, address: str, now: int) -> str:
-    if address.startswith("bad"):
-        mark_address_used(conn, "BTC", address, now)  # written, then rolled back with it
-        raise ValueError(f"{address} refused")
+    if address.startswith("no"):
+        raise Refused(f"{address} refused")  # a refusal: before writing anything
     mark_address_used(conn, "BTC", address, now)
+    if address.startswith("bad"):
+        raise ValueError(f"{address} broke after writing")  # a failure: after a write
     return address.upper()
+
+
+def _group(db: Database) -> GroupCommit[str, str]:
+    return GroupCommit(db, _record, refusals=(Refused,))
+
+
+def _counting(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    count = [0]
+    real = db.write
+
+    def counting_write() -> Any:
+        count[0] += 1
+        return real()
+
+    monkeypatch.setattr(db, "write", counting_write)
+    return count
 
 
 def _submit_all(group: GroupCommit[str, str], items: list[str]) -> list[Any]:
@@ -45,19 +66,36 @@ def _submit_all(group: GroupCommit[str, str], items: list[str]) -> list[Any]:
     return results
 
 
-def test_each_item_gets_its_own_outcome_and_a_refused_one_writes_nothing(db: Database) -> None:
-    group: GroupCommit[str, str] = GroupCommit(db, _record)
+def test_a_refused_item_leaves_the_others_in_the_same_transaction(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = _group(db)
+    writes = _counting(db, monkeypatch)
+    results = _submit_all(group, ["a1", "no", "a2"])
+    assert results[0] == "A1" and results[2] == "A2"
+    assert isinstance(results[1], Refused)
+    assert writes == [1]
+    with db.read() as conn:
+        assert pool_usage(conn)["BTC"].total == 2
+
+
+def test_an_item_failing_after_writing_fails_alone_and_leaves_nothing_half_written(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = _group(db)
+    writes = _counting(db, monkeypatch)
     results = _submit_all(group, ["a1", "bad", "a2"])
     assert results[0] == "A1" and results[2] == "A2"
     assert isinstance(results[1], ValueError)
+    assert writes == [1 + 3]  # the shared transaction rolled back whole, then each alone
     with db.read() as conn:
-        assert pool_usage(conn)["BTC"].total == 2  # "bad" was rolled back to its savepoint
+        assert pool_usage(conn)["BTC"].total == 2  # nothing of "bad" survived
 
 
 def test_a_failed_shared_transaction_is_retried_item_by_item(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    group: GroupCommit[str, str] = GroupCommit(db, _record)
+    group = _group(db)
     real = group._write_together
 
     def fail_when_shared(slots: list[Any]) -> Any:
@@ -73,29 +111,22 @@ def test_a_failed_shared_transaction_is_retried_item_by_item(
 
 
 def test_a_lone_item_is_written_at_once(db: Database) -> None:
-    group: GroupCommit[str, str] = GroupCommit(db, _record)
+    group = _group(db)
     assert group.submit("solo") == "SOLO"
-    with pytest.raises(ValueError, match="bad1 refused"):
-        group.submit("bad1")
+    with pytest.raises(Refused, match="no1 refused"):
+        group.submit("no1")
 
 
-async def test_items_submitted_from_the_event_loop_share_one_transaction(db: Database) -> None:
-    group: GroupCommit[str, str] = GroupCommit(db, _record)
-    writes = 0
-    real = db.write
-
-    def counting_write() -> Any:
-        nonlocal writes
-        writes += 1
-        return real()
-
-    db.write = counting_write  # type: ignore[method-assign]
+async def test_items_submitted_from_the_event_loop_share_one_transaction(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = _group(db)
+    writes = _counting(db, monkeypatch)
     results = await asyncio.gather(
-        *(group.submit_async(a) for a in ["e1", "bad2", "e3", "e4"]), return_exceptions=True
+        *(group.submit_async(a) for a in ["e1", "no2", "e3", "e4"]), return_exceptions=True
     )
-    db.write = real  # type: ignore[method-assign]
     assert results[0] == "E1" and results[2:] == ["E3", "E4"]
-    assert isinstance(results[1], ValueError)
-    assert writes == 1
+    assert isinstance(results[1], Refused)
+    assert writes == [1]
     with db.read() as conn:
         assert pool_usage(conn)["BTC"].total == 3

@@ -29,7 +29,7 @@ class DepositIntake:
         self.db = db
         self.processor_waker = processor_waker
         self._group: GroupCommit[IncomingDeposit, tuple[Deposit, bool]] = GroupCommit(
-            db, record_deposit
+            db, record_deposit, refusals=(DepositRejected,)
         )
 
     def receive(self, incoming: IncomingDeposit) -> tuple[Deposit, bool]:
@@ -65,6 +65,7 @@ def _check_value(incoming: IncomingDeposit) -> None:
 
 
 def record_deposit(conn: Connection, incoming: IncomingDeposit, now: int) -> tuple[Deposit, bool]:
+    """Record one deposit; refuses (DepositRejected) before writing anything."""
     binding = find_binding(conn, incoming.coin_type, incoming.address)
     if binding is None:
         raise DepositRejected(

@@ -1,11 +1,14 @@
 """Group commit: small writes from many threads share one transaction, so one fsync.
 
 Used where many independent writes arrive at once: binds (POST /api/bind) and deposits
-reported by scanners. Each item is written in a savepoint of its own, so an item that fails
-(pool empty, unbound address) is rolled back alone and changes nothing for the others. A
-caller gets its answer only after the transaction holding its item has committed, so the
-answer is as durable as a commit of its own. If the shared transaction itself fails, every
-item of the group is retried in a transaction of its own, so only the faulty one fails.
+reported by scanners. An item may be *refused* (pool empty, unbound address): the writer
+raises one of its declared refusal errors, and promises to do so before it writes anything,
+so the refusal touches nothing and the other items go on in the same transaction. Any other
+error fails the shared transaction (rolled back whole, so no half-written item survives) and
+every item of the group is then retried in a transaction of its own, so only the faulty one
+fails. A caller gets its answer only after the transaction holding its item has committed,
+so the answer is as durable as a commit of its own. (Savepoints would do the same and cost
+more than the item's own statements on SQLite.)
 
 No timer: a lone item is written at once; under load each transaction carries every item
 that arrived while the previous one was being written.
@@ -45,9 +48,15 @@ def _outcome(slot: _Slot[T, R]) -> R:
 class GroupCommit(Generic[T, R]):
     """`submit(item)` runs `write_one(conn, item, now)` in a shared transaction."""
 
-    def __init__(self, db: Database, write_one: Callable[[Connection, T, int], R]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        write_one: Callable[[Connection, T, int], R],
+        refusals: tuple[type[Exception], ...] = (),
+    ) -> None:
         self.db = db
         self.write_one = write_one
+        self.refusals = refusals
         self._queue: list[_Slot[T, R]] = []
         self._queue_lock = threading.Lock()
         self._turn = threading.Lock()  # the right to write what is queued
@@ -121,14 +130,13 @@ class GroupCommit(Generic[T, R]):
     def _write_together(
         self, group: list[_Slot[T, R]]
     ) -> list[tuple[R | None, BaseException | None]]:
-        """One transaction, a savepoint per item; results count only once it has committed."""
+        """One transaction for the group; results count only once it has committed."""
         results: list[tuple[R | None, BaseException | None]] = []
         with self.db.write() as conn:
             now = unix_now()
             for slot in group:
                 try:
-                    with conn.begin_nested():
-                        results.append((self.write_one(conn, slot.item, now), None))
-                except Exception as exc:
-                    results.append((None, exc))
+                    results.append((self.write_one(conn, slot.item, now), None))
+                except self.refusals as refused:  # raised before writing: nothing to undo
+                    results.append((None, refused))
         return results
