@@ -56,9 +56,20 @@ def test_addresses_btc_json_has_the_address_file_format() -> None:
     assert result.stderr == ""  # no progress bar when stderr is not a terminal
 
 
-def test_addresses_btc_rejects_a_negative_count() -> None:
-    result = run("addresses", "btc", "seed", "-1")
-    assert result.returncode != 0
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["seed", "-1"], "count must be from 0 to 1,000,000"),
+        (["seed", "1000001"], "count must be from 0 to 1,000,000"),
+        (["seed", "ten"], "invalid int value"),
+        (["", "3"], "seed must not be empty"),
+    ],
+)
+def test_addresses_btc_refuses_bad_arguments_clearly(args: list[str], message: str) -> None:
+    result = run("addresses", "btc", *args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
 
 
 def test_db_migrate_creates_then_reports_up_to_date(tmp_path: Path) -> None:

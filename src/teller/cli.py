@@ -19,6 +19,7 @@ from pathlib import Path
 from teller.config import Config, ConfigError, find_config_file, load_config
 
 DEFAULT_APPDIR = "~/.teller-skycoin"
+MAX_ADDRESSES = 1_000_000  # per run of `teller addresses` (they are held in memory)
 
 
 def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -122,8 +123,11 @@ def cmd_addresses_btc(args: argparse.Namespace) -> int:
     from teller.coins.sky import deterministic_keypairs
     from teller.progress import Progress
 
-    if args.count < 0:
-        print("count must be >= 0", file=sys.stderr)
+    if not 0 <= args.count <= MAX_ADDRESSES:
+        print(f"count must be from 0 to {MAX_ADDRESSES:,}", file=sys.stderr)
+        return 2
+    if not args.seed:
+        print("seed must not be empty", file=sys.stderr)
         return 2
     addresses = []
     with Progress(args.count, "deriving addresses") as progress:

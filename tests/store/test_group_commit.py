@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -130,3 +132,26 @@ async def test_items_submitted_from_the_event_loop_share_one_transaction(
     assert writes == [1]
     with db.read() as conn:
         assert pool_usage(conn)["BTC"].total == 3
+
+
+def test_a_failed_commit_is_not_written_again(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A COMMIT that raises may still have landed: writing the items again could bind twice,
+    so every caller gets the error and nothing is retried."""
+    group = _group(db)
+    real = db.write
+    calls = 0
+
+    @contextmanager
+    def commit_fails() -> Iterator[Connection]:
+        nonlocal calls
+        calls += 1
+        with real() as conn:
+            yield conn
+        raise OSError("connection lost while committing")  # after the commit ran
+
+    monkeypatch.setattr(db, "write", commit_fails)
+    results = _submit_all(group, ["c1", "c2"])
+    assert all(isinstance(r, OSError) for r in results)
+    assert calls == 1  # not retried item by item

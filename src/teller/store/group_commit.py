@@ -6,9 +6,10 @@ raises one of its declared refusal errors, and promises to do so before it write
 so the refusal touches nothing and the other items go on in the same transaction. Any other
 error fails the shared transaction (rolled back whole, so no half-written item survives) and
 every item of the group is then retried in a transaction of its own, so only the faulty one
-fails. A caller gets its answer only after the transaction holding its item has committed,
-so the answer is as durable as a commit of its own. (Savepoints would do the same and cost
-more than the item's own statements on SQLite.)
+fails. A COMMIT that raises is not retried (it may have landed): every caller of that group
+gets the error. A caller gets its answer only after the transaction holding its item has
+committed, so the answer is as durable as a commit of its own. (Savepoints would do the same
+and cost more than the item's own statements on SQLite.)
 
 No timer: a lone item is written at once; under load each transaction carries every item
 that arrived while the previous one was being written.
@@ -115,12 +116,19 @@ class GroupCommit(Generic[T, R]):
     def _write(self, group: list[_Slot[T, R]]) -> None:
         try:
             results = self._write_together(group)
+        except _CommitFailed as failed:
+            # The COMMIT itself failed: it may still have landed (a connection lost while
+            # committing), so nothing is written again; every caller gets the error (a bind
+            # retried here could hand out a second address, a deposit is reported again).
+            for slot in group:
+                slot.error, slot.done = failed.__cause__, True
+            return
         except Exception as exc:
             if len(group) == 1:
                 group[0].error, group[0].done = exc, True
                 return
-            # The shared transaction rolled back: write each item alone. Safe even if a failed
-            # COMMIT did land, since every writer here is idempotent or checks what is stored.
+            # An item failed before the commit and the transaction rolled back whole, so no
+            # item of it was written: write each alone, and only the faulty one fails.
             for slot in group:
                 self._write([slot])
             return
@@ -132,11 +140,22 @@ class GroupCommit(Generic[T, R]):
     ) -> list[tuple[R | None, BaseException | None]]:
         """One transaction for the group; results count only once it has committed."""
         results: list[tuple[R | None, BaseException | None]] = []
-        with self.db.write() as conn:
-            now = unix_now()
-            for slot in group:
-                try:
-                    results.append((self.write_one(conn, slot.item, now), None))
-                except self.refusals as refused:  # raised before writing: nothing to undo
-                    results.append((None, refused))
+        committing = False
+        try:
+            with self.db.write() as conn:
+                now = unix_now()
+                for slot in group:
+                    try:
+                        results.append((self.write_one(conn, slot.item, now), None))
+                    except self.refusals as refused:  # raised before writing: nothing to undo
+                        results.append((None, refused))
+                committing = True  # leaving the block commits
+        except Exception as exc:
+            if committing:
+                raise _CommitFailed from exc
+            raise
         return results
+
+
+class _CommitFailed(Exception):
+    """The shared transaction's COMMIT raised (its outcome is unknown)."""
