@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 DATA ?= data
 CONFIG ?= src/teller/examples/config.toml
 
-.PHONY: run test lint bench install clean
+.PHONY: run test test-deps lint bench install clean
 
 install: $(STAMP)
 
@@ -21,7 +21,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/teller -c $(CONFIG) -d $(DATA)
 
-test: $(STAMP)
+# System programs some tests run as real peers (litecoind, chromium, anvil); see the script.
+test-deps:
+	@sh scripts/install-test-deps.sh
+
+test: $(STAMP) test-deps
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
