@@ -7,6 +7,9 @@ deposit pool derive keys from a seed with `DeterministicKeyChain` exactly as the
 
 Address bytes (base58 form): key20 || version(0x00) || SHA256(key20 || version)[:4], where
 key20 = RIPEMD160(SHA256(SHA256(pubkey33))). Only compressed pubkeys are used.
+
+Transactions, signatures, coin hours and the payout builder are in `coins/sky_tx.py`; the
+`.wlt` wallet file is in `coins/sky_wallet.py`.
 """
 
 from __future__ import annotations

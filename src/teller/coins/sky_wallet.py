@@ -1,0 +1,193 @@
+"""Skycoin `.wlt` wallet files: read an unencrypted deterministic wallet, or write a new one.
+
+Place in the flow: the SKY payer loads the hot wallet named by `sky_exchanger.wallet` with
+`load_wallet` and signs payouts with its keys (coins/sky_tx.py); the node simulator writes a
+funded demo wallet with `write_wallet`. The only I/O here is reading and writing that file.
+
+A `.wlt` file is JSON (skycoin.md §1):
+
+    {"meta": {"coin": "skycoin", "type": "deterministic", "seed": "...", "lastSeed": hex,
+              "encrypted": "false", "label", "filename", "tm", "version", ...},
+     "entries": [{"address", "public_key": hex33, "secret_key": hex32}, ...]}
+
+Encrypted wallets (`meta.encrypted == "true"`, or a `cryptoType` with blank secrets) cannot
+sign here: they raise EncryptedWalletError, which says to decrypt the wallet first.
+
+    WalletError (ValueError)     missing file, not JSON, bad entries; str() names the file
+    └── EncryptedWalletError
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from teller.coins.sky import (
+    AddressError,
+    DeterministicKeyChain,
+    address_from_pubkey,
+    decode_address,
+    pubkey_from_seckey,
+)
+
+WALLET_VERSION = "0.1"
+DETERMINISTIC = "deterministic"
+
+
+class WalletError(ValueError):
+    """A wallet file that cannot be used to sign; str() names the file and the problem."""
+
+
+class EncryptedWalletError(WalletError):
+    """The wallet's secrets are encrypted; teller needs an unencrypted hot wallet."""
+
+
+@dataclass(frozen=True, slots=True)
+class WalletEntry:
+    address: str
+    pubkey: bytes  # 33 bytes, compressed
+    seckey: bytes  # 32 bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Wallet:
+    """An unencrypted wallet: its entries (every key checked against its address) and meta."""
+
+    path: Path
+    entries: tuple[WalletEntry, ...]
+    meta: Mapping[str, str]
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(e.address for e in self.entries)
+
+    @property
+    def seckeys(self) -> dict[str, bytes]:
+        """address → secret key, what `sky_tx.build_transaction` signs with."""
+        return {e.address: e.seckey for e in self.entries}
+
+    @property
+    def change_address(self) -> str:
+        """Entry 0, where the original teller sent change."""
+        return self.entries[0].address
+
+
+def _is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _entry(path: Path, index: int, raw: Any) -> WalletEntry:
+    where = f"{path}: entry {index}"
+    if not isinstance(raw, dict):
+        raise WalletError(f"{where} is not an object")
+    address, pub_hex, sec_hex = raw.get("address"), raw.get("public_key"), raw.get("secret_key")
+    if not all(isinstance(v, str) for v in (address, pub_hex, sec_hex)):
+        raise WalletError(f"{where} needs address, public_key and secret_key strings")
+    assert isinstance(address, str) and isinstance(pub_hex, str) and isinstance(sec_hex, str)
+    try:
+        decode_address(address)
+    except AddressError as exc:
+        raise WalletError(f"{where}: address {address!r}: {exc}") from None
+    if sec_hex == "" or set(sec_hex) == {"0"}:
+        raise EncryptedWalletError(
+            f"{path}: entry {index} has no secret key (an encrypted wallet?); "
+            "teller needs an unencrypted wallet"
+        )
+    try:
+        seckey, pubkey = bytes.fromhex(sec_hex), bytes.fromhex(pub_hex)
+        derived = pubkey_from_seckey(seckey)
+    except ValueError:
+        raise WalletError(f"{where}: secret_key or public_key is not a valid key in hex") from None
+    if derived != pubkey:
+        raise WalletError(f"{where}: public_key does not belong to secret_key")
+    if address_from_pubkey(derived) != address:
+        raise WalletError(f"{where}: address does not belong to secret_key")
+    return WalletEntry(address, pubkey, seckey)
+
+
+def parse_wallet(document: Any, path: Path) -> Wallet:
+    """A Wallet from a parsed `.wlt` document; `path` is only for messages."""
+    if not isinstance(document, dict):
+        raise WalletError(f"{path}: not a wallet file (expected a JSON object)")
+    meta, entries = document.get("meta"), document.get("entries")
+    if not isinstance(meta, dict) or not isinstance(entries, list):
+        raise WalletError(f"{path}: not a wallet file (needs meta and entries)")
+    if _is_true(meta.get("encrypted")):
+        crypto = meta.get("cryptoType") or meta.get("crypto_type") or "unknown cipher"
+        raise EncryptedWalletError(
+            f"{path}: the wallet is encrypted ({crypto}); teller needs an unencrypted "
+            "wallet: decrypt it with the Skycoin wallet (or skycoin-cli decryptWallet)"
+        )
+    if not entries:
+        raise WalletError(f"{path}: the wallet has no addresses")
+    parsed = tuple(_entry(path, i, raw) for i, raw in enumerate(entries))
+    if len({e.address for e in parsed}) != len(parsed):
+        raise WalletError(f"{path}: an address appears twice")
+    return Wallet(path, parsed, {str(k): str(v) for k, v in meta.items()})
+
+
+def load_wallet(path: str | os.PathLike[str]) -> Wallet:
+    """Read and check an unencrypted `.wlt` file; raises WalletError (or its subclass)."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WalletError(f"{file}: wallet file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WalletError(f"{file}: cannot read the wallet file: {exc}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WalletError(f"{file}: not a wallet file (bad JSON: {exc})") from None
+    return parse_wallet(document, file)
+
+
+def wallet_document(seed: str, count: int, *, label: str, filename: str) -> dict[str, Any]:
+    """A deterministic wallet's JSON document: the first `count` keys of `seed`."""
+    if count < 1:
+        raise ValueError("a wallet needs at least one address")
+    chain = DeterministicKeyChain(seed.encode("utf-8"))
+    entries = []
+    for _ in range(count):
+        pair = chain.next()
+        entries.append(
+            {
+                "address": address_from_pubkey(pair.pubkey),
+                "public_key": pair.pubkey.hex(),
+                "secret_key": pair.seckey.hex(),
+            }
+        )
+    return {
+        "meta": {
+            "coin": "skycoin",
+            "cryptoType": "",
+            "encrypted": "false",
+            "filename": filename,
+            "label": label,
+            "lastSeed": chain.seed.hex(),
+            "secrets": "",
+            "seed": seed,
+            "tm": str(int(time.time())),
+            "type": DETERMINISTIC,
+            "version": WALLET_VERSION,
+        },
+        "entries": entries,
+    }
+
+
+def write_wallet(path: str | os.PathLike[str], seed: str, count: int, *, label: str = "") -> Wallet:
+    """Write a new unencrypted deterministic wallet (mode 0600) and return it loaded."""
+    file = Path(path)
+    document = wallet_document(seed, count, label=label or file.stem, filename=file.name)
+    tmp = file.with_name(file.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(document, fh, indent=4)
+        fh.write("\n")
+    os.replace(tmp, file)
+    return load_wallet(file)

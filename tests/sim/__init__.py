@@ -1,0 +1,1 @@
+"""Tests of the simulators shipped in teller.sim."""
