@@ -1,0 +1,328 @@
+// The admin dashboard: health, address pools, accounting, deposits (by status, searchable),
+// errored deposits and a backup download, from the admin API of the same server, refreshed
+// every few seconds. Amounts are BigInt base units, never floating point.
+"use strict";
+
+import { TEXT, text } from "./strings.js";
+
+const REFRESH_MS = 5000;
+const DEPOSIT_LIMIT = 100;
+const STATUSES = [
+  "waiting_decide", "waiting_passthrough", "waiting_passthrough_order_complete",
+  "waiting_send", "waiting_confirm", "done",
+];
+const DECIMALS = { BTC: 8, ETH: 18, SKY: 6 };
+const KNOWN_HEALTH = new Set(["status", "application", "version", "uptime", "exchange", "scanners"]);
+const KNOWN_EXCHANGE = new Set([
+  "buy_method", "processor_error", "sender_error", "deposit_error_count", "balance",
+]);
+const KNOWN_POOL = new Set([
+  "remaining_addresses", "scanning_addresses", "scanning_enabled", "address_manager_enabled", "scanner",
+]);
+const SCANNER_COLUMNS = ["coin", "source", "reachable", "node_height", "scanned_height", "behind",
+  "confirmations", "orphaned", "error"];
+// Integer amount fields that may exceed 2^53 (wei): read as strings, then BigInt.
+const BIG_FIELDS = /("(?:deposit_value|sky_sent|value|sky_bought|deposit_value_spent)":\s*)(-?\d+)/g;
+
+const $ = (id) => document.getElementById(id);
+const state = { status: "", search: "", timer: 0, loading: false };
+
+async function getJSON(path) {
+  const response = await fetch(path, { cache: "no-store" });
+  const body = await response.text();
+  if (!response.ok) throw new Error(body.trim() || `HTTP ${response.status}`);
+  return JSON.parse(body.replace(BIG_FIELDS, '$1"$2"'));
+}
+
+function formatUnits(value, decimals) {
+  let units;
+  try {
+    units = BigInt(String(value));
+  } catch {
+    return String(value);
+  }
+  const negative = units < 0n;
+  const digits = (negative ? -units : units).toString().padStart(decimals + 1, "0");
+  const whole = digits.slice(0, digits.length - decimals);
+  const fraction = digits.slice(digits.length - decimals).replace(/0+$/, "");
+  return (negative ? "-" : "") + whole + (fraction ? `.${fraction}` : "");
+}
+
+function element(tag, content, className) {
+  const node = document.createElement(tag);
+  if (content !== undefined && content !== null) node.textContent = String(content);
+  if (className) node.className = className;
+  return node;
+}
+
+function pairs(list, entries) {
+  list.replaceChildren(...entries.flatMap(([label, value, className]) => {
+    const data = element("dd", undefined, className);
+    if (value instanceof Node) data.append(value);
+    else data.textContent = String(value);
+    return [element("dt", label), data];
+  }));
+}
+
+// Any JSON value as nested definition lists (for fields this page does not know by name,
+// e.g. scanner heights added by newer tellers).
+function anyValue(value) {
+  if (value === null || typeof value !== "object") return element("span", String(value));
+  if (Array.isArray(value)) {
+    return element("span", value.length > 8 ? `${value.length} items` : value.join(", "));
+  }
+  const list = element("dl", undefined, "pairs nested");
+  pairs(list, Object.entries(value).map(([key, inner]) => [key, anyValue(inner)]));
+  return list;
+}
+
+// --- sections -------------------------------------------------------------------------------
+
+function renderHealth(health) {
+  const exchange = health.exchange ?? {};
+  const problem = Boolean(exchange.sender_error || exchange.processor_error
+    || exchange.deposit_error_count);
+  const pill = $("health-pill");
+  pill.textContent = `${text("health")}: ${problem ? text("health_problem") : text("health_ok")}`;
+  pill.className = `pill ${problem ? "pill-bad" : "pill-ok"}`;
+  const balance = exchange.balance ?? {};
+  const entries = [
+    [text("status"), health.status],
+    [text("version"), health.version || "-"],
+    [text("uptime"), health.uptime],
+    [text("buy_method"), exchange.buy_method],
+    [text("balance"), text("balance_value", { coins: balance.coins, hours: balance.hours })],
+    [text("sender_error"), exchange.sender_error || text("none"), exchange.sender_error ? "bad" : ""],
+    [text("processor_error"), exchange.processor_error || text("none"),
+      exchange.processor_error ? "bad" : ""],
+    [text("deposit_error_count"), exchange.deposit_error_count,
+      exchange.deposit_error_count ? "bad" : ""],
+  ];
+  for (const [key, value] of Object.entries(exchange)) {
+    if (!KNOWN_EXCHANGE.has(key)) entries.push([key, anyValue(value)]);
+  }
+  for (const [key, value] of Object.entries(health)) {
+    if (!KNOWN_HEALTH.has(key)) entries.push([key, anyValue(value)]);
+  }
+  pairs($("health"), entries);
+}
+
+function renderPools(view) {
+  const rows = [];
+  const extras = [];
+  for (const [coin, pool] of Object.entries(view)) {
+    const bound = (pool.scanning_addresses ?? []).length;
+    const remaining = pool.remaining_addresses ?? 0;
+    const total = bound + remaining;
+    const row = element("tr");
+    row.dataset.coin = coin;
+    row.append(element("th", coin), element("td", pool.scanning_enabled ? text("yes") : text("no")),
+      element("td", bound), element("td", pool.address_manager_enabled ? remaining : text("no_pool")));
+    const usage = element("td");
+    if (pool.address_manager_enabled && total > 0) {
+      const meter = element("meter");
+      meter.min = 0;
+      meter.max = total;
+      meter.value = bound;
+      meter.high = total * 0.8;
+      meter.optimum = 0;
+      meter.title = `${bound} / ${total}`;
+      usage.append(meter, element("span", ` ${Math.floor((bound * 100) / total)}%`));
+    } else {
+      usage.textContent = "-";
+    }
+    row.append(usage);
+    rows.push(row);
+    const extra = Object.entries(pool).filter(([key]) => !KNOWN_POOL.has(key));
+    if (extra.length) extras.push([coin, anyValue(Object.fromEntries(extra))]);
+  }
+  $("pools").replaceChildren(...rows);
+  const holder = $("pool-extras");
+  holder.replaceChildren();
+  if (extras.length) {
+    const list = element("dl", undefined, "pairs");
+    pairs(list, extras);
+    holder.append(list);
+  }
+}
+
+// Scanner state: /api/health "scanners" (heights, node) and the orphaned deposit counts of
+// /api/deposit-addresses; absent on a teller that does not report them.
+function renderScanners(health, pools) {
+  const scanners = health?.scanners ?? {};
+  const rows = Object.entries(scanners).map(([coin, scanner]) => {
+    const upper = coin.toUpperCase();
+    const orphaned = pools?.[upper]?.scanner?.orphaned_deposits;
+    const reachable = scanner.node_reachable === true ? text("reachable_yes")
+      : scanner.node_reachable === false ? text("reachable_no") : text("reachable_unknown");
+    const behind = Number.isInteger(scanner.node_height) && Number.isInteger(scanner.scanned_height)
+      ? scanner.node_height - scanner.scanned_height : "-";
+    const cells = {
+      coin: upper,
+      source: scanner.source ?? (scanner.enabled ? text("yes") : text("no")),
+      reachable,
+      node_height: scanner.node_height ?? "-",
+      scanned_height: scanner.scanned_height ?? "-",
+      behind,
+      confirmations: scanner.confirmations_required ?? "-",
+      orphaned: orphaned ?? "-",
+      error: scanner.error || "",
+    };
+    const row = element("tr");
+    row.dataset.coin = upper;
+    row.append(...SCANNER_COLUMNS.map((column) =>
+      element(column === "coin" ? "th" : "td", cells[column],
+        (column === "error" && cells.error) || (column === "orphaned" && orphaned) ? "bad" : "")));
+    return row;
+  });
+  if (rows.length === 0) {
+    const row = element("tr");
+    const cell = element("td", text("no_scanners"));
+    cell.colSpan = SCANNER_COLUMNS.length;
+    row.append(cell);
+    rows.push(row);
+  }
+  $("scanners").replaceChildren(...rows);
+}
+
+function renderAccounting(accounting) {
+  pairs($("accounting"), [
+    [text("sent"), accounting.sent, "amount"],
+    ...Object.entries(accounting.received ?? {}).map(([coin, amount]) =>
+      [text("received", { coin }), amount, "amount"]),
+  ]);
+}
+
+const COLUMNS = ["seq", "updated", "status", "coin", "sky_address", "deposit_id", "value",
+  "sky_sent", "txid", "error"];
+
+function depositHead(row) {
+  row.replaceChildren(...COLUMNS.map((column) => {
+    const cell = element("th", text(`col_${column}`));
+    cell.scope = "col";
+    return cell;
+  }));
+}
+
+function depositRow(deposit) {
+  const row = element("tr");
+  row.dataset.depositId = deposit.deposit_id;
+  const when = new Date(deposit.updated_at * 1000).toLocaleString();
+  const cells = {
+    seq: deposit.seq,
+    updated: when,
+    status: deposit.status,
+    coin: deposit.coin_type,
+    sky_address: deposit.sky_address,
+    deposit_id: deposit.deposit_id,
+    value: `${formatUnits(deposit.deposit_value, DECIMALS[deposit.coin_type] ?? 0)} ${deposit.coin_type}`,
+    sky_sent: formatUnits(deposit.sky_sent, 6),
+    txid: deposit.txid,
+    error: deposit.error,
+  };
+  row.append(...COLUMNS.map((column) => element("td", cells[column], `col-${column}`)));
+  if (deposit.error) row.className = "row-error";
+  return row;
+}
+
+function renderFilters(counts) {
+  const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+  const buttons = [["", text("all"), total], ...STATUSES.map((s) => [s, s, counts[s] ?? 0])];
+  const holder = $("status-filters");
+  holder.setAttribute("aria-label", text(holder.dataset.label));
+  holder.replaceChildren(...buttons.map(([status, label, count]) => {
+    const button = element("button", `${label} (${count})`, "filter");
+    button.type = "button";
+    button.dataset.status = status;
+    button.setAttribute("aria-pressed", String(state.status === status));
+    button.addEventListener("click", () => {
+      state.status = status;
+      refresh();
+    });
+    return button;
+  }));
+}
+
+function depositQuery() {
+  const params = new URLSearchParams({ limit: String(DEPOSIT_LIMIT) });
+  if (state.status) params.set("status", state.status);
+  if (state.search) params.set(state.search.includes(":") ? "deposit_id" : "sky_address", state.search);
+  return `api/deposits?${params}`;
+}
+
+function renderDeposits(deposits) {
+  const newestFirst = [...deposits].reverse();
+  $("deposits").replaceChildren(...newestFirst.map(depositRow));
+  $("deposits-caption").textContent = state.search
+    ? text("deposits_caption_search", { count: deposits.length, what: state.search })
+    : text("deposits_caption", { count: deposits.length, limit: DEPOSIT_LIMIT });
+}
+
+function renderErrored(deposits) {
+  $("errored").replaceChildren(...[...deposits].reverse().map(depositRow));
+  $("errored-none").hidden = deposits.length > 0;
+}
+
+// --- refreshing -----------------------------------------------------------------------------
+
+const SECTIONS = [
+  ["health", "api/health", renderHealth],
+  ["pools", "api/deposit-addresses", renderPools],
+  ["accounting", "api/accounting", renderAccounting],
+  ["counts", "api/deposits/counts", renderFilters],
+  ["deposits", depositQuery, renderDeposits],
+  ["errored", "api/deposits/errored", (answer) => renderErrored(answer.deposits ?? [])],
+];
+
+async function refresh() {
+  clearTimeout(state.timer);
+  state.loading = true;
+  const results = await Promise.allSettled(SECTIONS.map(([, path]) =>
+    getJSON(typeof path === "function" ? path() : path)));
+  const errors = [];
+  results.forEach((result, i) => {
+    const [name, , render] = SECTIONS[i];
+    if (result.status === "fulfilled") {
+      render(name === "deposits" ? result.value.deposits ?? [] : result.value);
+    } else {
+      errors.push(text("load_error", { what: name, error: result.reason.message }));
+    }
+  });
+  const [health, pools] = results.slice(0, 2).map((r) => (r.status === "fulfilled" ? r.value : null));
+  renderScanners(health, pools);
+  $("load-error").textContent = errors.join(" ");
+  $("updated").textContent = text("updated", { time: new Date().toLocaleTimeString() });
+  state.loading = false;
+  document.body.dataset.ready = "true"; // first render done (tests wait for it)
+  if ($("auto-refresh").checked) state.timer = setTimeout(refresh, REFRESH_MS);
+}
+
+function start() {
+  for (const node of document.querySelectorAll("[data-text]")) node.textContent = text(node.dataset.text);
+  document.title = TEXT.title;
+  depositHead($("deposits-head"));
+  depositHead($("errored-head"));
+  $("scanners-head").replaceChildren(...SCANNER_COLUMNS.map((column) => {
+    const cell = element("th", text(`sc_${column}`));
+    cell.scope = "col";
+    return cell;
+  }));
+  $("refresh").addEventListener("click", refresh);
+  $("auto-refresh").addEventListener("change", () => {
+    if ($("auto-refresh").checked) refresh();
+    else clearTimeout(state.timer);
+  });
+  $("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.search = $("search").value.trim();
+    refresh();
+  });
+  $("search-clear").addEventListener("click", () => {
+    $("search").value = "";
+    state.search = "";
+    refresh();
+  });
+  refresh();
+}
+
+start();

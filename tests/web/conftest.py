@@ -1,0 +1,126 @@
+"""Fixtures of the browser tests: Debian's chromium driven by Playwright against real tellers.
+
+Playwright's own browser download cannot work here, so the system chromium is launched
+(`make test-deps` installs it). One browser per test module; every page opened through
+`open_page` fails its test if the page logged a Content-Security-Policy violation or threw
+an uncaught error. Screenshots go to test-output/screenshots/ (kept out of git).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.http.running_teller import TellerLauncher, reap_stopping
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+EXPECT_TIMEOUT_MS = 10_000  # for conditions the page reaches on its own (polling every 5 s)
+
+try:
+    from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+except ImportError:  # pragma: no cover - the dev extra installs it
+    sync_playwright = None  # type: ignore[assignment]
+
+
+def _skip_reason() -> str | None:
+    if sync_playwright is None:
+        return "the Python package playwright is missing: pip install -e '.[dev]'"
+    if not CHROMIUM.exists() and shutil.which("chromium") is None:
+        return (
+            "chromium is missing (Debian package `chromium`): run `make test-deps` "
+            "(scripts/install-test-deps.sh) as root"
+        )
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    executable = CHROMIUM if CHROMIUM.exists() else Path(shutil.which("chromium") or "")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(executable), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def launcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TellerLauncher]:
+    """Starts tellers (in threads, dummy mode) shared by a module's tests."""
+    started = TellerLauncher(tmp_path_factory.mktemp("tellers"))
+    yield started
+    started.stop_all()
+    problems = reap_stopping(wait=True)
+    assert not problems, "\n".join(problems)
+
+
+@dataclass
+class PageProblems:
+    """What a page must never do: break its CSP or throw."""
+
+    messages: list[str] = field(default_factory=list)
+
+    def watch(self, page: Page) -> None:
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.messages.append(f"uncaught: {error}"))
+
+    def _console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text or "Refused to" in message.text:
+            self.messages.append(f"CSP: {message.text}")
+
+
+OpenPage = Callable[..., Page]
+
+
+@pytest.fixture
+def open_page(browser: Browser) -> Iterator[OpenPage]:
+    """open_page(url, phone=False, clipboard=False) -> a new page in its own context, once
+    the page has rendered what it first loads (it then marks <body data-ready>)."""
+    contexts: list[BrowserContext] = []
+    problems = PageProblems()
+
+    def open_(url: str, *, phone: bool = False, clipboard: bool = False) -> Page:
+        options: dict[str, Any] = {"viewport": PHONE if phone else DESKTOP}
+        if phone:
+            options.update(is_mobile=True, has_touch=True, device_scale_factor=2)
+        if clipboard:
+            options["permissions"] = ["clipboard-read", "clipboard-write"]
+        context = browser.new_context(**options)
+        context.set_default_timeout(EXPECT_TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        problems.watch(page)
+        page.goto(url)
+        page.wait_for_selector("body[data-ready=true]", state="attached")  # first render done
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert not problems.messages, "\n".join(problems.messages)
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

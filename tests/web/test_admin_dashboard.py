@@ -1,0 +1,110 @@
+"""The admin dashboard (src/teller/http/admin_web/) in chromium against a real teller.
+
+Issue 6: pool usage per coin, deposits by status with search by SKY address or deposit id,
+errored deposits, accounting, health and scanner heights, a backup button; auto-refreshing.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.http.running_teller import SKY_A, SKY_B, RunningTeller
+
+from .conftest import EXPECT_TIMEOUT_MS, OpenPage, TellerLauncher, screenshot
+
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+
+
+@pytest.fixture(scope="module")
+def busy(launcher: TellerLauncher) -> RunningTeller:
+    """A teller with a paid BTC deposit, an ETH deposit of more than 2^53 wei, and a deposit
+    too small to pay (errored)."""
+    tel = launcher.start(auto_confirm=True)
+    btc = tel.bind_ok(SKY_A, "BTC")
+    eth = tel.bind_ok(SKY_B, "ETH")
+    tel.deposit_ok(addr=btc, value=12_345_678, tx="b1" * 32)
+    tel.deposit_ok(addr=btc, value=1, tx="b2" * 32)
+    tel.deposit_ok(coin="ETH", addr=eth, value=10**18 + 1, tx="e1" * 32, n=3)
+    tel.wait_for(
+        lambda: len(tel.admin_get("/api/deposits", status="done")["deposits"]) == 3,
+        what="three deposits done",
+    )
+    return tel
+
+
+def test_dashboard_shows_health_pools_accounting_and_errors(
+    busy: RunningTeller, open_page: OpenPage
+) -> None:
+    page = open_page(busy.admin + "/")
+    response = page.request.get(busy.admin + "/")
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+
+    expect(page.locator("#health")).to_contain_text("direct")
+    expect(page.locator("#health-pill")).to_have_text("Health: Attention")  # one errored deposit
+    expect(page.locator("#scanners tr[data-coin=BTC]")).to_contain_text("dummy")
+    btc_pool = page.locator("#pools tr[data-coin=BTC]")
+    expect(btc_pool).to_contain_text("20%")  # 1 of the 5 test addresses bound
+    expect(btc_pool.locator("td").nth(2)).to_have_text("4")
+    expect(page.locator("#accounting")).to_contain_text("161.728000")  # 61.728 + 100 SKY
+    expect(page.locator("#accounting")).to_contain_text("1.000000000000000001")  # exact wei
+
+    deposits = page.locator("#deposits tr")
+    expect(deposits).to_have_count(3)
+    eth_row = page.locator(f"#deposits tr[data-deposit-id='{'e1' * 32}:3']")
+    expect(eth_row).to_contain_text("1.000000000000000001 ETH")
+    errored = page.locator("#errored tr")
+    expect(errored).to_have_count(1)
+    expect(errored.first).to_contain_text("Skycoin send amount is 0")
+    screenshot(page, "admin-desktop")
+
+    phone = open_page(busy.admin + "/", phone=True)
+    expect(phone.locator("#deposits tr")).to_have_count(3)
+    screenshot(phone, "admin-phone")
+
+
+def test_search_filter_and_auto_refresh(busy: RunningTeller, open_page: OpenPage) -> None:
+    page = open_page(busy.admin + "/")
+    rows = page.locator("#deposits tr")
+    expect(rows).to_have_count(3)
+
+    page.locator("#search").fill(SKY_B)
+    page.locator("#search").press("Enter")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(SKY_B)
+
+    page.locator("#search").fill(f"{'b2' * 32}:0")
+    page.locator("#search-form button[type=submit]").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Skycoin send amount is 0")
+
+    page.locator("#search-clear").click()
+    expect(rows).to_have_count(3)
+    page.locator("#status-filters button[data-status=waiting_send]").click()
+    expect(rows).to_have_count(0)
+    page.locator("#status-filters button[data-status=done]").click()
+    expect(rows).to_have_count(3)
+    expect(page.locator("#status-filters button[data-status=done]")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+
+    # A new deposit appears without reloading.
+    address = busy.bind_ok(SKY_A, "BTC")
+    busy.deposit_ok(addr=address, value=10**6, tx="b3" * 32)
+    expect(rows).to_have_count(4, timeout=15_000)
+
+
+def test_backup_button_downloads_the_database(
+    busy: RunningTeller, open_page: OpenPage, tmp_path: Path
+) -> None:
+    page = open_page(busy.admin + "/")
+    with page.expect_download() as waiting:
+        page.locator("#backup").click()
+    download = waiting.value
+    assert re.fullmatch(r"teller-\d+\.db", download.suggested_filename)
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    assert saved.read_bytes()[:16] == b"SQLite format 3\x00"
