@@ -18,7 +18,9 @@ message shown (HTTP bodies are plain text, as the original's were).
     │                          the step is abandoned and retried from what is stored)
     └── SendError              paying SKY failed
         ├── SendTemporary      retried with backoff: node unreachable, broadcast refused (503),
-        │   └── InsufficientBalance   the hot wallet cannot cover a payout: "sold out"
+        │   ├── InsufficientBalance   the hot wallet cannot cover a payout: "sold out"
+        │   └── PayoutDeferred        nothing to spend until the wallet's own pending
+        │                             transactions confirm (their change): wait, not sold out
         └── SendConflict       a stored transaction can never confirm (its inputs were spent
                                elsewhere): the deposit stops with notice=WATCH, never re-signed
 """
@@ -84,6 +86,10 @@ class SendTemporary(SendError):
 
 
 class InsufficientBalance(SendTemporary):
+    pass
+
+
+class PayoutDeferred(SendTemporary):
     pass
 
 

@@ -211,3 +211,12 @@ def test_any_build_is_valid_or_a_clear_error(
     assert paid == payments
     in_coins = sum(u.droplets for u in built.spent)
     assert in_coins - sum(d for _, d in payments) == (built.change.droplets if built.change else 0)
+
+
+def test_an_output_listed_twice_is_spent_once() -> None:
+    big, small, least = unspent(1, 3 * SKY, 100), unspent(2, 2 * SKY, 100), unspent(3, SKY, 100)
+    built = tx.build_transaction(
+        [big, small, small, least], [(USER, 5 * SKY + SKY // 2)], WALLET[0], KEYS, burn_factor=10
+    )
+    assert_valid(built, 10)
+    assert sorted(built.inputs) == sorted([big.uxid, small.uxid, least.uxid])

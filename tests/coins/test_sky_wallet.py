@@ -117,3 +117,13 @@ def test_wallet_keys_sign_for_its_addresses() -> None:
     assert addresses == [sky.address_from_pubkey(k.pubkey) for k in keys]
     with pytest.raises(ValueError, match="at least one"):
         wallet_document("demo", 0, label="x", filename="x.wlt")
+
+
+def test_a_wallet_never_shows_its_seed_or_keys_in_a_repr(tmp_path: Path) -> None:
+    path = tmp_path / "hot.wlt"
+    write_wallet(path, "repr secret seed", 2)
+    wallet = load_wallet(path)
+    shown = repr(wallet)
+    assert "repr secret seed" not in shown
+    assert all(e.seckey.hex() not in shown and repr(e.seckey) not in shown for e in wallet.entries)
+    assert wallet.entries[0].address in shown  # still useful for debugging

@@ -199,3 +199,70 @@ def test_choose_affordable_skips_what_does_not_fit_and_keeps_order(pipeline: Pip
     dues = [d.sky_due for d in waiting]
     chosen = choose_affordable(waiting, dues[0] + dues[2] + dues[3])
     assert [d.deposit_id for d in chosen] == ["t0:0", "t2:0", "t3:0"]
+
+
+async def test_a_payout_conflicted_after_the_node_took_it_records_nothing_sent(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.deposit(pipeline.bind("BTC"), 100_000_000, "aa")
+    await _settle(pipeline, rounds=1)
+    assert pipeline.get("aa:0").sky_sent == 500_000_000  # waiting_confirm: sent as far as known
+    pipeline.ledger.unlink()  # the node forgot it, and its inputs went elsewhere
+    sender = pipeline.restarted_sender()
+    sender.payer = FlakyBroadcast(  # type: ignore[assignment]
+        pipeline.payer, 1, SendConflict("inputs already spent")
+    )
+    await sender.step()
+    deposit = pipeline.get("aa:0")
+    assert deposit.status == states.DONE and "can never confirm" in deposit.error
+    assert deposit.sky_sent == 0  # the buyer's status must not claim SKY that never arrived
+
+
+class FailingNewPayouts:
+    """Wraps a payer: making a new payout fails as a node answering garbage would."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def spendable(self, pending: object) -> int:
+        raise SendTemporary("unspent outputs: garbage answer")
+
+
+async def test_a_failure_to_pay_new_deposits_does_not_stop_confirmations(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.deposit(pipeline.bind("BTC"), 100_000_000, "aa")
+    await _settle(pipeline, rounds=1)
+    txid = pipeline.get("aa:0").payout_txid
+    pipeline.sender.payer = FailingNewPayouts(pipeline.payer)  # type: ignore[assignment]
+    pipeline.deposit(pipeline.bind("BTC", SKY_B), 100_000_000, "bb")
+    pipeline.processor.decide_batch()
+    pipeline.payer.confirm(txid=txid)
+    await pipeline.sender.step()
+    assert pipeline.get("aa:0").status == states.DONE
+    assert pipeline.get("bb:0").status == states.WAITING_SEND
+    assert "garbage answer" in pipeline.board.sender_error
+
+
+async def test_a_payout_unconfirmed_for_long_is_shown_to_the_operator_once(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from teller.exchange import sender as sender_module
+
+    pipeline.deposit(pipeline.bind("BTC"), 100_000_000, "aa")
+    await _settle(pipeline, rounds=1)
+    await pipeline.sender.step()
+    assert pipeline.board.sender_error == ""  # pending for seconds: nothing to say yet
+    later = sender_module.unix_now() + sender_module.STUCK_AFTER_SECONDS + 60
+    monkeypatch.setattr(sender_module, "unix_now", lambda: later)
+    caplog.clear()
+    for _ in range(3):
+        await pipeline.sender.step()
+    watches = [r for r in caplog.records if "payout not confirmed" in r.getMessage()]
+    assert len(watches) == 1 and getattr(watches[0], "notice", "") == "WATCH"
+    assert "unconfirmed for 31 minutes" in pipeline.board.sender_error
+    assert pipeline.get("aa:0").status == states.WAITING_CONFIRM  # watched, never re-signed
+    assert len(pipeline.payer.broadcasts()) == 1

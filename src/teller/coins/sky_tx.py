@@ -630,7 +630,9 @@ def _choose_inputs(unspents: Sequence[Unspent], needed: int) -> list[Unspent]:
     largest first until `needed` droplets are covered. Ties are broken by hours then uxid so
     the choice is deterministic.
     """
-    ordered = sorted(unspents, key=lambda u: (-u.droplets, -u.hours, u.uxid))
+    # One entry per output id: a node listing an output twice must not get it spent twice.
+    unique = {u.uxid: u for u in unspents}.values()
+    ordered = sorted(unique, key=lambda u: (-u.droplets, -u.hours, u.uxid))
     with_hours = [u for u in ordered if u.hours > 0]
     if not with_hours:
         return []

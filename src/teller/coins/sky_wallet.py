@@ -23,7 +23,7 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ class EncryptedWalletError(WalletError):
 class WalletEntry:
     address: str
     pubkey: bytes  # 33 bytes, compressed
-    seckey: bytes  # 32 bytes
+    seckey: bytes = field(repr=False)  # 32 bytes; never in a repr, a log or a traceback
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ class Wallet:
 
     path: Path
     entries: tuple[WalletEntry, ...]
-    meta: Mapping[str, str]
+    meta: Mapping[str, str] = field(repr=False)  # holds the seed
 
     @property
     def addresses(self) -> tuple[str, ...]:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
 
 from teller.clock import unix_now
-from teller.errors import InsufficientBalance, SendConflict, SendTemporary
+from teller.errors import InsufficientBalance, PayoutDeferred, SendConflict, SendTemporary
 from teller.exchange import states
 from teller.exchange.amounts import format_droplets
 from teller.exchange.health import StatusBoard
@@ -38,6 +39,12 @@ from teller.store.deposits import (
 from teller.store.models import Deposit, Payout
 
 log = logging.getLogger("teller.sender")
+
+_T = TypeVar("_T")
+
+# A payout the node holds but has not confirmed for this long is shown to the operator
+# (notice=WATCH, /api/health): it is never re-signed, so someone has to look at it.
+STUCK_AFTER_SECONDS = 30 * 60
 
 
 def choose_affordable(deposits: Sequence[Deposit], spendable: int) -> list[Deposit]:
@@ -65,6 +72,8 @@ class Sender:
         self.send_enabled = send_enabled
         self._problems: list[str] = []
         self._reported_short: set[str] = set()
+        self._reported_unknown: set[str] = set()  # imported payouts the node did not know
+        self._reported_stuck: set[str] = set()  # payouts pending past STUCK_AFTER_SECONDS
 
     async def step(self) -> bool:
         """One round: re-broadcast stored payouts, pay new deposits, check confirmations.
@@ -73,15 +82,29 @@ class Sender:
         until a round passes without it.
         """
         self._problems = []
+        busy = False
         try:
-            await self.broadcast_stored()
-            busy = False
+            # Each phase runs even when another failed: a node answering garbage to new
+            # payouts must not stop the confirmation of payouts already sent (and the other
+            # way round). A failure is shown in /api/health and retried next round.
+            await self._phase("broadcast", self.broadcast_stored())
             if self.send_enabled:
-                busy = await self.pay_waiting()
-            await self.check_confirmations()
+                busy = bool(await self._phase("pay", self.pay_waiting()))
+            await self._phase("confirm", self.check_confirmations())
         finally:
             self.board.sender_error = "; ".join(dict.fromkeys(self._problems))
         return busy
+
+    async def _phase(self, name: str, work: Coroutine[Any, Any, _T]) -> _T | None:
+        try:
+            return await work
+        except SendTemporary as exc:
+            # The node is down or answered garbage: shown in /api/health, retried next round.
+            self._problem(f"Send skycoin failed: {exc}")
+            log_event(
+                log, logging.WARNING, "skycoin node unavailable; will retry", phase=name, error=exc
+            )
+            return None
 
     def _problem(self, message: str) -> None:
         self._problems.append(message)
@@ -118,6 +141,8 @@ class Sender:
         outputs = [PayoutOutput(d.sky_address, d.sky_due, d.deposit_id) for d in chosen]
         try:
             signed = await self.payer.build_payout(outputs, pending)
+        except PayoutDeferred:
+            return False  # the wallet's change is on its way: not sold out, just wait
         except InsufficientBalance as exc:
             self._problem(str(exc))
             return False
@@ -132,7 +157,7 @@ class Sender:
             logging.INFO,
             "payout signed and stored",
             txid=signed.txid,
-            deposits=len(chosen),
+            deposits=len(signed.outputs),  # a payer may pay only some of them now
             droplets=signed.total_droplets,
         )
         await self._broadcast(signed.txid, signed.raw_tx)
@@ -223,7 +248,9 @@ class Sender:
             affected = deposits_of_payout(conn, txid)
             for deposit in affected:
                 if deposit.status in (states.WAITING_SEND, states.WAITING_CONFIRM):
-                    states.move(conn, deposit, states.DONE, now, error=message)
+                    # sky_sent back to 0: a deposit already marked waiting_confirm recorded
+                    # its sky_due as sent, but this transaction will never pay it.
+                    states.move(conn, deposit, states.DONE, now, error=message, sky_sent=0)
         for deposit in affected:
             log_event(
                 log,
@@ -239,19 +266,53 @@ class Sender:
 
     async def check_confirmations(self) -> None:
         for payout in await asyncio.to_thread(self._read_broadcast):
-            state = await self.payer.tx_state(payout.txid)
-            if state is TxState.CONFIRMED:
-                await asyncio.to_thread(self._mark_confirmed, payout.txid)
-                log_event(log, logging.INFO, "payout confirmed", txid=payout.txid)
-            elif state is TxState.UNKNOWN:
-                # The node lost it (restart, mempool eviction): send the same bytes again.
-                await self._rebroadcast(payout)
+            # One payout's garbage answer must not keep the others from being confirmed.
+            await self._phase(f"confirm {payout.txid}", self._check_confirmation(payout))
+
+    async def _check_confirmation(self, payout: Payout) -> None:
+        state = await self.payer.tx_state(payout.txid)
+        if state is TxState.CONFIRMED:
+            await asyncio.to_thread(self._mark_confirmed, payout.txid)
+            log_event(log, logging.INFO, "payout confirmed", txid=payout.txid)
+            return
+        if state is TxState.UNKNOWN:
+            # The node lost it (restart, mempool eviction): send the same bytes again.
+            await self._rebroadcast(payout)
+        waited = unix_now() - payout.created_at
+        if waited >= STUCK_AFTER_SECONDS:
+            self._problem(f"payout {payout.txid} unconfirmed for {waited // 60} minutes")
+            if payout.txid not in self._reported_stuck:  # once per payout, not per round
+                self._reported_stuck.add(payout.txid)
+                log_event(
+                    log,
+                    logging.WARNING,
+                    "payout not confirmed; it is never re-signed: check the node",
+                    watch=True,
+                    txid=payout.txid,
+                    minutes=waited // 60,
+                    node_state=state.value,
+                )
 
     def _read_broadcast(self) -> list[Payout]:
         with self.db.read() as conn:
             return payout_store.payouts_by_status(conn, payout_store.BROADCAST)
 
     async def _rebroadcast(self, payout: Payout) -> None:
+        if not payout.raw_tx:
+            # Imported from the Go teller (bolt_import.py): it signed and broadcast this
+            # payment; teller has only the txid, so there is nothing it could re-send, and it
+            # must never sign a new payment for these deposits. Keep asking about the txid;
+            # tell the operator once that the node does not know it.
+            if payout.txid not in self._reported_unknown:
+                self._reported_unknown.add(payout.txid)
+                log_event(
+                    log,
+                    logging.WARNING,
+                    "the node does not know an imported payout yet; watching it, never re-sent",
+                    watch=True,
+                    txid=payout.txid,
+                )
+            return
         try:
             await self.payer.broadcast(payout.raw_tx)
         except SendTemporary as exc:

@@ -1,0 +1,126 @@
+"""A whole teller (HTTP servers, workers) paying through the node simulator: dummy.sender off.
+
+The simulator makes a block only when told; teller's own loops run at their own pace, so
+every check waits for a state (never for a time).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from teller.app import StartupError
+from teller.config import Config, validation_problems
+
+from ..http.running_teller import RunningTeller, StartTeller
+from .conftest import SKY_A, SKY_B, SimNode
+
+SKY = 1_000_000
+
+
+def _real_sender(sim: SimNode, **extra: Any) -> dict[str, Any]:
+    overrides: dict[str, Any] = {
+        "sky_rpc": {"address": sim.address},
+        "sky_exchanger": {
+            "wallet": str(sim.wallet_path),
+            "tx_confirmation_check_wait": "100ms",
+        },
+        "dummy": {"sender": False},
+    }
+    overrides.update(extra)
+    return overrides
+
+
+def _health(tel: RunningTeller) -> dict[str, Any]:
+    response = tel.http.get(tel.public + "/api/health")
+    assert response.status_code == 200, response.text
+    exchange = response.json()["exchange"]
+    assert isinstance(exchange, dict)
+    return exchange
+
+
+def _deposit(tel: RunningTeller, sky: str, satoshis: int, tx: str) -> None:
+    address = tel.bind_ok(sky)
+    tel.deposit_ok(coin="BTC", addr=address, value=satoshis, height=1, tx=tx, n=0)
+
+
+def test_a_deposit_is_paid_on_the_node_and_health_shows_the_wallet(
+    start_teller: StartTeller, sim: SimNode
+) -> None:
+    tel = start_teller(overrides=_real_sender(sim))
+    assert _health(tel)["balance"]["coins"] == "100000000.000000"
+    _deposit(tel, SKY_A, 1_000_000, "aa")  # 0.01 BTC = 5 SKY
+    [waiting] = tel.wait_status(SKY_A, "waiting_confirm")
+    assert sim.pending() == [waiting["txid"]]
+    sim.make_block()
+    [done] = tel.wait_status(SKY_A, "done")
+    assert (done["txid"], done["sky_sent"]) == (waiting["txid"], "5.000000")
+    assert sim.ledger(SKY_A) == {SKY_A: (1, 5 * SKY)}
+    tel.wait_for(lambda: _health(tel)["balance"]["coins"] == "99999995.000000", what="balance")
+    assert _health(tel)["sender_error"] == ""
+    # The dummy sender's API is gone with the dummy sender.
+    assert tel.http.get(tel.dummy + "/dummy/sender/broadcasts").status_code == 404
+
+
+def test_health_shows_sold_out_while_a_deposit_cannot_be_covered(
+    start_teller: StartTeller, make_sim: Any
+) -> None:
+    sim: SimNode = make_sim(outputs=2, droplets=100 * SKY)
+    tel = start_teller(overrides=_real_sender(sim))
+    _deposit(tel, SKY_A, 100_000_000, "big")  # 500 SKY
+    _deposit(tel, SKY_B, 1_000_000, "small")  # 5 SKY
+    tel.wait_status(SKY_B, "waiting_confirm")
+    health = tel.wait_for(
+        lambda: (h := _health(tel))["sender_error"] and h, what="sold out in /api/health"
+    )
+    assert "not enough coins" in health["sender_error"]
+    assert health["balance"]["coins"] == "100.000000"
+    sim.make_block()
+    tel.wait_status(SKY_B, "done")
+    assert tel.statuses(SKY_A)[0]["status"] == "waiting_send"
+    assert sim.ledger(SKY_A, SKY_B) == {SKY_A: (0, 0), SKY_B: (1, 5 * SKY)}
+
+
+def test_an_encrypted_wallet_is_a_clear_startup_error(
+    start_teller: StartTeller, sim: SimNode, tmp_path: Any
+) -> None:
+    wallet = tmp_path / "encrypted.wlt"
+    wallet.write_text(
+        '{"meta": {"encrypted": "true", "cryptoType": "scrypt-chacha20poly1305"},'
+        ' "entries": [{"address": "x", "public_key": "", "secret_key": ""}]}'
+    )
+    overrides = _real_sender(sim)
+    overrides["sky_exchanger"]["wallet"] = str(wallet)
+    with pytest.raises(StartupError, match="encrypted"):
+        start_teller(overrides=overrides)
+
+
+def test_the_switch_runs_a_simulator_inside_teller(start_teller: StartTeller) -> None:
+    """dummy.skynode_sim: real signed transactions, no node installed, one key."""
+    tel = start_teller(overrides={"dummy": {"skynode_sim": True}})
+    sim = tel.teller.skynode_sim
+    assert sim is not None
+    assert _health(tel)["balance"]["coins"] == "100000000.000000"
+    _deposit(tel, SKY_A, 1_000_000, "aa")
+    [waiting] = tel.wait_status(SKY_A, "waiting_confirm")
+    status = tel.http.get(f"http://{sim.address}/sim/status").json()
+    assert status["pending"] == [waiting["txid"]]
+    assert (tel.dir / "data" / "skynode_sim.wlt").is_file()
+
+
+def test_the_switch_needs_neither_a_wallet_nor_a_node_address() -> None:
+    base = {
+        "btc_addresses": __file__,
+        "eth_addresses": __file__,
+        "sky_exchanger": {"sky_btc_exchange_rate": "500", "sky_eth_exchange_rate": "100"},
+        "sky_rpc": {"address": ""},
+    }
+    real = Config.model_validate({**base, "dummy": {"sender": False, "scanner": True}})
+    assert {"sky_exchanger.wallet missing", "sky_rpc.address missing"} <= set(
+        validation_problems(real)
+    )
+    switched = Config.model_validate(
+        {**base, "dummy": {"sender": False, "scanner": True, "skynode_sim": True}}
+    )
+    assert validation_problems(switched) == []
