@@ -5,9 +5,12 @@ API", teller-go.md §8.4; a deposit reported twice is paid once (§14.4).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from teller.coins import btc, sky
 
 from .running_teller import SKY_A, SKY_B, RunningTeller, StartTeller, example_addresses
 
@@ -299,3 +302,23 @@ def test_confirm_twice_is_harmless(tel: RunningTeller) -> None:
 
     tel.wait_status(SKY_A, "done")
     assert tel.broadcasts()[0]["confirmed"] is True
+
+
+def test_dummy_deposits_to_a_regtest_pool(start_teller: StartTeller, tmp_path: Path) -> None:
+    """With btc_scanner.network = regtest the pool holds regtest addresses, and the dummy
+    scanner accepts deposits to them (it checks addresses on the configured network)."""
+    pool = tmp_path / "regtest_btc.txt"
+    keys = sky.deterministic_keypairs(b"regtest dummy pool", 3)
+    regtest = [btc.p2pkh_address_from_pubkey(k.pubkey, "regtest") for k in keys]
+    pool.write_text("\n".join(regtest) + "\n", encoding="utf-8")
+    tel = start_teller(
+        auto_confirm=True,
+        overrides={"btc_addresses": str(pool), "btc_scanner": {"network": "regtest"}},
+    )
+    address = tel.bind_ok(SKY_A, "BTC")
+    assert address in regtest
+    tel.deposit_ok(addr=address, value=100_000_000, tx=TX, n=0)
+    tel.wait_status(SKY_A, "done")
+    mainnet = example_addresses("BTC")[0]
+    refused = tel.deposit(addr=mainnet, value=1, tx=TX2, n=0)
+    assert refused.status_code == 400 and "invalid addr" in refused.text

@@ -69,7 +69,9 @@ def _integer(values: dict[str, str], name: str, *, required: bool, maximum: int)
     return int(raw)
 
 
-def parse_dummy_deposit(values: dict[str, str], enabled_coins: frozenset[str]) -> IncomingDeposit:
+def parse_dummy_deposit(
+    values: dict[str, str], enabled_coins: frozenset[str], btc_network: str = "mainnet"
+) -> IncomingDeposit:
     coin = values.get("coin", "").strip() or "BTC"
     if coin not in COIN_TYPES:
         raise BadRequest(f"invalid coin {coin!r}: expected one of {', '.join(COIN_TYPES)}")
@@ -79,7 +81,7 @@ def parse_dummy_deposit(values: dict[str, str], enabled_coins: frozenset[str]) -
     if not address:
         raise BadRequest("addr required")
     try:
-        address = address_validator(coin)(address)
+        address = address_validator(coin, btc_network)(address)
     except ValueError as exc:
         raise BadRequest(f"invalid addr: {exc}") from exc
     value = _integer(values, "value", required=True, maximum=MAX_VALUE)
@@ -102,7 +104,11 @@ def dummy_router(services: Services) -> APIRouter:
 
         @router.api_route("/dummy/scanner/deposit", methods=["GET", "POST"])
         async def deposit(request: Request) -> Response:
-            incoming = parse_dummy_deposit(await _params(request), services.enabled_coins)
+            incoming = parse_dummy_deposit(
+                await _params(request),
+                services.enabled_coins,
+                services.config.btc_scanner.network,
+            )
             await services.intake.receive_async(incoming)
             return Response(status_code=200)
 

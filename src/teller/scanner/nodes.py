@@ -1,0 +1,94 @@
+"""Which scanner each coin gets, from the config: a node client and its block loop.
+
+With dummy.scanner on, deposits come from the dummy API only and no node is contacted.
+Otherwise every coin whose scanner is enabled gets a `BlockScanner` on its node client.
+"""
+
+from __future__ import annotations
+
+from teller.config import Config
+from teller.exchange.health import ScannerHealth, StatusBoard
+from teller.exchange.intake import DepositIntake
+from teller.scanner.base import BlockScanner, ChainClient, ScanSettings
+from teller.store.db import Database
+
+COINS = ("BTC", "ETH", "SKY")
+NODE_COINS = frozenset({"BTC", "ETH", "SKY"})  # the coins `node_client` has a client for
+
+
+class ScannerUnavailable(Exception):
+    """The config asks for a chain scanner this version does not have."""
+
+
+def node_client(config: Config, coin: str) -> ChainClient:
+    if coin == "BTC":
+        from teller.scanner.btc import BitcoinClient
+
+        rpc = config.btc_rpc
+        return BitcoinClient(
+            rpc.server,
+            rpc.user.get_secret_value(),
+            rpc.pass_.get_secret_value(),
+            cert=rpc.cert,
+            tls=rpc.tls,
+            network=config.btc_scanner.network,  # type: ignore[arg-type]  # checked at load
+        )
+    if coin == "ETH":
+        from teller.scanner.eth import EthereumClient
+
+        return EthereumClient(config.eth_rpc.server, config.eth_rpc.port)
+    if coin == "SKY":
+        from teller.scanner.sky import SkyChainClient
+        from teller.skynode import SkyNodeClient
+
+        return SkyChainClient(SkyNodeClient(config.sky_rpc.address))
+    raise ScannerUnavailable(
+        f"the {coin} chain scanner is not available in this version: set dummy.scanner = true"
+        f" or {coin.lower()}_scanner.enabled = false"
+    )
+
+
+def unavailable_scanners(config: Config) -> list[str]:
+    """One line per enabled coin that would need a node client this version lacks."""
+    if config.dummy.scanner:
+        return []
+    return [
+        f"the {coin} chain scanner is not available in this version: set dummy.scanner = true"
+        f" or {coin.lower()}_scanner.enabled = false"
+        for coin in COINS
+        if config.scanner_enabled(coin) and coin not in NODE_COINS
+    ]
+
+
+def scan_settings(config: Config, coin: str) -> ScanSettings:
+    scanner = config.scanner_for(coin)
+    return ScanSettings(
+        scan_period=scanner.scan_period.total_seconds(),
+        initial_scan_height=scanner.initial_scan_height,
+        confirmations_required=scanner.confirmations_required,
+    )
+
+
+def build_scanners(
+    config: Config, db: Database, intake: DepositIntake, board: StatusBoard
+) -> list[BlockScanner]:
+    """The chain scanners to run; every coin's entry on the status board is set as well."""
+    scanners: list[BlockScanner] = []
+    for coin in COINS:
+        settings = config.scanner_for(coin)
+        if not settings.enabled:
+            source = "off"
+        elif config.dummy.scanner:
+            source = "dummy"
+        else:
+            source = "node"
+        health = ScannerHealth(
+            coin_type=coin,
+            source=source,
+            confirmations_required=max(1, settings.confirmations_required),
+        )
+        board.scanners[coin] = health
+        if source == "node":
+            client = node_client(config, coin)
+            scanners.append(BlockScanner(client, db, intake, scan_settings(config, coin), health))
+    return scanners

@@ -1,0 +1,216 @@
+"""Queries of the chain scanners (scanner/base.py): scanned blocks, watched addresses, orphans.
+
+`scan_blocks` holds the last blocks a scanner scanned, per coin: the highest is the resume
+point, the others are what a reorg is detected against. `orphaned_deposits` records every
+deposit that had been handed to the exchange when a reorg took it off the chain, and what
+teller did about it (the admin API lists them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+
+from teller.store.models import Deposit
+from teller.store.tables import bindings, orphaned_deposits, scan_blocks
+from teller.store.tables import deposits as dt
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedBlock:
+    height: int
+    block_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    deposit_id: str
+    coin_type: str
+    deposit_address: str
+    value: int
+    height: int
+    block_hash: str
+    fork_height: int
+    status_then: str
+    action: str
+    detected_at: int
+    back_height: int | None
+    back_at: int | None
+
+
+_LAST = (
+    select(scan_blocks.c.height, scan_blocks.c.block_hash)
+    .where(scan_blocks.c.coin_type == bindparam("coin"))
+    .order_by(scan_blocks.c.height.desc())
+    .limit(1)
+)
+_INSERT_BLOCK = insert(scan_blocks)
+_PRUNE = delete(scan_blocks).where(
+    and_(scan_blocks.c.coin_type == bindparam("coin"), scan_blocks.c.height < bindparam("below"))
+)
+_BOUND_SINCE = (
+    select(bindings.c.id, bindings.c.deposit_address)
+    .where(and_(bindings.c.coin_type == bindparam("coin"), bindings.c.id > bindparam("after")))
+    .order_by(bindings.c.id)
+)
+
+
+def last_scanned(conn: Connection, coin_type: str) -> ScannedBlock | None:
+    """The highest block scanned for `coin_type` (the resume point), or None at first start."""
+    row = conn.execute(_LAST, {"coin": coin_type}).first()
+    return None if row is None else ScannedBlock(int(row[0]), row[1])
+
+
+def scanned_blocks(conn: Connection, coin_type: str) -> list[ScannedBlock]:
+    """Every stored block of `coin_type`, highest first."""
+    rows = conn.execute(
+        select(scan_blocks.c.height, scan_blocks.c.block_hash)
+        .where(scan_blocks.c.coin_type == coin_type)
+        .order_by(scan_blocks.c.height.desc())
+    )
+    return [ScannedBlock(int(h), b) for h, b in rows]
+
+
+def record_blocks(
+    conn: Connection, coin_type: str, blocks: list[ScannedBlock], now: int, keep: int
+) -> None:
+    """Store scanned blocks and forget those more than `keep` blocks below the newest."""
+    if not blocks:
+        return
+    conn.execute(
+        _INSERT_BLOCK,
+        [
+            {
+                "coin_type": coin_type,
+                "height": b.height,
+                "block_hash": b.block_hash,
+                "scanned_at": now,
+            }
+            for b in blocks
+        ],
+    )
+    top = max(b.height for b in blocks)
+    conn.execute(_PRUNE, {"coin": coin_type, "below": top - keep + 1})
+
+
+def forget_blocks_above(conn: Connection, coin_type: str, height: int) -> int:
+    """Drop the stored blocks above `height` (a reorg's fork point); returns how many."""
+    result = conn.execute(
+        delete(scan_blocks).where(
+            and_(scan_blocks.c.coin_type == coin_type, scan_blocks.c.height > height)
+        )
+    )
+    return int(result.rowcount)
+
+
+def bound_since(conn: Connection, coin_type: str, after_id: int) -> list[tuple[int, str]]:
+    """(binding id, deposit address) of the bindings of `coin_type` newer than `after_id`."""
+    rows = conn.execute(_BOUND_SINCE, {"coin": coin_type, "after": after_id})
+    return [(int(i), a) for i, a in rows]
+
+
+def chain_deposits_above(conn: Connection, coin_type: str, height: int) -> list[Deposit]:
+    """Deposits of `coin_type` a chain scanner recorded from blocks above `height` (reorg
+    candidates); those from the dummy API (no block hash) are not."""
+    rows = conn.execute(
+        select(dt)
+        .where(and_(dt.c.coin_type == coin_type, dt.c.height > height, dt.c.block_hash != ""))
+        .order_by(dt.c.seq)
+    )
+    return [Deposit(*r) for r in rows]  # the columns are Deposit's fields, in order
+
+
+def move_deposit_block(
+    conn: Connection, deposit_id: str, height: int, block_hash: str, now: int
+) -> None:
+    """Record the block a reorg moved a deposit's transaction to (its status is untouched)."""
+    conn.execute(
+        update(dt)
+        .where(dt.c.deposit_id == deposit_id)
+        .values(height=height, block_hash=block_hash, updated_at=now)
+    )
+
+
+def stop_unpaid_deposit(conn: Connection, deposit: Deposit, error: str, now: int) -> bool:
+    """Move a deposit no payout covers yet to done with `error`, if it is still as read.
+
+    The compare-and-set covers status and payout: a sender that assigned a payout to it in
+    the meantime wins (and its payout goes out), so this never half-stops a payout.
+    """
+    result = conn.execute(
+        update(dt)
+        .where(
+            and_(
+                dt.c.deposit_id == deposit.deposit_id,
+                dt.c.status == deposit.status,
+                dt.c.payout_txid.is_(None),
+                dt.c.order_customer_id == "",
+                dt.c.order_id == "",
+            )
+        )
+        .values(status="done", error=error, updated_at=now)
+    )
+    return int(result.rowcount) == 1
+
+
+def record_orphan(conn: Connection, orphan: Orphan) -> None:
+    """Record (or re-record, after another reorg) a deposit a reorg took off the chain."""
+    values: dict[str, Any] = {
+        "deposit_id": orphan.deposit_id,
+        "coin_type": orphan.coin_type,
+        "deposit_address": orphan.deposit_address,
+        "value": orphan.value,
+        "height": orphan.height,
+        "block_hash": orphan.block_hash,
+        "fork_height": orphan.fork_height,
+        "status_then": orphan.status_then,
+        "action": orphan.action,
+        "detected_at": orphan.detected_at,
+        "back_height": None,
+        "back_at": None,
+    }
+    conn.execute(
+        delete(orphaned_deposits).where(orphaned_deposits.c.deposit_id == orphan.deposit_id)
+    )
+    conn.execute(insert(orphaned_deposits), values)
+
+
+def open_orphan_ids(conn: Connection, coin_type: str) -> set[str]:
+    """Ids of the orphaned deposits of `coin_type` not seen back on the chain since."""
+    rows = conn.execute(
+        select(orphaned_deposits.c.deposit_id).where(
+            and_(
+                orphaned_deposits.c.coin_type == coin_type,
+                orphaned_deposits.c.back_height.is_(None),
+            )
+        )
+    )
+    return {r[0] for r in rows}
+
+
+def mark_orphan_back(conn: Connection, deposit_id: str, height: int, now: int) -> Orphan | None:
+    conn.execute(
+        update(orphaned_deposits)
+        .where(orphaned_deposits.c.deposit_id == deposit_id)
+        .values(back_height=height, back_at=now)
+    )
+    row = conn.execute(
+        select(orphaned_deposits).where(orphaned_deposits.c.deposit_id == deposit_id)
+    ).first()
+    return None if row is None else Orphan(*row)
+
+
+def orphans(conn: Connection, coin_type: str | None = None) -> list[Orphan]:
+    query = select(orphaned_deposits).order_by(orphaned_deposits.c.detected_at)
+    if coin_type is not None:
+        query = query.where(orphaned_deposits.c.coin_type == coin_type)
+    return [Orphan(*r) for r in conn.execute(query)]
+
+
+def count_orphans(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(
+        select(orphaned_deposits.c.coin_type, func.count()).group_by(orphaned_deposits.c.coin_type)
+    )
+    return {coin: int(n) for coin, n in rows}

@@ -1,0 +1,142 @@
+"""The ETH node client (scanner/eth.py) and the block loop on a real Ethereum node: anvil."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from teller.coins.eth import checksum_address
+from teller.exchange.states import DONE, WAITING_DECIDE
+from teller.scanner.base import ORPHANED_ERROR, NodeBadAnswer
+from teller.scanner.eth import EthereumClient, parse_block, quantity
+from tests.scanner.conftest import AnvilNode, Rig, scan_all, watch_notices
+from tests.vectors import load_json
+
+WEI_PER_ETH = 10**18
+
+
+def fresh_address(anvil: AnvilNode, tag: int) -> str:
+    """A lower-case address no test has paid yet (anvil keeps its chain for the module)."""
+    return f"0x{anvil.height():08x}{tag:04x}" + "5e" * 14
+
+
+@pytest.fixture
+async def client(anvil: AnvilNode) -> AsyncIterator[EthereumClient]:
+    node = EthereumClient("127.0.0.1", str(anvil.port))
+    yield node
+    await node.aclose()
+
+
+async def test_value_transfers_to_watched_addresses_are_deposits_in_exact_wei(
+    anvil: AnvilNode, rig: Rig, client: EthereumClient
+) -> None:
+    watched, other = fresh_address(anvil, 1), fresh_address(anvil, 2)
+    rig.bind("ETH", watched)
+    start = anvil.height() + 1
+    # The node is given (and answers with) the EIP-55 mixed-case form; the pool holds lower case.
+    first = anvil.send(checksum_address(watched), WEI_PER_ETH + 1)
+    second = anvil.send(watched, 3 * WEI_PER_ETH // 7)  # a second deposit to the same address
+    anvil.send(other, 5)
+
+    await scan_all(rig.scanner(client, confirmations=1, start=start))
+
+    found = {i: (d.deposit_address, d.value, d.tx, d.n) for i, d in rig.deposits().items()}
+    assert found == {
+        f"{first}:0": (watched, 1_000_000_000_000_000_001, first, 0),
+        f"{second}:0": (watched, 428_571_428_571_428_571, second, 0),
+    }
+
+
+async def test_an_eth_deposit_waits_for_its_confirmations(
+    anvil: AnvilNode, rig: Rig, client: EthereumClient
+) -> None:
+    watched = fresh_address(anvil, 3)
+    rig.bind("ETH", watched)
+    scanner = rig.scanner(client, confirmations=3, start=anvil.height() + 1)
+    tx = anvil.send(watched, 12_345)  # mined at once: 1 confirmation
+    await scan_all(scanner)
+    anvil.mine(1)
+    await scan_all(scanner)
+    assert rig.deposits() == {}
+
+    anvil.mine(1)
+    await scan_all(scanner)
+
+    assert [(d.deposit_id, d.value) for d in rig.deposits().values()] == [(f"{tx}:0", 12_345)]
+
+
+async def test_an_anvil_reorg_deeper_than_the_confirmations_stops_the_deposit(
+    anvil: AnvilNode, rig: Rig, client: EthereumClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    watched = fresh_address(anvil, 4)
+    rig.bind("ETH", watched)
+    scanner = rig.scanner(client, confirmations=2, start=anvil.height() + 1)
+    tx = anvil.send(watched, 7 * WEI_PER_ETH)
+    anvil.mine(1)
+    await scan_all(scanner)
+    assert rig.deposits()[f"{tx}:0"].status == WAITING_DECIDE
+
+    anvil.rpc("anvil_reorg", 2, [])  # the last 2 blocks replaced by empty ones
+    await scan_all(scanner)
+
+    deposit = rig.deposits()[f"{tx}:0"]
+    assert (deposit.status, deposit.error) == (DONE, ORPHANED_ERROR)
+    assert rig.orphans()[f"{tx}:0"].action == "stopped"
+    assert any("stopped before it was paid" in m for m in watch_notices(caplog))
+
+
+async def test_an_anvil_reorg_shallower_than_the_confirmations_records_nothing(
+    anvil: AnvilNode, rig: Rig, client: EthereumClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    watched = fresh_address(anvil, 5)
+    rig.bind("ETH", watched)
+    scanner = rig.scanner(client, confirmations=3, start=anvil.height() + 1)
+    anvil.send(watched, 10**15)
+    anvil.mine(1)  # 2 confirmations of 3
+    await scan_all(scanner)
+    anvil.rpc("anvil_reorg", 2, [])  # the payment is gone from the chain
+    anvil.mine(3)
+    await scan_all(scanner)
+
+    assert rig.deposits() == {}
+    assert rig.orphans() == {}
+    assert watch_notices(caplog) == []
+
+
+def test_the_original_fixture_blocks_are_read_with_hash_ids() -> None:
+    """Deposit ids are "<tx hash>:0", not the original's tx index (teller-go.md §5.3)."""
+    fixture = load_json("teller/eth_scanner_fixture.json")
+    deposits = [d for b in fixture["blocks"] for d in b["deposits_for_watched_addresses"] or []]
+    document = {
+        "number": hex(deposits[0]["height"]),
+        "hash": "0x" + "11" * 32,
+        "parentHash": "0x" + "22" * 32,
+        "transactions": [
+            {
+                "hash": d["tx"],
+                "to": checksum_address(d["address"]),
+                "value": hex(d["value"] * 10**9),
+            }
+            for d in deposits
+            if d["height"] == deposits[0]["height"]
+        ]
+        + [{"hash": "0x" + "33" * 32, "to": None, "value": "0x1"}],  # a contract creation
+    }
+    block = parse_block(document, deposits[0]["height"])
+    assert [(o.txid, o.n, o.watch_key) for o in block.outputs] == [
+        (d["tx"], 0, d["address"]) for d in deposits if d["height"] == deposits[0]["height"]
+    ]
+
+
+@pytest.mark.parametrize("value", ["12", "0xzz", 12, None, "0x" + "f" * 65])
+def test_a_quantity_that_is_no_hex_number_is_garbage(value: object) -> None:
+    with pytest.raises(NodeBadAnswer):
+        quantity(value, "value")
+
+
+async def test_a_block_the_node_does_not_have_is_a_bad_answer(
+    anvil: AnvilNode, client: EthereumClient
+) -> None:
+    with pytest.raises(NodeBadAnswer, match="has no block"):
+        await client.block(anvil.height() + 100)
