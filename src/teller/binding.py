@@ -7,6 +7,7 @@ and the binding written in one transaction, so a failed bind never burns an addr
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -14,10 +15,12 @@ from sqlalchemy import Connection
 from teller.coins import sky
 from teller.errors import BadRequest, BindError, Forbidden
 from teller.exchange.states import COIN_TYPES
+from teller.hd import HdChain
 from teller.logs import log_event
 from teller.store.bindings import count_bindings, insert_binding, lock_sky_address
 from teller.store.db import Database
 from teller.store.group_commit import GroupCommit
+from teller.store.hd_chains import lock_chains, take_hd_address
 from teller.store.pool import free_count_up_to, take_free_address
 
 log = logging.getLogger("teller.bind")
@@ -73,12 +76,15 @@ class BindService:
         bind_enabled: bool,
         max_bound_addrs: int,
         buy_method: str,
+        hd_chains: Mapping[str, HdChain] | None = None,
     ) -> None:
         self.db = db
         self.enabled_coins = enabled_coins
         self.bind_enabled = bind_enabled
         self.max_bound_addrs = max_bound_addrs
         self.buy_method = buy_method
+        # Coins whose addresses are derived from an extended public key (hd.py), not a file.
+        self.hd_chains: Mapping[str, HdChain] = hd_chains or {}
         self._group: GroupCommit[BindRequest, tuple[BindResult, int]] = GroupCommit(
             db, self._bind_in, refusals=(BindError,)
         )
@@ -141,12 +147,21 @@ class BindService:
 
         Refuses (BindError) only before writing anything, as GroupCommit requires.
         """
+        if self.hd_chains:  # first: see lock_chains (PostgreSQL lock order)
+            lock_chains(conn, [c.key_id for c in self.hd_chains.values()])
         lock_sky_address(conn, request.sky_address)
         if self.max_bound_addrs > 0 and (
             count_bindings(conn, request.sky_address) >= self.max_bound_addrs
         ):
             raise BindError(ERR_MAX_BOUND)
-        deposit_address = take_free_address(conn, request.coin_type, now)
+        chain = self.hd_chains.get(request.coin_type)
+        if chain is not None:
+            # The next index is taken in this transaction: rolled back with a failed bind.
+            deposit_address = take_hd_address(
+                conn, chain.key_id, request.coin_type, chain.address, now
+            )
+        else:
+            deposit_address = take_free_address(conn, request.coin_type, now)
         if deposit_address is None:
             log_event(
                 log,
@@ -164,5 +179,8 @@ class BindService:
             buy_method=self.buy_method,
             now=now,
         )
-        free_left = free_count_up_to(conn, request.coin_type, POOL_LOW)
+        if chain is not None:
+            free_left = POOL_LOW  # an HD chain never runs low
+        else:
+            free_left = free_count_up_to(conn, request.coin_type, POOL_LOW)
         return BindResult(deposit_address, request.coin_type, self.buy_method), free_left
