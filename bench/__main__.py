@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bench.addresses import btc_addresses, sky_addresses, write_lines
 from bench.report import Results, as_json, render, write_json
+from bench.scanner import measure_scanner, render_scanner
 from bench.scenarios import (
     Bench,
     bound_btc_addresses,
@@ -30,6 +31,7 @@ from bench.scenarios import (
     surely_bound,
     time_addresses_cli,
 )
+from bench.skynode_bench import SkyNodeRun, measure_skynode, render_skynode, skynode_json
 from bench.sqlite_limit import durable_commit_rate
 from bench.teller_proc import TellerProcess
 from bench.wrk import Load, ensure_wrk, wrk_version
@@ -47,6 +49,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--bind-cap", type=int, default=15_000, help="most binds sent (default 15000)")
     add("--deposits", type=int, default=2_000, help="deposits to take to done (default 2000)")
     add("--deposit-timeout", type=float, default=40.0, help="seconds (default 40)")
+    add("--sky-deposits", type=int, default=2_000, help="deposits paid through the Skycoin"
+        " node simulator, a block a second (default 2000; 0 = skip)")  # fmt: skip
+    add("--scanner-blocks", type=int, default=20, help="blocks of 2,000 transactions for the"
+        " BTC scanner catch-up (default 20; 0 = skip)")  # fmt: skip
     add("--cli-count", type=int, default=10_000, help="N of `teller addresses btc SEED N`")
     add("--max-requests", type=int, default=200_000, help="cap of a fixed-duration run")
     add("--json", type=Path, default=REPO / "test-output" / "bench.json", help="JSON output")
@@ -71,7 +77,7 @@ def source_version() -> str:
     return commit + ("+dirty" if git("status", "--porcelain", "--", "src") else "")
 
 
-def measure(args: argparse.Namespace, workdir: Path) -> Results:
+def measure(args: argparse.Namespace, workdir: Path) -> tuple[Results, SkyNodeRun | None]:
     wrk = ensure_wrk()
     load = Load(threads=1, connections=args.connections, seconds=args.seconds)
     bench = Bench(wrk=wrk, workdir=workdir, load=load, max_requests=args.max_requests)
@@ -105,7 +111,12 @@ def measure(args: argparse.Namespace, workdir: Path) -> Results:
         say(f"{len(bound)} deposits to done ...")
         deposits = measure_deposits(bench, teller, bound, args.deposit_timeout)
 
-    return Results(
+    skynode = None
+    if args.sky_deposits:
+        say(f"{args.sky_deposits} deposits through the Skycoin node simulator ...")
+        skynode = measure_skynode(bench, btc_file, args.sky_deposits, args.deposit_timeout)
+
+    results = Results(
         source=source_version(),
         generator=generator,
         load_before=load_before,
@@ -119,24 +130,38 @@ def measure(args: argparse.Namespace, workdir: Path) -> Results:
         status=status,
         deposits=deposits,
     )
+    return results, skynode
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     started = time.monotonic()
     if args.keep:
-        results = measure(args, Path(tempfile.mkdtemp(prefix="teller-bench-")))
+        results, skynode = measure(args, Path(tempfile.mkdtemp(prefix="teller-bench-")))
     else:
         with tempfile.TemporaryDirectory(prefix="teller-bench-") as folder:
-            results = measure(args, Path(folder))
+            results, skynode = measure(args, Path(folder))
+    scanner = None
+    if args.scanner_blocks:
+        say(f"BTC scanner catch-up over {args.scanner_blocks} blocks of 2,000 transactions ...")
+        with tempfile.TemporaryDirectory(prefix="teller-bench-scanner-") as folder:
+            scanner = measure_scanner(Path(folder), args.scanner_blocks, 2_000)
     when = datetime.now(UTC).isoformat(timespec="seconds")
     print(f"\n{when}  {render(results)}")
+    if skynode is not None:
+        print(f"\n{render_skynode(skynode)}")
     machine = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
-    write_json(args.json, as_json(results, when, machine))
+    document = as_json(results, when, machine)
+    if skynode is not None:
+        document["skynode"] = skynode_json(skynode)
+    if scanner is not None:
+        print(f"\n{render_scanner(scanner)}")
+        document["scanner"] = scanner.as_json()
+    write_json(args.json, document)
     say(f"results written to {args.json}; finished in {time.monotonic() - started:.0f}s")
     return 0
 

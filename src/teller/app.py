@@ -22,18 +22,26 @@ from sqlalchemy.engine import make_url
 
 from teller.addresses import AddressFileError, read_address_file
 from teller.binding import BindService
+from teller.coins.sky_wallet import WalletError, load_wallet
 from teller.config import Config
 from teller.exchange.health import StatusBoard
 from teller.exchange.intake import DepositIntake
 from teller.exchange.processor import DirectProcessor
 from teller.exchange.sender import Sender
+from teller.hd import load_hd_chains
 from teller.http.admin import create_admin_app
 from teller.http.dummy import create_dummy_app
 from teller.http.public import create_public_app
 from teller.http.servers import EmbeddedServer, Listener, bind_socket
 from teller.logs import ReopenableFileHandler, log_event
+from teller.payers.base import Payer
 from teller.payers.dummy import DummyPayer
+from teller.payers.skynode import SkyNodePayer
+from teller.payers.skynode_sim import InProcessNode, in_process_node
+from teller.scanner.base import BlockScanner
+from teller.scanner.nodes import build_scanners, unavailable_scanners
 from teller.services import Services
+from teller.skynode import SkyNodeClient
 from teller.store.db import Database, create_store_engine, sqlite_url
 from teller.store.migrate import upgrade
 from teller.store.pool import sync_pool
@@ -78,7 +86,7 @@ def load_pools(config: Config, db: Database, coins: frozenset[str]) -> None:
             problems.append(f"{coin.lower()}_addresses missing")
             continue
         try:
-            loaded[coin] = read_address_file(Path(files[coin]), coin)
+            loaded[coin] = read_address_file(Path(files[coin]), coin, config.btc_scanner.network)
         except AddressFileError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -111,23 +119,55 @@ class Teller:
     servers: list[EmbeddedServer] = field(default_factory=list)
     process_lock: SqliteProcessLock | None = None
     worker_lock: PostgresWorkerLock | None = None
+    scanners: list[BlockScanner] = field(default_factory=list)  # chain scanners (not dummy)
+    skynode_sim: InProcessNode | None = None  # dummy.skynode_sim: served in teller's loop
 
     def addresses(self) -> dict[str, str]:
         return {lst.name: lst.address for lst in self.listeners}
 
 
+def build_payer(
+    config: Config, appdir: Path
+) -> tuple[Payer, DummyPayer | None, InProcessNode | None]:
+    """The payer the sender uses, the dummy payer if it is that one (for its API), and the
+    in-process node simulator if there is one (for serve() to run).
+
+    dummy.skynode_sim: the real payer against a node simulator teller runs itself, with a
+    demo wallet in the data directory. dummy.sender: the fake network of payers/dummy.py.
+    Otherwise the real one: the hot wallet of sky_exchanger.wallet (unencrypted; checked
+    here, before anything runs) signing for the Skycoin node at sky_rpc.address.
+    """
+    if config.dummy.skynode_sim:
+        try:
+            node = in_process_node(appdir)
+        except (OSError, ValueError) as exc:  # WalletError is a ValueError
+            raise StartupError([f"dummy.skynode_sim: {exc}"]) from exc
+        log_event(
+            log,
+            logging.INFO,
+            "paying through the in-process Skycoin node simulator",
+            node=f"http://{node.address}",
+            wallet=node.wallet.path,
+        )
+        return SkyNodePayer(SkyNodeClient(node.address), node.wallet), None, node
+    if config.dummy.sender:
+        dummy = DummyPayer(
+            appdir / DUMMY_LEDGER,
+            dummy_droplets(config.dummy.balance),
+            auto_confirm=config.dummy.auto_confirm,
+        )
+        return dummy, dummy, None
+    try:
+        wallet = load_wallet(config.sky_exchanger.wallet)
+    except WalletError as exc:
+        raise StartupError([f"sky_exchanger.wallet: {exc}"]) from exc
+    return SkyNodePayer(SkyNodeClient(config.sky_rpc.address), wallet), None, None
+
+
 def build_teller(config: Config, appdir: Path) -> Teller:
-    if not config.dummy.sender:
-        raise StartupError(
-            ["the Skycoin node sender is not available in this version: set dummy.sender = true"]
-        )
-    if not config.dummy.scanner:
-        raise StartupError(
-            [
-                "the BTC/ETH/SKY chain scanners are not available in this version:"
-                " set dummy.scanner = true"
-            ]
-        )
+    # Real chain scanners run for each enabled coin when dummy.scanner is false.
+    if unavailable_scanners(config):
+        raise StartupError(unavailable_scanners(config))
     appdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     process_lock = None
     url = make_url(database_url(config, appdir))
@@ -139,14 +179,11 @@ def build_teller(config: Config, appdir: Path) -> Teller:
             raise StartupError([str(exc)]) from exc
     db = open_database(config, appdir)
     coins = enabled_coins(config)
-    load_pools(config, db, coins)
+    hd_chains = load_hd_chains(config, db, coins)  # these coins need no address file
+    load_pools(config, db, coins - hd_chains.keys())
     board = StatusBoard()
     processor_waker, sender_waker = Waker(), Waker()
-    payer = DummyPayer(
-        appdir / DUMMY_LEDGER,
-        dummy_droplets(config.dummy.balance),
-        auto_confirm=config.dummy.auto_confirm,
-    )
+    payer, dummy_payer, skynode_sim = build_payer(config, appdir)
     exchanger = config.sky_exchanger
     services = Services(
         config=config,
@@ -157,6 +194,7 @@ def build_teller(config: Config, appdir: Path) -> Teller:
             bind_enabled=config.teller.bind_enabled,
             max_bound_addrs=config.teller.max_bound_addrs,
             buy_method=exchanger.buy_method,
+            hd_chains=hd_chains,
         ),
         intake=DepositIntake(db, processor_waker),
         payer=payer,
@@ -165,7 +203,7 @@ def build_teller(config: Config, appdir: Path) -> Teller:
         sender_waker=sender_waker,
         enabled_coins=coins,
         pool_coins=coins,
-        dummy_payer=payer,
+        dummy_payer=dummy_payer,
     )
     teller = Teller(
         services=services,
@@ -174,6 +212,8 @@ def build_teller(config: Config, appdir: Path) -> Teller:
         process_lock=process_lock,
         worker_lock=PostgresWorkerLock(db.engine) if db.backend == "postgresql" else None,
     )
+    teller.scanners = build_scanners(config, db, services.intake, board)
+    teller.skynode_sim = skynode_sim
     teller.listeners = make_listeners(services)
     return teller
 
@@ -255,6 +295,9 @@ async def serve(
                 group.create_task(
                     server.serve(sockets=[listener.sock]), name=f"serve {listener.name}"
                 )
+            sim_task = None
+            if teller.skynode_sim is not None:
+                sim_task = group.create_task(teller.skynode_sim.serve(), name="skynode sim")
             workers = group.create_task(run_workers_when_allowed(teller), name="workers")
             while not all(s.started for s in teller.servers):
                 await asyncio.sleep(0.01)
@@ -265,6 +308,8 @@ async def serve(
             await stop.wait()
             log.info("stopping")
             workers.cancel()
+            if sim_task is not None:
+                sim_task.cancel()
             for server in teller.servers:
                 server.should_exit = True
     finally:
@@ -291,6 +336,8 @@ async def run_workers(teller: Teller) -> None:
             run_worker("sender", teller.sender.step, services.sender_waker, check_wait),
             name="sender",
         )
+        for scanner in teller.scanners:
+            group.create_task(scanner.run(), name=f"scanner {scanner.coin}")
 
 
 async def run_workers_when_allowed(teller: Teller, poll_seconds: float = 5.0) -> None:

@@ -3,6 +3,10 @@
 teller [run] [-c CONFIG] [-d DIR]      start teller (the default command)
 teller db migrate [-c CONFIG] [-d DIR] bring the database schema up to date
 teller addresses btc SEED N [--json]   the BTC addresses the original's tool printed
+teller addresses btc|eth --xpub KEY N  the addresses teller derives from an extended public key
+teller db import-bolt PATH [--dry-run] import a Go teller's BoltDB (read-only)
+teller sim btcd [--rpc ADDR --api ADDR] a btcd simulator (sim/btcd.py)
+teller sim skynode [--port N --wallet F] a Skycoin node simulator (sim/skynode.py)
 """
 
 from __future__ import annotations
@@ -45,12 +49,37 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     migrate = db_commands.add_parser("migrate", help="bring the schema up to date")
     _common(migrate, suppress=True)
+    import_bolt = db_commands.add_parser(
+        "import-bolt", help="import a Go teller's BoltDB (its teller.db), read-only"
+    )
+    import_bolt.add_argument("path", help="the Go teller's database file (never written)")
+    import_bolt.add_argument(
+        "--dry-run", action="store_true", help="print what would be imported, per bucket"
+    )
+    _common(import_bolt, suppress=True)
     addresses = commands.add_parser("addresses", help="generate deposit addresses")
     coins = addresses.add_subparsers(dest="coin", required=True)
     btc = coins.add_parser("btc", help="BTC addresses from a seed (Skycoin's key chain)")
-    btc.add_argument("seed", help="the seed text")
-    btc.add_argument("count", type=int, help="how many addresses")
+    btc.add_argument("seed", nargs="?", help="the seed text (not with --xpub)")
+    btc.add_argument("count", type=int, nargs="?", help="how many addresses")
     btc.add_argument("--json", action="store_true", help='print {"btc_addresses": [...]}')
+    btc.add_argument("--xpub", help="derive from this xpub/ypub/zpub instead (teller hd.py)")
+    eth = coins.add_parser("eth", help="ETH addresses from an account xpub (m/44'/60'/0')")
+    eth.add_argument("--xpub", required=True, help="the account's extended public key")
+    eth.add_argument("count", type=int, help="how many addresses")
+    eth.add_argument("--json", action="store_true", help='print {"eth_addresses": [...]}')
+    sim = commands.add_parser("sim", help="run a simulator shipped with teller (sim/)")
+    simulators = sim.add_subparsers(dest="simulator", required=True)
+    from teller.sim import btcd as btcd_sim
+
+    btcd_sim.add_arguments(
+        simulators.add_parser("btcd", help="a btcd JSON-RPC node with a made-up chain")
+    )
+    from teller.sim import skynode as skynode_sim
+
+    skynode_sim.add_arguments(
+        simulators.add_parser("skynode", help="a Skycoin node (REST API) with a demo wallet")
+    )
     return parser
 
 
@@ -118,11 +147,38 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_bolt(args: argparse.Namespace) -> int:
+    from teller.bolt_import import run_import
+
+    config, appdir = _load(args)
+    return run_import(
+        config, appdir, Path(args.path), dry_run=args.dry_run, out=sys.stdout, err=sys.stderr
+    )
+
+
+def cmd_addresses_hd(args: argparse.Namespace) -> int:
+    """`teller addresses btc|eth --xpub KEY N`: the addresses teller hands out from KEY."""
+    from teller.hd import print_addresses
+
+    if args.coin == "btc":  # `--xpub KEY N`: the one positional is N (seed is unused)
+        if args.count is not None or args.seed is None or not args.seed.isdigit():
+            print("usage: teller addresses btc --xpub KEY N (N a number)", file=sys.stderr)
+            return 2
+        args.count = int(args.seed)
+    if not 0 <= args.count <= MAX_ADDRESSES:
+        print(f"count must be from 0 to {MAX_ADDRESSES:,}", file=sys.stderr)
+        return 2
+    return print_addresses(args.coin.upper(), args.xpub, args.count, as_json=args.json)
+
+
 def cmd_addresses_btc(args: argparse.Namespace) -> int:
     from teller.coins.btc import p2pkh_address_from_pubkey
     from teller.coins.sky import deterministic_keypairs
     from teller.progress import Progress
 
+    if args.count is None:
+        print("usage: teller addresses btc SEED N, or --xpub KEY N", file=sys.stderr)
+        return 2
     if not 0 <= args.count <= MAX_ADDRESSES:
         print(f"count must be from 0 to {MAX_ADDRESSES:,}", file=sys.stderr)
         return 2
@@ -149,10 +205,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "dir"):
         args.dir = DEFAULT_APPDIR
     try:
+        if args.command == "db" and args.db_command == "import-bolt":
+            return cmd_import_bolt(args)
         if args.command == "db":
             return cmd_migrate(args)
+        if args.command == "addresses" and (args.coin == "eth" or args.xpub is not None):
+            return cmd_addresses_hd(args)
         if args.command == "addresses":
             return cmd_addresses_btc(args)
+        if args.command == "sim" and args.simulator == "btcd":
+            from teller.sim import btcd as btcd_sim
+
+            return btcd_sim.run(args)
+        if args.command == "sim" and args.simulator == "skynode":
+            from teller.sim import skynode as skynode_sim
+
+            return skynode_sim.run_args(args)
         return cmd_run(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)

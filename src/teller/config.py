@@ -29,6 +29,9 @@ Differences from the original, on purpose:
   dummy mode); sky_sky_exchange_rate is required only when the SKY scanner is enabled (the
   original's own config.passthrough.toml predates it and leaves it out); sky_addresses is
   required when the SKY scanner is enabled (the original never checked it);
+- teller's own keys for the real BTC scanner: btc_rpc.tls = false talks plain HTTP to Bitcoin
+  Core (no cert needed; the original spoke only TLS to btcd), btc_scanner.network (mainnet,
+  testnet or regtest) chooses which address forms the BTC pool accepts;
 - teller's own rules (addresses are host:port, waits are > 0, database_url, dummy.balance...)
   come after the original's, with messages in the same style.
 """
@@ -58,6 +61,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from teller.coins.btc import NETWORKS as BTC_NETWORKS
 from teller.coins.btc import SATOSHIS_PER_BTC
 from teller.durations import DurationError, format_duration, parse_duration
 from teller.exchange.amounts import (
@@ -243,6 +247,9 @@ class BtcRpcConfig(_Section):
     user: ConfigSecret = SecretStr("")
     pass_: ConfigSecret = Field(default=SecretStr(""), alias="pass")
     cert: ConfigStr = ""
+    # teller's own: false talks plain HTTP to Bitcoin Core (or Litecoin Core) instead of
+    # TLS to btcd; cert is then not needed.
+    tls: ConfigBool = True
 
 
 class EthRpcConfig(_Section):
@@ -264,6 +271,8 @@ class BtcScannerConfig(ScannerConfig):
     scan_period: ConfigDuration = timedelta(seconds=20)
     initial_scan_height: ConfigInt = 492478
     confirmations_required: ConfigInt = 1
+    # teller's own: which address forms the BTC pool accepts (mainnet, testnet, regtest).
+    network: ConfigStr = "mainnet"
 
 
 class EthScannerConfig(ScannerConfig):
@@ -347,6 +356,11 @@ class DummyConfig(_Section):
     http_addr: ConfigStr = "127.0.0.1:4121"
     balance: ConfigStr = "100"  # the dummy sender's starting balance, in SKY
     auto_confirm: ConfigBool = False  # the dummy sender confirms every broadcast at once
+    # teller's own: pay through a Skycoin node simulator that teller runs itself on a free
+    # loopback port, from a demo wallet it writes and funds in the data directory; real
+    # signed transactions, no node to install. Takes the place of dummy.sender; the sender
+    # then uses neither sky_rpc.address nor sky_exchanger.wallet.
+    skynode_sim: ConfigBool = False
 
 
 class Config(_Section):
@@ -361,6 +375,10 @@ class Config(_Section):
     btc_addresses: ConfigStr = ""
     eth_addresses: ConfigStr = ""
     sky_addresses: ConfigStr = ""
+    # Extended public keys: deposit addresses derived from them instead of read from the
+    # btc_addresses / eth_addresses file (hd.py). BTC: xpub, ypub or zpub; ETH: the account xpub.
+    btc_xpub: ConfigStr = ""
+    eth_xpub: ConfigStr = ""
     teller: TellerConfig = Field(default_factory=TellerConfig)
     sky_rpc: SkyRpcConfig = Field(default_factory=SkyRpcConfig)
     btc_rpc: BtcRpcConfig = Field(default_factory=BtcRpcConfig)
@@ -655,6 +673,7 @@ def validation_problems(config: Config, *, check_network: bool = True) -> list[s
         _sky_rpc_problems,
         _scanner_rpc_problems,
         _scanner_number_problems,
+        _btc_network_problems,
         _passthrough_scanner_problems,
         _exchanger_problems,
         _wallet_problems,
@@ -675,16 +694,25 @@ def _address_file_problems(config: Config) -> Iterator[str]:
     files = [("btc_addresses", config.btc_addresses), ("eth_addresses", config.eth_addresses)]
     if config.sky_scanner.enabled:
         files.append(("sky_addresses", config.sky_addresses))
+    # An extended public key replaces the coin's address file (hd.py).
+    hd_keys = {"btc_addresses": config.btc_xpub, "eth_addresses": config.eth_xpub}
     for key, path in files:
+        if hd_keys.get(key):
+            continue
         if not path:
             yield f"{key} missing"
         elif not Path(path).is_file():
             yield f"{key} file does not exist"
+    from teller.hd import config_key_problems  # embit only loads when the config is checked
+
+    yield from config_key_problems("BTC", "btc_xpub", config.btc_xpub, config.btc_scanner.network)
+    yield from config_key_problems("ETH", "eth_xpub", config.eth_xpub)
 
 
 def _sky_rpc_problems(config: Config) -> Iterator[str]:
     address = config.sky_rpc.address
-    if not address and (not config.dummy.sender or _real_scanner_on(config, "SKY")):
+    real_sender = not (config.dummy.sender or config.dummy.skynode_sim)
+    if not address and (real_sender or _real_scanner_on(config, "SKY")):
         yield "sky_rpc.address missing"
     if address:
         yield from _host_port_problems("sky_rpc.address", address, allow_port_zero=False)
@@ -701,11 +729,11 @@ def _scanner_rpc_problems(config: Config) -> Iterator[str]:
             ("server", rpc.server),
             ("user", rpc.user.get_secret_value()),
             ("pass", rpc.pass_.get_secret_value()),
-            ("cert", rpc.cert),
+            ("cert", rpc.cert if rpc.tls else "-"),
         ):
             if not value:
                 yield f"btc_rpc.{key} missing"
-        if rpc.cert and not Path(rpc.cert).is_file():
+        if rpc.tls and rpc.cert and not Path(rpc.cert).is_file():
             yield "btc_rpc.cert file does not exist"
     if rpc.server:
         yield from _host_port_problems("btc_rpc.server", rpc.server, allow_port_zero=False)
@@ -724,6 +752,14 @@ def _scanner_number_problems(config: Config) -> Iterator[str]:
             yield f"{prefix}.confirmations_required must be >= 0"
         if scanner.initial_scan_height < 0:
             yield f"{prefix}.initial_scan_height must be >= 0"
+
+
+def _btc_network_problems(config: Config) -> Iterator[str]:
+    if config.btc_scanner.network not in BTC_NETWORKS:
+        yield (
+            "btc_scanner.network must be one of "
+            f"{', '.join(BTC_NETWORKS)}, got {config.btc_scanner.network!r}"
+        )
 
 
 def _passthrough_scanner_problems(config: Config) -> Iterator[str]:
@@ -769,7 +805,7 @@ def _exchanger_problems(config: Config) -> Iterator[str]:
 def _wallet_problems(config: Config) -> Iterator[str]:
     """Only a real sender needs the hot wallet; its full loading belongs to the wallet module,
     here it only has to exist and look like a Skycoin wallet (JSON with meta and entries)."""
-    if config.dummy.sender:
+    if config.dummy.sender or config.dummy.skynode_sim:
         return
     path = config.sky_exchanger.wallet
     if not path:
@@ -903,7 +939,7 @@ def _is_sky_amount(text: str) -> bool:
 
 def _sky_rpc_connect_problems(config: Config) -> Iterator[str]:
     """The original dials the Skycoin node at start-up when it will really send coins."""
-    if config.dummy.sender or not config.sky_rpc.address:
+    if config.dummy.sender or config.dummy.skynode_sim or not config.sky_rpc.address:
         return
     try:
         host, port = split_host_port(config.sky_rpc.address)

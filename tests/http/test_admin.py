@@ -53,6 +53,14 @@ def deposits(tel: RunningTeller, status: str | None = None) -> list[dict[str, An
 
 def test_deposit_addresses_shows_pools_and_bound_addresses(tel: RunningTeller) -> None:
     empty = tel.admin_get("/api/deposit-addresses")
+    # teller's own addition: each coin's chain scanner (dummy mode here; SKY off).
+    scanners = {coin: empty[coin].pop("scanner") for coin in empty}
+    assert {coin: s["source"] for coin, s in scanners.items()} == {
+        "BTC": "dummy",
+        "ETH": "dummy",
+        "SKY": "off",
+    }
+    assert all(s["orphaned_deposits"] == 0 for s in scanners.values())
     assert empty == {
         "BTC": {
             "remaining_addresses": 5,

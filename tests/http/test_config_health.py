@@ -32,18 +32,21 @@ def test_config_reports_the_configured_exchange(tel: RunningTeller) -> None:
                 "confirmations_required": 1,
                 "fixed_exchange_rate": "500.000000",
                 "passthrough_minimum_volume": "0.005",
+                "exact_exchange_rate": "500",
             },
             "eth": {
                 "enabled": True,
                 "confirmations_required": 1,
                 "fixed_exchange_rate": "100.000000",
                 "passthrough_minimum_volume": "0",
+                "exact_exchange_rate": "100",
             },
             "sky": {
                 "enabled": False,
                 "confirmations_required": 0,
                 "fixed_exchange_rate": "1",
                 "passthrough_minimum_volume": "0",
+                "exact_exchange_rate": "1",
             },
         },
     }
@@ -76,6 +79,7 @@ def test_config_follows_the_config_file(start_teller: StartTeller) -> None:
         "confirmations_required": 3,
         "fixed_exchange_rate": "0.660000",
         "passthrough_minimum_volume": "0.005",
+        "exact_exchange_rate": "0.66666667",
     }
     assert eth["enabled"] is False
     assert eth["fixed_exchange_rate"] == "0.000000"
@@ -106,6 +110,18 @@ def test_health_shape_on_a_fresh_teller(tel: RunningTeller) -> None:
             "sender_error": "",
             "deposit_error_count": 0,
             "balance": {"coins": "1000000.000000", "hours": "1000000"},
+        },
+        "scanners": {
+            coin: {
+                "enabled": source != "off",
+                "source": source,
+                "node_reachable": None,
+                "node_height": None,
+                "scanned_height": None,
+                "confirmations_required": 1,
+                "error": "",
+            }
+            for coin, source in (("btc", "dummy"), ("eth", "dummy"), ("sky", "off"))
         },
     }
     assert isinstance(health["version"], str)

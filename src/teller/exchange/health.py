@@ -11,10 +11,35 @@ from dataclasses import dataclass, field
 
 
 @dataclass
+class ScannerHealth:
+    """What one chain scanner (scanner/base.py) last saw: written by it, read by the APIs."""
+
+    coin_type: str
+    source: str  # "node" (a real scanner), "dummy" (the dummy API) or "off"
+    node_reachable: bool | None = None  # None: not asked yet
+    node_height: int | None = None
+    scanned_height: int | None = None  # highest block scanned (the resume point)
+    confirmations_required: int = 1
+    error: str = ""  # the latest trouble; "" once a round succeeds
+
+    def view(self) -> dict[str, object]:
+        return {
+            "enabled": self.source != "off",
+            "source": self.source,
+            "node_reachable": self.node_reachable,
+            "node_height": self.node_height,
+            "scanned_height": self.scanned_height,
+            "confirmations_required": self.confirmations_required,
+            "error": self.error,
+        }
+
+
+@dataclass
 class StatusBoard:
     processor_error: str = ""
     sender_error: str = ""
     started_at: float = field(default_factory=time.monotonic)
+    scanners: dict[str, ScannerHealth] = field(default_factory=dict)  # by coin type
 
     def uptime_seconds(self) -> float:
         return time.monotonic() - self.started_at

@@ -11,11 +11,13 @@ import sys
 import tempfile
 import threading
 import traceback
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.background import BackgroundTask
 
@@ -24,24 +26,32 @@ from teller.errors import BadRequest, NotFound
 from teller.exchange.amounts import format_droplets, format_units
 from teller.exchange.states import ALL_STATUSES, COIN_TYPES, WAITING_DEPOSIT
 from teller.exchange.views import COIN_DECIMALS, deposit_info
+from teller.hd import hd_admin_view
 from teller.http.metrics import render_metrics
+from teller.http.pages import ADMIN_WEB_DIR, page_files
+from teller.http.public import WebMount, health_view
 from teller.http.responses import IndentedJSON, create_app
 from teller.services import Services
 from teller.store.backup import BackupUnsupported, backup_sqlite
 from teller.store.bindings import bound_addresses
 from teller.store.deposits import (
+    count_by_status,
     deposits_by_status,
     errored_deposits,
+    find_deposits,
     received_totals,
     sent_total,
 )
 from teller.store.pool import pool_usage
+from teller.store.scans import count_orphans, orphans
 
 
 def deposit_addresses_view(services: Services) -> dict[str, Any]:
     with services.db.read() as conn:
         usage = pool_usage(conn)
         scanning = {coin: bound_addresses(conn, coin) for coin in COIN_TYPES}
+        orphaned = count_orphans(conn)
+    hd = hd_admin_view(services.db, services.bind.hd_chains)
     view: dict[str, Any] = {}
     for coin in COIN_TYPES:
         pool = usage.get(coin)
@@ -51,7 +61,19 @@ def deposit_addresses_view(services: Services) -> dict[str, Any]:
             "scanning_enabled": coin in services.enabled_coins,
             "address_manager_enabled": coin in services.pool_coins,
         }
+        scanner = services.board.scanners.get(coin)
+        if scanner is not None:  # teller's own: the chain scanner's state
+            view[coin]["scanner"] = {**scanner.view(), "orphaned_deposits": orphaned.get(coin, 0)}
+        if coin in hd:  # teller's own: derived from an extended public key; never runs dry
+            view[coin].update(hd[coin])
     return view
+
+
+def orphaned_view(services: Services) -> dict[str, Any]:
+    """Deposits handed on that a reorg then removed from the chain (scanner/base.py)."""
+    with services.db.read() as conn:
+        found = orphans(conn)
+    return {"deposits": [asdict(o) for o in found]}
 
 
 def accounting_view(services: Services) -> dict[str, Any]:
@@ -74,6 +96,41 @@ def deposits_view(services: Services, status: str | None) -> dict[str, Any]:
     with services.db.read() as conn:
         found = deposits_by_status(conn, status)
     return {"deposits": [deposit_info(d) for d in found]}
+
+
+@dataclass(frozen=True)
+class DepositSearch:
+    status: str | None
+    sky_address: str | None
+    deposit_id: str | None
+    limit: int | None
+
+
+MAX_SEARCH_LIMIT = 10_000
+
+
+def search_view(services: Services, search: DepositSearch) -> dict[str, Any]:
+    if search.status is not None and search.status not in ALL_STATUSES:
+        raise BadRequest("Invalid status")
+    if search.limit is not None and not 1 <= search.limit <= MAX_SEARCH_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_SEARCH_LIMIT}")
+    if search.status == WAITING_DEPOSIT:
+        return {"deposits": []}
+    with services.db.read() as conn:
+        found = find_deposits(
+            conn,
+            status=search.status,
+            sky_address=(search.sky_address or "").strip() or None,
+            deposit_id=(search.deposit_id or "").strip() or None,
+            last=search.limit,
+        )
+    return {"deposits": [deposit_info(d) for d in found]}
+
+
+def counts_view(services: Services) -> dict[str, int]:
+    with services.db.read() as conn:
+        counts = count_by_status(conn)
+    return {status: counts.get(status, 0) for status in ALL_STATUSES if status != WAITING_DEPOSIT}
 
 
 def errored_view(services: Services) -> dict[str, Any]:
@@ -109,12 +166,36 @@ def admin_router(services: Services) -> APIRouter:
         return IndentedJSON(await asyncio.to_thread(deposit_addresses_view, services))
 
     @router.get("/api/deposits", response_class=IndentedJSON)
-    async def deposits(status: str | None = None) -> IndentedJSON:
-        return IndentedJSON(await asyncio.to_thread(deposits_view, services, status or None))
+    async def deposits(
+        status: str | None = None,
+        sky_address: str | None = None,
+        deposit_id: str | None = None,
+        limit: int | None = None,
+    ) -> IndentedJSON:
+        """All deposits, or those of one status; the dashboard's search adds sky_address,
+        deposit_id (exact) and limit (only the most recent)."""
+        if sky_address is None and deposit_id is None and limit is None:
+            return IndentedJSON(await asyncio.to_thread(deposits_view, services, status or None))
+        search = DepositSearch(status or None, sky_address, deposit_id, limit)
+        return IndentedJSON(await asyncio.to_thread(search_view, services, search))
+
+    @router.get("/api/deposits/counts", response_class=IndentedJSON)
+    async def counts() -> IndentedJSON:
+        """How many deposits are in each status (for the dashboard)."""
+        return IndentedJSON(await asyncio.to_thread(counts_view, services))
+
+    @router.get("/api/health", response_class=IndentedJSON)
+    async def health() -> IndentedJSON:
+        """The public /api/health, here too for the dashboard (same origin)."""
+        return IndentedJSON(await health_view(services))
 
     @router.get("/api/deposits/errored", response_class=IndentedJSON)
     async def errored() -> IndentedJSON:
         return IndentedJSON(await asyncio.to_thread(errored_view, services))
+
+    @router.get("/api/deposits/orphaned", response_class=IndentedJSON)
+    async def orphaned() -> IndentedJSON:
+        return IndentedJSON(await asyncio.to_thread(orphaned_view, services))
 
     @router.get("/api/accounting", response_class=IndentedJSON)
     async def accounting() -> IndentedJSON:
@@ -161,5 +242,10 @@ def admin_router(services: Services) -> APIRouter:
 
 def create_admin_app(services: Services) -> FastAPI:
     app = create_app("teller admin API")
-    app.include_router(admin_router(services))
+    router = admin_router(services)
+    app.include_router(router)
+    # The dashboard at "/" (its files; the API paths keep their own 404s and 405s).
+    api_paths = frozenset(r.path for r in router.routes if isinstance(r, APIRoute))
+    files = page_files(ADMIN_WEB_DIR, shipped=True)
+    app.router.routes.append(WebMount("/", files, api_paths, name="dashboard"))
     return app

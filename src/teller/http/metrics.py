@@ -13,6 +13,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from teller.exchange.states import ALL_STATUSES, COIN_TYPES, WAITING_DEPOSIT
+from teller.hd import hd_admin_view
 from teller.services import Services
 from teller.store.deposits import count_by_status, count_errored
 from teller.store.pool import pool_usage
@@ -40,9 +41,11 @@ class StoreCollector(Collector):
             "Deposit addresses not handed out yet",
             labels=["coin_type"],
         )
+        hd = hd_admin_view(self.services.db, self.services.bind.hd_chains)  # never run dry
         for coin in COIN_TYPES:
             pool = usage.get(coin)
-            remaining.add_metric([coin], pool.remaining if pool else 0)
+            left = pool.remaining if pool else 0
+            remaining.add_metric([coin], hd[coin]["remaining_addresses"] if coin in hd else left)
         yield remaining
         board = self.services.board
         yield GaugeMetricFamily(

@@ -12,7 +12,6 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
-from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Scope
@@ -20,7 +19,12 @@ from starlette.types import ASGIApp, Scope
 from teller import __version__
 from teller.binding import parse_sky_address
 from teller.errors import BadRequest, UnsupportedMedia
-from teller.exchange.amounts import fixed_rate_display, format_droplets
+from teller.exchange.amounts import (
+    AmountError,
+    fixed_rate_display,
+    format_droplets,
+    parse_rate,
+)
 from teller.exchange.health import go_duration
 from teller.exchange.views import statuses_of
 from teller.http.middleware import (
@@ -30,6 +34,8 @@ from teller.http.middleware import (
     Throttle,
     cors_rules,
 )
+from teller.http.pages import page_files
+from teller.http.qr import QR_PATH, qr_router
 from teller.http.responses import IndentedJSON, create_app
 from teller.services import Services
 from teller.store.deposits import count_errored
@@ -88,6 +94,13 @@ def _plain_decimal(value: Decimal) -> str:
     return "0" if text in ("-0", "0") else text
 
 
+def _exact_rate(rate: str) -> str:
+    try:
+        return _plain_decimal(parse_rate(rate))
+    except AmountError:
+        return ""  # the SKY rate, unset while the SKY scanner is off
+
+
 def config_view(services: Services) -> dict[str, Any]:
     cfg = services.config
     exchanger = cfg.sky_exchanger
@@ -106,6 +119,9 @@ def config_view(services: Services) -> dict[str, Any]:
             )
             if coin == "BTC"
             else "0",
+            # The configured rate itself, exact (an "a/b" rate as teller reads it): with it
+            # and max_decimals the web page computes the SKY for an amount as teller will.
+            "exact_exchange_rate": _exact_rate(rate),
         }
     return {
         "enabled": cfg.teller.bind_enabled,
@@ -136,6 +152,8 @@ async def health_view(services: Services) -> dict[str, Any]:
             "deposit_error_count": errored,
             "balance": {"coins": coins, "hours": hours},
         },
+        # teller's own: each chain scanner (source node/dummy/off, node reachable, heights).
+        "scanners": {coin.lower(): s.view() for coin, s in board.scanners.items()},
     }
 
 
@@ -276,12 +294,12 @@ def create_public_app(services: Services) -> FastAPI:
     # Directly on the app's router, ahead of the API's (include_router would copy them as
     # plain routes).
     app.router.routes[0:0] = fast_routes(services, config_answer)
+    app.include_router(qr_router())  # the page's QR codes
     static_dir = Path(web.static_dir) if web.static_dir else WEB_DIR
     if static_dir.is_dir():
         api_paths = frozenset(r.path for r in router.routes if isinstance(r, APIRoute))
-        app.router.routes.append(
-            WebMount("/", StaticFiles(directory=static_dir, html=True), api_paths, name="web")
-        )
+        files = page_files(static_dir, shipped=not web.static_dir)
+        app.router.routes.append(WebMount("/", files, api_paths | {QR_PATH}, name="web"))
     # add_middleware wraps what is already there: the last added is the outermost.
     app.add_middleware(BodyLimit, max_bytes=web.max_body_bytes)
     app.add_middleware(

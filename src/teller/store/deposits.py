@@ -130,6 +130,28 @@ def deposits_by_status(
     return [_deposit(r) for r in conn.execute(query)]
 
 
+def find_deposits(
+    conn: Connection,
+    *,
+    status: str | None = None,
+    sky_address: str | None = None,
+    deposit_id: str | None = None,
+    last: int | None = None,
+) -> list[Deposit]:
+    """Deposits matching every filter given (admin search), in seq order; with `last`, only
+    the `last` most recent of them."""
+    query = select(t).order_by(t.c.seq.desc())
+    if status is not None:
+        query = query.where(t.c.status == status)
+    if sky_address is not None:
+        query = query.where(t.c.sky_address == sky_address)
+    if deposit_id is not None:
+        query = query.where(t.c.deposit_id == deposit_id)
+    if last is not None:
+        query = query.limit(last)
+    return [_deposit(r) for r in conn.execute(query)][::-1]
+
+
 def unpaid_waiting_send(conn: Connection, limit: int) -> list[Deposit]:
     """Deposits to pay that no stored payout covers yet, oldest first."""
     query = (

@@ -5,6 +5,9 @@
 - deposits: one row per chain output paying a bound address, keyed "txid:n"; its status is
   the deposit state machine, and every stage picks its work by status.
 - payouts: signed SKY transactions, stored before they are broadcast (DESIGN.md §4).
+- scan_blocks: the recent blocks each chain scanner scanned (height, hash): its resume point
+  and what a reorg is detected against.
+- orphaned_deposits: deposits already handed on that a reorg removed from the chain.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ deposit_addresses = Table(
     Column("address", String(128), nullable=False),
     Column("position", Integer, nullable=False),
     Column("bound_at", BigInteger, nullable=True),
+    # Derived from an HD chain (hd_chains.key_id; position = derivation index); NULL = file.
+    Column("hd_key", String(64), nullable=True, index=True),
     UniqueConstraint("coin_type", "address"),
     Index(None, "coin_type", "bound_at", "position"),
 )
@@ -108,4 +113,55 @@ deposits = Table(
     Column("order_original", Text, nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+)
+
+# Chain scanners (scanner/base.py). The highest scanned block of a coin is its resume point.
+scan_blocks = Table(
+    "scan_blocks",
+    metadata,
+    Column("coin_type", String(8), primary_key=True),
+    Column("height", BigInteger, primary_key=True),
+    Column("block_hash", String(128), nullable=False),
+    Column("scanned_at", BigInteger, nullable=False),
+)
+
+# Deposits handed to the exchange that a reorg then took off the chain.
+orphaned_deposits = Table(
+    "orphaned_deposits",
+    metadata,
+    Column("deposit_id", String(160), primary_key=True),
+    Column("coin_type", String(8), nullable=False, index=True),
+    Column("deposit_address", String(128), nullable=False),
+    Column("value", Amount, nullable=False),
+    Column("height", BigInteger, nullable=False),
+    Column("block_hash", String(128), nullable=False),
+    Column("fork_height", BigInteger, nullable=False),
+    Column("status_then", String(48), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("detected_at", BigInteger, nullable=False),
+    Column("back_height", BigInteger, nullable=True),
+    Column("back_at", BigInteger, nullable=True),
+)
+
+# HD deposit addresses (hd.py): one row per extended public key teller derives from. The
+# next index is taken (and the row updated) in the transaction that writes the binding.
+hd_chains = Table(
+    "hd_chains",
+    metadata,
+    Column("key_id", String(64), primary_key=True),  # hash of the key: never the key itself
+    Column("coin_type", String(8), nullable=False),
+    Column("key_type", String(8), nullable=False),  # xpub, ypub, zpub (BTC) or xpub (ETH)
+    Column("next_index", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Imports of a Go teller's BoltDB (store/bolt_import.py): one row per import that wrote.
+bolt_imports = Table(
+    "bolt_imports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("source_txid", BigInteger, nullable=False),
+    Column("imported_at", BigInteger, nullable=False),
+    Column("summary", Text, nullable=False),
 )
