@@ -62,13 +62,10 @@ BURN_FACTOR_FROM_V0_26 = 10
 BURN_FACTOR_BEFORE_V0_26 = 2
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-# What a node says when a transaction spends outputs that are gone or never existed
-# ("unspent output of <uxid> does not exist"), or that another transaction spends.
-_SPENT_INPUT_WORDS = re.compile(
-    r"unspent output of \S+ does not exist|does not exist|double spend|already spent|"
-    r"spent by|unknown input|input not found",
-    re.IGNORECASE,
-)
+# What a node (v0.25 to v0.27) says when a transaction spends outputs that are gone or never
+# existed. Only this exact wording counts: a "conflicted" verdict stops a deposit for good, so
+# it must never follow a guess at some other message.
+_SPENT_INPUT_WORDS = re.compile(r"unspent output of [0-9a-f]{64} does not exist")
 
 
 class SkyNodeError(NodeError):

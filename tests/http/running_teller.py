@@ -422,7 +422,9 @@ class TellerLauncher:
             dir=directory,
             public=f"http://{addresses['web.http_addr']}" if http else "",
             admin=f"http://{addresses['admin_panel.host']}",
-            dummy=f"http://{addresses['dummy.http_addr']}",
+            dummy=f"http://{addresses['dummy.http_addr']}"
+            if "dummy.http_addr" in addresses
+            else "",
             https=f"https://{addresses['web.https_addr']}" if https else None,
             ca=ca,
             error_log=self.error_log,

@@ -197,6 +197,9 @@ async def test_csrf_disabled_on_the_node_means_no_token(
          b"Transaction coinhour fee minimum not met", False),  # v0.25.1 answered 500
         (422, b'{"error": {"message": "Transaction violates hard constraint: '
          b'Signature not valid for output being spent", "code": 422}}', False),
+        # Only the node's own wording stops a deposit; another "does not exist" does not.
+        (400, b"400 Bad Request - Transaction violates hard constraint: "
+         b"wallet does not exist", False),
     ],
 )  # fmt: skip
 async def test_a_refusal_is_reported_with_the_node_message(

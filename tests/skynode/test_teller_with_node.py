@@ -6,6 +6,7 @@ every check waits for a state (never for a time).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -124,3 +125,60 @@ def test_the_switch_needs_neither_a_wallet_nor_a_node_address() -> None:
         {**base, "dummy": {"sender": False, "scanner": True, "skynode_sim": True}}
     )
     assert validation_problems(switched) == []
+
+
+async def _pay_from_wallet(sim: SimNode, address: str, droplets: int) -> str:
+    """Pay `address` from the simulator's funded wallet (as a buyer would); the txid."""
+    from teller.coins import sky_tx
+    from teller.skynode import SkyNodeClient
+
+    wallet = sim.wallet
+    client = SkyNodeClient(sim.address)
+    try:
+        outputs = (await client.outputs(wallet.addresses)).spendable
+        unspent = [sky_tx.Unspent(o.uxid, o.address, o.droplets, o.hours) for o in outputs]
+        built = sky_tx.build_transaction(
+            unspent[-1:], [(address, droplets)], wallet.addresses[-1], wallet.seckeys,
+            burn_factor=10,
+        )  # fmt: skip
+        await client.inject(built.raw_hex)
+    finally:
+        await client.aclose()
+    return built.txid
+
+
+def test_a_sky_deposit_is_found_on_the_node_and_paid_back_in_sky(
+    start_teller: StartTeller, sim: SimNode
+) -> None:
+    """SKY deposits (sky_scanner, sky_sky_exchange_rate): the block loop finds the payment to
+    the SKY deposit address on the node, and the sender pays the buyer from the hot wallet."""
+    tel = start_teller(
+        sky_enabled=True,
+        eth_enabled=False,
+        overrides=_real_sender(
+            sim,
+            btc_scanner={"enabled": False},
+            sky_scanner={
+                "enabled": True,
+                "scan_period": "100ms",
+                "initial_scan_height": 1,
+                "confirmations_required": 1,
+            },
+            sky_exchanger={
+                "wallet": str(sim.wallet_path),
+                "tx_confirmation_check_wait": "100ms",
+                "sky_sky_exchange_rate": "2",
+            },
+            dummy={"sender": False, "scanner": False},
+        ),
+    )
+    deposit_address = tel.bind_ok(SKY_A, "SKY")
+    txid = asyncio.run(_pay_from_wallet(sim, deposit_address, 3 * SKY))
+    sim.make_block()
+    [waiting] = tel.wait_status(SKY_A, "waiting_confirm")
+    deposits = tel.admin_get("/api/deposits")["deposits"]
+    assert [d["deposit_id"] for d in deposits] == [f"{txid}:0"]
+    sim.make_block()
+    [done] = tel.wait_status(SKY_A, "done")
+    assert done["txid"] == waiting["txid"] and done["sky_sent"] == "6.000000"  # 3 SKY × 2
+    assert sim.ledger(SKY_A) == {SKY_A: (1, 6 * SKY)}
