@@ -76,17 +76,18 @@ class SecurityHeaders:
 
 class PathHeaders:
     """Fixed headers on every response of some paths (e.g. Accept on /api/bind, as the
-    original set it before any check, so a 405 or 415 also tells what the route accepts)."""
+    original set it before any check, so a 405 or 415 also tells what the route accepts),
+    or of every path when `paths` is None. A header the response already has is kept."""
 
     def __init__(
-        self, app: ASGIApp, *, paths: frozenset[str], headers: list[tuple[bytes, bytes]]
+        self, app: ASGIApp, *, paths: frozenset[str] | None, headers: list[tuple[bytes, bytes]]
     ) -> None:
         self.app = app
         self.paths = paths
         self.headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
+        if scope["type"] != "http" or (self.paths is not None and scope["path"] not in self.paths):
             await self.app(scope, receive, send)
             return
 

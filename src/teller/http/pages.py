@@ -14,7 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
+
+from teller.http.middleware import PathHeaders
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 ADMIN_WEB_DIR = Path(__file__).resolve().parent / "admin_web"
@@ -33,30 +35,15 @@ PAGE_POLICY = "; ".join(
 )
 
 
-class PolicyHeaders:
-    """Adds the page policy and no-cache to every answer of the wrapped file server."""
-
-    def __init__(self, app: ASGIApp, policy: str = PAGE_POLICY) -> None:
-        self.app = app
-        self.headers = [
-            (b"content-security-policy", policy.encode()),
-            (b"cache-control", b"no-cache"),
-        ]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name for name, _ in headers}
-                headers.extend(h for h in self.headers if h[0] not in present)
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+# Added to every answer of the shipped pages' file server.
+PAGE_HEADERS = [
+    (b"content-security-policy", PAGE_POLICY.encode()),
+    (b"cache-control", b"no-cache"),
+]
 
 
 def page_files(directory: Path, *, shipped: bool) -> ASGIApp:
     """The file server of a page folder (index.html at "/"); with the page policy if the
     folder is one teller ships."""
     files = StaticFiles(directory=directory, html=True)
-    return PolicyHeaders(files) if shipped else files
+    return PathHeaders(files, paths=None, headers=PAGE_HEADERS) if shipped else files
