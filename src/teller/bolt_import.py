@@ -12,6 +12,8 @@ the old database is then in the store, and the stages carry on from each deposit
   row with no raw bytes (teller never signed it, so it has nothing it could re-broadcast),
   status `broadcast`, and the deposit points at it: the sender only asks the node about it
   until it is confirmed, and never pays that deposit again;
+- any other status with a txid (a paid deposit the Go teller set back to waiting_send,
+  teller-go.md §14.4): as waiting_confirm, watching that payment, never paid again;
 - done (with its txid, or its error) and the passthrough statuses stay as they are.
 
 Two phases, so a bad file never leaves half an import behind: go_db.read_go_database reads
@@ -27,6 +29,7 @@ teller kept ETH in gwei, teller keeps wei (× 10^9).
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -50,9 +53,10 @@ from teller.go_db import (
 )
 from teller.progress import Progress
 from teller.store import payouts as payout_store
-from teller.store.db import Database, create_store_engine
+from teller.store.db import Database, create_store_engine, sqlite_url
 from teller.store.migrate import upgrade
 from teller.store.pool import mark_address_used
+from teller.store.scans import raise_scan_floor
 from teller.store.tables import bindings as bindings_t
 from teller.store.tables import bolt_imports as imports_t
 from teller.store.tables import deposit_addresses as pool_t
@@ -125,6 +129,15 @@ class _Planned:
 def _plan(d: GoDeposit, max_decimals: int) -> tuple[_Planned, str | None]:
     """The deposit's status, amount due and payout in the store, and a note if it changed."""
     payout = d.txid or None
+    if payout is not None and d.status not in (states.WAITING_CONFIRM, states.DONE):
+        # Paid already, then set back (the Go teller's DirectBuy resets a deposit delivered
+        # again to waiting_send, keeping the txid: teller-go.md §14.4). Paying it now would
+        # pay it twice: watch the payment it already has instead.
+        note = (
+            f"deposit {d.deposit_id} ({d.status}) was already paid in {payout}:"
+            " waiting_confirm on that payment, never paid again"
+        )
+        return _Planned(states.WAITING_CONFIRM, d.sky_sent, d.error, payout), note
     direct_undecided = d.status == states.WAITING_DECIDE and d.buy_method == states.BUY_DIRECT
     if d.status == states.WAITING_SEND or direct_undecided:
         # A direct deposit the Go teller received but had not decided yet: its next step
@@ -281,6 +294,8 @@ def _import(
                 " (SELECT MAX(seq) FROM deposits))"
             )
         )
+    # 5. The scanners never go back below the Go teller's deposits (see `_scan_floors`).
+    _raise_scan_floors(conn, go, report, now)
     _report_lines(report, go, plans, new_bindings, newly_used, new_deposits, unreceived)
     if new_payouts:
         report.notes.append(
@@ -348,6 +363,42 @@ def _report_lines(
         report.notes.append(f"scan_meta_{coin.lower()}: {len(addresses)} watched addresses")
     if go.ignored_buckets:
         report.notes.append("buckets not read: " + ", ".join(go.ignored_buckets))
+
+
+# How the Go teller's scanners numbered a deposit's output, unlike teller's (scanner/*.py).
+_GO_OUTPUT_NUMBER = {
+    "BTC": "always :0 (its btcd scanner never copied the output index)",
+    "ETH": ":<the transaction's index in its block> (teller uses :0)",
+}
+
+
+def _scan_floors(go: GoDatabase) -> dict[str, int]:
+    """Per coin, the first block teller's scanner may scan: above the Go teller's newest
+    deposit. Every block up to it was scanned by the Go teller, which numbered outputs
+    unlike teller's scanners do (`_GO_OUTPUT_NUMBER`): a rescan would find its deposits again
+    under other ids, record them as new deposits and pay them a second time."""
+    heights: dict[str, int] = {}
+    for height, coin in [(d.height, d.coin_type) for d in go.deposits] + [
+        (r.height, r.coin_type) for r in go.scanner_records
+    ]:
+        if coin in _GO_OUTPUT_NUMBER:
+            heights[coin] = max(height + 1, heights.get(coin, 0))
+    return heights
+
+
+def _raise_scan_floors(conn: Connection, go: GoDatabase, report: ImportReport, now: int) -> None:
+    for coin, floor in sorted(_scan_floors(go).items()):
+        reason = (
+            f"imported Go teller database {go.source}: its newest {coin} deposit is in block"
+            f" {floor - 1}, and it numbered {coin} outputs {_GO_OUTPUT_NUMBER[coin]}"
+        )
+        moved = raise_scan_floor(conn, coin, floor, reason, now)
+        report.notes.append(
+            f"teller's {coin} scanner starts at block {floor} or later"
+            f" ({'set now' if moved else 'already set'}): the blocks below were scanned by the"
+            f" Go teller, which numbered {coin} outputs {_GO_OUTPUT_NUMBER[coin]}; scanning"
+            " them again would record its deposits a second time"
+        )
 
 
 def _existing_bindings(
@@ -477,10 +528,12 @@ def _insert_payouts(
     conn: Connection, deposits: list[GoDeposit], plans: Mapping[str, tuple[_Planned, str | None]]
 ) -> int:
     by_txid: dict[str, list[GoDeposit]] = defaultdict(list)
+    status_of: dict[str, str] = {}
     for d in deposits:
         plan = plans[d.deposit_id][0]
         if plan.payout_txid:
             by_txid[plan.payout_txid].append(d)
+            status_of[d.deposit_id] = plan.status
     known: set[str] = set()
     for chunk in _chunks(sorted(by_txid)):
         known.update(
@@ -488,7 +541,7 @@ def _insert_payouts(
         )
     added = 0
     for txid, paid in sorted(by_txid.items()):
-        statuses = {d.status for d in paid}
+        statuses = {status_of[d.deposit_id] for d in paid}
         if len(statuses) != 1:
             raise GoDatabaseError(f"payout {txid} pays deposits in different statuses")
         if txid in known:
@@ -496,7 +549,7 @@ def _insert_payouts(
         stamp = min(d.updated_at for d in paid)
         status = (
             payout_store.BROADCAST
-            if paid[0].status == states.WAITING_CONFIRM
+            if statuses == {states.WAITING_CONFIRM}
             else (payout_store.CONFIRMED)
         )
         conn.execute(
@@ -584,10 +637,18 @@ def run_import(
     except GoDatabaseError as exc:
         print(f"cannot import {source}: {exc}\nnothing was imported", file=err)
         return 1
-    appdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     url = make_url(database_url(config, appdir))
+    scratch = None
+    if dry_run and url.get_backend_name() == "sqlite" and not _store_exists(url.database):
+        # No store yet, so nothing to conflict with: count against an empty one that goes
+        # away afterwards, instead of creating the data directory and a store (a dry run
+        # writes nothing).
+        scratch = tempfile.TemporaryDirectory(prefix="teller-dry-run-")
+        url = make_url(sqlite_url(Path(scratch.name) / "dry-run.db"))
+    else:
+        appdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock = None
-    if url.get_backend_name() == "sqlite" and url.database:
+    if scratch is None and url.get_backend_name() == "sqlite" and url.database:
         lock = SqliteProcessLock(Path(url.database))
         try:
             lock.acquire()
@@ -622,5 +683,15 @@ def run_import(
         engine.dispose()
         if lock is not None:
             lock.release()
+        if scratch is not None:
+            scratch.cleanup()
     print(report.render(), file=out)
     return 0
+
+
+def _store_exists(database: str | None) -> bool:
+    """Whether a SQLite store file is there (an in-memory URL counts as there: it is empty
+    and gone afterwards anyway)."""
+    if not database or database == ":memory:":
+        return True
+    return Path(database).exists()

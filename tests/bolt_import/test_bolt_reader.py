@@ -181,3 +181,60 @@ def test_a_database_held_open_by_the_go_teller_is_refused(tmp_path: Path) -> Non
             BoltFile(path)
     with BoltFile(path) as bolt:  # free again once the Go teller has stopped
         assert bolt.meta.txid == 10
+
+
+def branch(pgid: int, children: list[tuple[bytes, int]]) -> bytes:
+    """A branch page whose elements point at `children` (key, child page id)."""
+    elements = b""
+    keys = b""
+    for i, (key, child) in enumerate(children):
+        pos = 16 * len(children) + len(keys) - 16 * i
+        elements += struct.pack("<IIQ", pos, len(key), child)
+        keys += key
+    return (page_header(pgid, 0x01, len(children)) + elements + keys).ljust(PAGE, b"\0")
+
+
+def test_branch_pages_shared_by_a_corrupted_tree_are_walked_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No cycle and shallow enough for the depth limit, but every branch page's two children
+    are the same page: walking that as a tree visits the last page 2^40 times (a hang)."""
+    depth = 40
+    first, empty_leaf = 3, 3 + depth
+    pages = [
+        meta_page(0, 2, empty_leaf + 1, 10),
+        meta_page(1, 2, empty_leaf + 1, 9),
+        leaf(2, [(b"b", bucket_value(first, 0), True)]).ljust(PAGE, b"\0"),
+    ]
+    pages += [branch(p, [(b"a", p + 1), (b"b", p + 1)]) for p in range(first, empty_leaf)]
+    pages.append(leaf(empty_leaf, []).ljust(PAGE, b"\0"))
+    path = tmp_path / "dag.db"
+    path.write_bytes(b"".join(pages))
+
+    calls = 0
+    real_page = BoltFile.page
+
+    def counted(self: BoltFile, pgid: int) -> tuple[memoryview, int, int]:
+        nonlocal calls
+        calls += 1
+        if calls > 10_000:
+            raise RuntimeError("the reader walks the same pages again and again")
+        return real_page(self, pgid)
+
+    monkeypatch.setattr(BoltFile, "page", counted)
+    with pytest.raises(BoltError, match="the page tree loops"), BoltFile(path) as bolt:
+        tree(bolt.root)
+    assert calls <= depth + 2
+
+
+def test_a_branch_page_pointing_at_itself_is_a_clear_error(tmp_path: Path) -> None:
+    pages = [
+        meta_page(0, 2, 4, 10),
+        meta_page(1, 2, 4, 9),
+        leaf(2, [(b"b", bucket_value(3, 0), True)]).ljust(PAGE, b"\0"),
+        branch(3, [(b"a", 3)]),
+    ]
+    path = tmp_path / "cycle.db"
+    path.write_bytes(b"".join(pages))
+    with pytest.raises(BoltError, match="the page tree loops"), BoltFile(path) as bolt:
+        tree(bolt.root)

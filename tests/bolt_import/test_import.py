@@ -324,3 +324,11 @@ def test_a_dry_run_leaves_the_seq_counter_alone(
 ) -> None:
     import_go_database(db, read_go_database(go_db), max_decimals=3, now=NOW, dry_run=True)
     assert _store_deposit(db, go_pool[10], "f3" * 32) == 1
+
+
+def test_a_dry_run_creates_no_store(tmp_path: Path, go_db: Path) -> None:
+    """ "It writes nothing" (README): not even an empty store in a data directory of its own."""
+    code, out, _err = run(tmp_path, go_db, dry_run=True)
+    assert code == 0 and "dry run: nothing was written" in out
+    assert "deposit_info: 6 deposits, 6 new" in out
+    assert not (tmp_path / "data").exists()

@@ -14,6 +14,7 @@ from teller.bolt_import import import_go_database
 from teller.go_db import GoDatabaseError, read_go_database
 from teller.store import tables
 from teller.store.db import Database
+from teller.store.scans import scan_floor
 
 from .boltfile import go_json, write_bolt
 
@@ -179,3 +180,63 @@ def test_inconsistent_or_foreign_files_are_refused(
     write_bolt(path, buckets)
     with pytest.raises(GoDatabaseError, match=message):
         read_go_database(path)
+
+
+def test_a_paid_deposit_reset_to_waiting_send_is_watched_not_paid_again(
+    db: Database, tmp_path: Path
+) -> None:
+    """The Go teller's bug (teller-go.md §14.4): a deposit delivered again after it was paid
+    is set back to waiting_send by DirectBuy, keeping the txid and sky_sent of the payment
+    already broadcast. Stopped right then, the file holds waiting_send with a txid: paying
+    it after the import would pay it a second time."""
+    from teller.store.deposits import unpaid_waiting_send
+
+    paid_tx, payout = "c" * 64, "9" * 64
+    buckets = made_up()
+    again = info(4, "waiting_send", "BTC", SKY_B, BTC_3, 2_000_000, "500", paid_tx)
+    again.update(txid=payout, sky_sent=10_000_000)
+    buckets["deposit_info"][again["deposit_id"]] = go_json(again)
+    path = tmp_path / "reset.db"
+    write_bolt(path, buckets)
+    report = import_go_database(db, read_go_database(path), max_decimals=3, now=1_800_000_000)
+    with db.read() as conn:
+        row = conn.execute(
+            select(tables.deposits).where(tables.deposits.c.deposit_id == f"{paid_tx}:0")
+        ).one()
+        stored = conn.execute(select(tables.payouts).where(tables.payouts.c.txid == payout)).one()
+        unpaid = [d.deposit_id for d in unpaid_waiting_send(conn, 100)]
+    assert (row.status, row.payout_txid, row.sky_due, row.sky_sent) == (
+        "waiting_confirm",
+        payout,
+        10_000_000,
+        10_000_000,
+    )
+    assert (stored.status, stored.raw_tx) == ("broadcast", "")
+    assert f"{paid_tx}:0" not in unpaid
+    assert any(f"{paid_tx}:0" in note and payout in note for note in report.notes)
+
+
+def test_the_scanners_never_rescan_the_go_tellers_blocks(db: Database, tmp_path: Path) -> None:
+    """The Go teller named BTC deposits <tx>:0 whatever the output, ETH ones <tx>:<index of
+    the transaction in its block>; teller's scanners name them <tx>:<output> and <tx>:0. A
+    rescan of the Go teller's blocks would find its deposits under new ids and pay them
+    again, so the import sets each coin's scan floor above its newest deposit."""
+    path = tmp_path / "made-up.db"
+    write_bolt(path, made_up())
+    go = read_go_database(path)
+    newest = {
+        coin: max(d.height for d in [*go.deposits, *go.scanner_records] if d.coin_type == coin)
+        for coin in ("BTC", "ETH")
+    }
+    report = import_go_database(db, go, max_decimals=3, now=1_800_000_000)
+    with db.read() as conn:
+        assert {c: scan_floor(conn, c) for c in ("BTC", "ETH", "SKY")} == {
+            "BTC": newest["BTC"] + 1,
+            "ETH": newest["ETH"] + 1,
+            "SKY": 0,
+        }
+    notes = [n for n in report.notes if "scanner starts at block" in n]
+    assert len(notes) == 2 and all("set now" in n for n in notes)
+    again = import_go_database(db, go, max_decimals=3, now=1_800_000_001)
+    assert again.new_rows == 0
+    assert all("already set" in n for n in again.notes if "scanner starts at block" in n)

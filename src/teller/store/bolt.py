@@ -237,7 +237,7 @@ class Bucket:
         if self._inline is not None:
             yield from self._leaf_items(self._inline, "inline page", check_flags=True)
             return
-        yield from self._walk(self.root_pgid, 0, None)
+        yield from self._walk(self.root_pgid, 0, None, set())
 
     def get(self, key: bytes) -> bytes | Bucket | None:
         for found, value in self.items():
@@ -260,10 +260,14 @@ class Bucket:
         return f"bucket {self.name.decode(errors='replace')!r}" if self.name else "root bucket"
 
     def _walk(
-        self, pgid: int, depth: int, previous: bytes | None
+        self, pgid: int, depth: int, previous: bytes | None, seen: set[int]
     ) -> Iterator[tuple[bytes, bytes | Bucket]]:
-        if depth > _MAX_DEPTH:
-            raise BoltError(f"{self._where()}: the page tree loops (corrupted)")
+        # Every page of a bucket's tree has one parent: a page reached twice is a cycle, or
+        # branches sharing a subtree, which (with empty leaves to defeat the key order
+        # check) would be walked 2^depth times.
+        if depth > _MAX_DEPTH or pgid in seen:
+            raise BoltError(f"{self._where()}: the page tree loops at page {pgid} (corrupted)")
+        seen.add(pgid)
         try:
             data, flags, count = self._db.page(pgid)
         except BoltError as exc:
@@ -272,7 +276,7 @@ class Bucket:
             for key, child in self._branch_elements(data, count, pgid):
                 if previous is not None and key < previous:
                     raise BoltError(f"{self._where()}: page {pgid} keys out of order (corrupted)")
-                for item in self._walk(child, depth + 1, previous):
+                for item in self._walk(child, depth + 1, previous, seen):
                     previous = item[0]
                     yield item
         elif flags & LEAF_PAGE:

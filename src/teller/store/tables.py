@@ -125,6 +125,18 @@ scan_blocks = Table(
     Column("scanned_at", BigInteger, nullable=False),
 )
 
+# The lowest block a coin's scanner may scan (set by `teller db import-bolt`: blocks the Go
+# teller already scanned hold deposits it recorded under other ids; scanning them again
+# would record those deposits a second time, to be paid again).
+scan_floors = Table(
+    "scan_floors",
+    metadata,
+    Column("coin_type", String(8), primary_key=True),
+    Column("height", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("set_at", BigInteger, nullable=False),
+)
+
 # Deposits handed to the exchange that a reorg then took off the chain.
 orphaned_deposits = Table(
     "orphaned_deposits",

@@ -1,4 +1,5 @@
-"""Chain scanners (issue 3): scanned-block window and per-coin cursor; orphaned deposits.
+"""Chain scanners (issue 3): scanned-block window and per-coin cursor; scan floors (set by
+the Go teller import); orphaned deposits.
 
 Revision ID: 0002
 Revises: 0001
@@ -28,6 +29,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("coin_type", "height", name="pk_scan_blocks"),
     )
     op.create_table(
+        "scan_floors",
+        sa.Column("coin_type", sa.String(8), nullable=False),
+        sa.Column("height", sa.BigInteger, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("set_at", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("coin_type", name="pk_scan_floors"),
+    )
+    op.create_table(
         "orphaned_deposits",
         sa.Column("deposit_id", sa.String(160), nullable=False),
         sa.Column("coin_type", sa.String(8), nullable=False),
@@ -48,4 +57,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("orphaned_deposits")
+    op.drop_table("scan_floors")
     op.drop_table("scan_blocks")
