@@ -265,3 +265,55 @@ async def test_node_trouble_is_retried_shown_in_health_and_recovers(
     failures = [r for r in caplog.records if r.getMessage() == "scan round failed"]
     assert failures and failures[0].levelname == "WARNING"
     assert any(r.getMessage() == "scanning again" for r in caplog.records)
+
+
+# -- garbage in the ids: never a second id for one output, nothing the store cannot hold ------
+
+
+def test_a_txid_is_read_in_lower_case_so_a_node_changing_case_makes_no_second_deposit() -> None:
+    script = "76a914" + "11" * 20 + "88ac"
+    out = {"value": Decimal("0.1"), "n": 1, "scriptPubKey": {"hex": script, "address": "1P"}}
+    upper = _block(out)
+    upper["tx"][0]["txid"] = "EF" * 32
+    upper["hash"] = "AB" * 32
+    (lower,) = parse_block(_block(out), 7).outputs
+    block = parse_block(upper, 7)
+    assert block.outputs == (lower,) and lower.txid == "ef" * 32
+    assert block.hash == HASH
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("n", Decimal("1.0")),  # would be deposit "txid:1.0" beside "txid:1"
+        ("n", "1"),
+        ("n", True),
+        ("n", -1),
+        ("n", 2**64),  # more than the store's BIGINT
+        ("txid", "ef" * 33),
+        ("txid", "zz" * 32),
+        ("txid", 12),
+        ("value", Decimal("1e999999")),  # before: an exponent overflow, not a bad answer
+        ("value", 21_000_001),  # more than can exist
+    ],
+)
+def test_an_output_with_a_garbage_id_or_amount_is_a_bad_answer(field: str, value: Any) -> None:
+    out = {"value": Decimal("0.1"), "n": 1, "scriptPubKey": {"hex": "51", "address": "1P"}}
+    document = _block(out)
+    if field == "txid":
+        document["tx"][0]["txid"] = value
+    else:
+        out[field] = value
+    with pytest.raises(NodeBadAnswer):
+        parse_block(document, 7)
+
+
+@pytest.mark.parametrize("parent", [None, 12, "cd" * 31, ""])
+def test_a_block_above_the_genesis_without_a_parent_hash_is_garbage(parent: Any) -> None:
+    document = _block()
+    if parent is None:
+        del document["previousblockhash"]
+    else:
+        document["previousblockhash"] = parent
+    with pytest.raises(NodeBadAnswer):
+        parse_block(document, 7)

@@ -140,3 +140,45 @@ async def test_a_block_the_node_does_not_have_is_a_bad_answer(
 ) -> None:
     with pytest.raises(NodeBadAnswer, match="has no block"):
         await client.block(anvil.height() + 100)
+
+
+def test_a_transaction_hash_is_read_in_lower_case_and_checked() -> None:
+    document = {
+        "number": "0x7",
+        "hash": "0x" + "AB" * 32,
+        "parentHash": "0x" + "22" * 32,
+        "transactions": [{"hash": "0x" + "CD" * 32, "to": "0x" + "11" * 20, "value": "0x1"}],
+    }
+    block = parse_block(document, 7)
+    assert (block.hash, block.outputs[0].txid) == ("0x" + "ab" * 32, "0x" + "cd" * 32)
+    for garbage in ["0x12", 12, "0x" + "zz" * 32, "0x" + "cd" * 33]:
+        document["transactions"][0]["hash"] = garbage
+        with pytest.raises(NodeBadAnswer):
+            parse_block(document, 7)
+
+
+@pytest.mark.parametrize("value", ["0x_1", "0x1 ", "0x", "0x-1"])
+def test_a_quantity_with_other_characters_is_garbage(value: str) -> None:
+    with pytest.raises(NodeBadAnswer):
+        quantity(value, "value")
+
+
+async def test_a_failed_transaction_with_a_value_is_no_deposit(
+    anvil: AnvilNode, rig: Rig, client: EthereumClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    reverting, plain = fresh_address(anvil, 6), fresh_address(anvil, 7)
+    rig.bind("ETH", reverting)
+    rig.bind("ETH", plain)
+    start = anvil.height() + 1
+    # Code at the address that reverts every call (PUSH1 0 PUSH1 0 REVERT): a value sent
+    # there stays in the block's transaction list, with status 0x0, and moves nothing.
+    anvil.rpc("anvil_setCode", reverting, "0x60006000fd")
+    tx = {"from": anvil.accounts[0], "to": reverting, "value": hex(10**18), "gas": hex(100_000)}
+    failed = anvil.rpc("eth_sendTransaction", tx)
+    assert anvil.rpc("eth_getTransactionReceipt", failed)["status"] == "0x0"
+    paid = anvil.send(plain, 5 * 10**17)
+
+    await scan_all(rig.scanner(client, confirmations=1, start=start))
+
+    assert {i: d.value for i, d in rig.deposits().items()} == {f"{paid}:0": 5 * 10**17}
+    assert any("failed: no deposit" in r.getMessage() for r in caplog.records)

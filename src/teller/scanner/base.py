@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -145,12 +146,26 @@ class ScanSettings:
         return max(1, self.confirmations_required)
 
 
+# How long a binding id below the highest seen is waited for (see `_Watch.in_doubt`): far
+# longer than any bind transaction lasts.
+BINDING_ID_DOUBT_SECONDS = 600.0
+BINDING_IDS_IN_FLIGHT = 1000  # at most this many holes below a new id are held in doubt
+
+
 @dataclass
 class _Watch:
-    """The bound deposit addresses of one coin, by watch key; grows as addresses are bound."""
+    """The bound deposit addresses of one coin, by watch key; grows as addresses are bound.
+
+    Bindings are read by id, above the highest id seen. On PostgreSQL ids come from a
+    sequence when the row is inserted, so a bind that took id 10 can commit after one that
+    took id 11 was already read: an id skipped below the highest seen is kept `in_doubt`
+    (with the time it was first missed) and asked for again at every refresh, until it shows
+    up or BINDING_ID_DOUBT_SECONDS pass (a rolled-back bind leaves such a hole for good).
+    """
 
     by_key: dict[str, str] = field(default_factory=dict)
     last_binding_id: int = 0
+    in_doubt: dict[int, float] = field(default_factory=dict)
 
 
 class BlockScanner:
@@ -239,8 +254,14 @@ class BlockScanner:
         self.health.node_reachable = True
         self.health.node_height = tip
         last = await self.db.run_read(scans.last_scanned, self.coin)  # one statement
-        if last is None:
-            next_height, prev_hash = self.settings.initial_scan_height, None
+        # Never below the floor an import of the Go teller's database set (scans.scan_floor):
+        # its blocks hold deposits recorded under other ids, which a rescan would pay again.
+        floor = await self.db.run_read(scans.scan_floor, self.coin)
+        if last is None or last.height < floor - 1:
+            next_height = max(self.settings.initial_scan_height, floor)
+            prev_hash = None
+            if last is not None:
+                self.health.scanned_height = last.height
         else:
             self.health.scanned_height = last.height
             if last.height > tip:
@@ -273,6 +294,13 @@ class BlockScanner:
                 if prev_hash is not None and block.prev_hash != prev_hash:
                     # The block below changed since it was scanned: a reorg. What was scanned
                     # so far is recorded; the next round's hash check finds the fork point.
+                    # Unless the node still names the block below as it was: then its
+                    # answers do not fit together, and asking again at once would only spin.
+                    if await client.block_hash(height - 1) == prev_hash:
+                        raise NodeBadAnswer(
+                            f"block {height}'s parent {block.prev_hash!r:.80} is not block"
+                            f" {height - 1} ({prev_hash})"
+                        )
                     return False
                 await self._hand_on(block, tip)
                 scanned.append(scans.ScannedBlock(height, block.hash))
@@ -308,9 +336,20 @@ class BlockScanner:
         watched = self._watch.by_key
         if not watched:
             return
-        for output in block.outputs:
-            address = watched.get(output.watch_key)
-            if address is None or output.value <= 0:
+        paying = [o for o in block.outputs if o.watch_key in watched and o.value > 0]
+        failed = await self._failed(block, paying)
+        for output in paying:
+            address = watched[output.watch_key]
+            if output.txid in failed:
+                log_event(
+                    self.log,
+                    logging.WARNING,
+                    "transaction paying a deposit address failed: no deposit",
+                    coin_type=self.coin,
+                    tx=output.txid,
+                    address=address,
+                    height=block.height,
+                )
                 continue
             incoming = IncomingDeposit(
                 coin_type=self.coin,
@@ -344,12 +383,40 @@ class BlockScanner:
                     reason=str(exc),
                 )
 
+    async def _failed(self, block: Block, outputs: list[ChainOutput]) -> Container[str]:
+        """The txids among `outputs` whose transaction failed in `block` (ETH: a reverted
+        transaction keeps its value field but moved nothing). Clients whose transactions
+        cannot fail once in a block have no `failed_txids`."""
+        failed_txids = getattr(self.client, "failed_txids", None)
+        if failed_txids is None or not outputs:
+            return ()
+        found: Container[str] = await failed_txids(block.hash, {o.txid for o in outputs})
+        return found
+
     async def _refresh_watch(self) -> None:
         # One indexed statement per block: run_read keeps it off the thread pool on SQLite.
-        new = await self.db.run_read(scans.bound_since, self.coin, self._watch.last_binding_id)
-        for binding_id, address in new:
+        watch = self._watch
+        now = time.monotonic()
+        for binding_id, since in list(watch.in_doubt.items()):
+            if now - since > BINDING_ID_DOUBT_SECONDS:
+                del watch.in_doubt[binding_id]
+        new = await self.db.run_read(
+            scans.bound_since, watch.last_binding_id, tuple(watch.in_doubt)
+        )
+        for binding_id, coin_type, address in new:
+            if binding_id > watch.last_binding_id:
+                # Ids skipped on the way up may belong to binds not committed yet.
+                # (Only the closest ones: no more binds than that are ever under way at once.)
+                lowest = max(watch.last_binding_id + 1, binding_id - BINDING_IDS_IN_FLIGHT)
+                for missing in range(lowest, binding_id):
+                    watch.in_doubt.setdefault(missing, now)
+                watch.last_binding_id = binding_id
+            else:
+                watch.in_doubt.pop(binding_id, None)
+            if coin_type != self.coin:
+                continue
             try:
-                self._watch.by_key[self.client.watch_key(address)] = address
+                watch.by_key[self.client.watch_key(address)] = address
             except ValueError as exc:
                 log_event(
                     self.log,
@@ -360,15 +427,20 @@ class BlockScanner:
                     address=address,
                     reason=str(exc),
                 )
-            self._watch.last_binding_id = binding_id
 
     async def _note_if_back(self, incoming: IncomingDeposit) -> None:
         if self._open_orphans is None:
             self._open_orphans = await self._read(scans.open_orphan_ids, self.coin)
         if incoming.deposit_id not in self._open_orphans:
             return
+        # Its new place is recorded too, so that a later reorg taking it off the chain
+        # again is noticed (the intake leaves a recorded deposit as it is).
         orphan = await self._write(
-            scans.mark_orphan_back, incoming.deposit_id, incoming.height, unix_now()
+            scans.mark_orphan_back,
+            incoming.deposit_id,
+            incoming.height,
+            incoming.block_hash,
+            unix_now(),
         )
         self._open_orphans.discard(incoming.deposit_id)
         action = orphan.action if orphan else "unknown"
@@ -451,10 +523,11 @@ class BlockScanner:
         found: dict[str, tuple[int, str]] = {}
         for height in range(first, last + 1):
             block = await self.client.block(height)
-            for output in block.outputs:
-                deposit_id = f"{output.txid}:{output.n}"
-                if deposit_id in wanted:
-                    found[deposit_id] = (height, block.hash)
+            here = [o for o in block.outputs if f"{o.txid}:{o.n}" in wanted]
+            failed = await self._failed(block, here)
+            for output in here:
+                if output.txid not in failed:  # a failed one moved nothing: it is gone
+                    found[f"{output.txid}:{output.n}"] = (height, block.hash)
             if len(found) == len(wanted):
                 break
         return found
@@ -513,8 +586,15 @@ def _orphan_deposits(
     outcomes: list[tuple[Deposit, str]] = []
     for read in gone:
         current = get_deposit(conn, read.deposit_id) or read
+        known = scans.get_orphan(conn, current.deposit_id)
+        if known is not None and known.back_height is None:
+            # Found gone by an earlier reorg and not back since (a later, deeper reorg, or
+            # this one again after a crash): recorded and reported then, as it was then.
+            continue
         action = "not_stopped"
-        if current.status in _BEFORE_SENDING:
+        if current.status == DONE and current.error == ORPHANED_ERROR:
+            action = "stopped"  # stopped by an earlier reorg, back since, gone again
+        elif current.status in _BEFORE_SENDING:
             check_transition(current.status, DONE)
             # Compare-and-set on status, payout and order: if the sender assigned a payout
             # (or the processor placed an order) meanwhile, that wins and it goes out.

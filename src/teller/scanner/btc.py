@@ -15,6 +15,7 @@ with more than 8 decimals is garbage (NodeBadAnswer), never rounded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +26,8 @@ from teller.scanner.base import Block, ChainOutput, NodeBadAnswer
 from teller.scanner.jsonrpc import JsonRpcClient, RpcError, pinned_tls_context
 
 _SATOSHI_EXPONENT = 8
+_MAX_BTC = 21_000_000  # no output can hold more (Bitcoin's MAX_MONEY)
+_HEX = re.compile(r"[0-9a-fA-F]+")
 RPC_TYPE_ERROR = -3  # Bitcoin Core / btcd: "Expected type bool, got number"
 
 
@@ -77,7 +80,10 @@ class BitcoinClient:
                 self._legacy_getblock = True  # btcd < 0.22: verbose, verbosetx booleans
         if document is None:
             document = await self.rpc.call("getblock", block_hash, True, True)
-        return read_block(document, height)
+        block = read_block(document, height)
+        if block.hash != block_hash:
+            raise NodeBadAnswer(f"asked for block {block_hash}, got block {block.hash}")
+        return block
 
     def watch_key(self, address: str) -> str:
         return script_pubkey_for_address(address, self.network).hex()
@@ -118,7 +124,14 @@ class VerboseBlock:
                         addresses = script.get("addresses")
                         if addresses is None or len(addresses) != 1:
                             continue  # no address, or several (multisig): not a deposit
-                    append(ChainOutput(tx["txid"], vout["n"], key, satoshis(vout["value"])))
+                    append(
+                        ChainOutput(
+                            _hash(tx["txid"], "txid"),
+                            _output_index(vout["n"]),
+                            key,
+                            satoshis(vout["value"]),
+                        )
+                    )
         except NodeBadAnswer:
             raise
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
@@ -135,10 +148,14 @@ def read_block(document: Any, height: int) -> VerboseBlock:
             raise NodeBadAnswer(
                 f"block {height} came without its transactions in full (btcd needs txindex=1)"
             )
+        block_height = _height(document["height"], "getblock")
+        prev_hash = document.get("previousblockhash")
+        if prev_hash is not None or block_height > 0:  # only the genesis block has no parent
+            prev_hash = _hash(prev_hash, "getblock previousblockhash")
         return VerboseBlock(
-            height=_height(document["height"], "getblock"),
+            height=block_height,
             hash=_hash(document["hash"], "getblock"),
-            prev_hash=document.get("previousblockhash", ""),
+            prev_hash=prev_hash or "",
             transactions=transactions,
         )
     except NodeBadAnswer:
@@ -156,11 +173,20 @@ def satoshis(value: object) -> int:
     """An output value (BTC, as parsed from JSON: Decimal or int) in satoshis, exactly."""
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise NodeBadAnswer(f"output value {value!r} is not a number")
+    if not 0 <= value <= _MAX_BTC:  # also keeps int() below from building a huge number
+        raise NodeBadAnswer(f"output value {value!r:.80} BTC is not a possible amount")
     scaled = Decimal(value).scaleb(_SATOSHI_EXPONENT)
     whole = int(scaled)
-    if whole != scaled or whole < 0:
+    if whole != scaled:
         raise NodeBadAnswer(f"output value {value} BTC is not a whole number of satoshis")
     return whole
+
+
+def _output_index(value: object) -> int:
+    """An output's `n`: its index in the transaction (an id part: exactly an int)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+        raise NodeBadAnswer(f"output index {value!r:.80} is not an output index")
+    return value
 
 
 def _height(value: object, method: str) -> int:
@@ -170,6 +196,8 @@ def _height(value: object, method: str) -> int:
 
 
 def _hash(value: object, method: str) -> str:
-    if not isinstance(value, str) or len(value) != 64:
-        raise NodeBadAnswer(f"{method}: expected a block hash, got {value!r}")
-    return value
+    """A block or transaction hash: 64 hex digits, in lower case (as nodes print them), so
+    that the same hash always compares and names a deposit the same way."""
+    if not isinstance(value, str) or len(value) != 64 or _HEX.fullmatch(value) is None:
+        raise NodeBadAnswer(f"{method}: expected a 32-byte hash, got {value!r:.80}")
+    return value.lower()

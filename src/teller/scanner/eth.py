@@ -14,11 +14,16 @@ addresses are plain accounts, to which a value transfer cannot fail once mined.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from typing import Any
 
 from teller.coins.eth import validate_address
 from teller.scanner.base import Block, ChainOutput, NodeBadAnswer
 from teller.scanner.jsonrpc import JsonRpcClient
+
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}")  # at most 256 bits
 
 
 class EthereumClient:
@@ -48,6 +53,24 @@ class EthereumClient:
             raise NodeBadAnswer(f"eth_getBlockByNumber: not a block: {document!r:.80}")
         return document
 
+    async def failed_txids(self, block_hash: str, txids: Collection[str]) -> set[str]:
+        """Those of `txids` (transactions of block `block_hash`) that failed: a reverted
+        transaction is in the block with its value, but moved none (status 0x0)."""
+        failed: set[str] = set()
+        for txid in txids:
+            receipt = await self.rpc.call("eth_getTransactionReceipt", txid)
+            if not isinstance(receipt, dict):
+                raise NodeBadAnswer(f"eth_getTransactionReceipt: no receipt of {txid}")
+            if _hash(receipt.get("blockHash")) != block_hash:
+                # The chain moved between the calls: read the block again.
+                raise NodeBadAnswer(f"eth_getTransactionReceipt: {txid} is not in {block_hash}")
+            status = receipt.get("status")
+            if status is None:
+                continue  # before Byzantium receipts carry no status: no failure told
+            if quantity(status, "status") == 0:
+                failed.add(txid)
+        return failed
+
     def watch_key(self, address: str) -> str:
         return validate_address(address)
 
@@ -63,7 +86,7 @@ def parse_block(document: Any, height: int) -> Block:
             if not recipient:
                 continue  # a contract creation
             outputs.append(
-                ChainOutput(tx["hash"], 0, recipient.lower(), quantity(tx["value"], "value"))
+                ChainOutput(_hash(tx["hash"]), 0, recipient.lower(), quantity(tx["value"], "value"))
             )
         return Block(
             height=quantity(document["number"], "number"),
@@ -79,7 +102,7 @@ def parse_block(document: Any, height: int) -> Block:
 
 def quantity(value: object, what: str) -> int:
     """An Ethereum hex quantity ("0x1a") as an int."""
-    if not isinstance(value, str) or not value.startswith("0x") or len(value) > 66:
+    if not isinstance(value, str) or _QUANTITY.fullmatch(value) is None:
         raise NodeBadAnswer(f"{what}: expected a hex quantity, got {value!r:.80}")
     try:
         return int(value, 16)
@@ -88,6 +111,8 @@ def quantity(value: object, what: str) -> int:
 
 
 def _hash(value: object) -> str:
-    if not isinstance(value, str) or len(value) != 66 or not value.startswith("0x"):
+    """A block or transaction hash, "0x" and 64 hex digits, in lower case: the same hash
+    always compares and names a deposit the same way, whatever case the node prints."""
+    if not isinstance(value, str) or _HASH.fullmatch(value) is None:
         raise NodeBadAnswer(f"expected a 32-byte hash, got {value!r:.80}")
-    return value
+    return value.lower()

@@ -8,13 +8,14 @@ teller did about it (the admin API lists them).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from teller.store.models import Deposit
-from teller.store.tables import bindings, orphaned_deposits, scan_blocks
+from teller.store.tables import bindings, orphaned_deposits, scan_blocks, scan_floors
 from teller.store.tables import deposits as dt
 
 
@@ -51,8 +52,18 @@ _PRUNE = delete(scan_blocks).where(
     and_(scan_blocks.c.coin_type == bindparam("coin"), scan_blocks.c.height < bindparam("below"))
 )
 _BOUND_SINCE = (
-    select(bindings.c.id, bindings.c.deposit_address)
-    .where(and_(bindings.c.coin_type == bindparam("coin"), bindings.c.id > bindparam("after")))
+    select(bindings.c.id, bindings.c.coin_type, bindings.c.deposit_address)
+    .where(bindings.c.id > bindparam("after"))
+    .order_by(bindings.c.id)
+)
+_BOUND_SINCE_OR_IN = (
+    select(bindings.c.id, bindings.c.coin_type, bindings.c.deposit_address)
+    .where(
+        or_(
+            bindings.c.id > bindparam("after"),
+            bindings.c.id.in_(bindparam("ids", expanding=True)),
+        )
+    )
     .order_by(bindings.c.id)
 )
 
@@ -105,10 +116,21 @@ def forget_blocks_above(conn: Connection, coin_type: str, height: int) -> int:
     return int(result.rowcount)
 
 
-def bound_since(conn: Connection, coin_type: str, after_id: int) -> list[tuple[int, str]]:
-    """(binding id, deposit address) of the bindings of `coin_type` newer than `after_id`."""
-    rows = conn.execute(_BOUND_SINCE, {"coin": coin_type, "after": after_id})
-    return [(int(i), a) for i, a in rows]
+def bound_since(
+    conn: Connection, after_id: int, also_ids: Collection[int] = ()
+) -> list[tuple[int, str, str]]:
+    """(binding id, coin type, deposit address) of the bindings, of every coin, with an id
+    above `after_id` or in `also_ids`, by id.
+
+    Every coin's, so that a scanner learns which ids exist: on PostgreSQL ids are taken from
+    a sequence when a binding is inserted, and two binds can commit in the other order, so an
+    id below the highest seen may still appear (scanner/base.py keeps such ids in doubt).
+    """
+    if also_ids:
+        rows = conn.execute(_BOUND_SINCE_OR_IN, {"after": after_id, "ids": sorted(also_ids)})
+    else:
+        rows = conn.execute(_BOUND_SINCE, {"after": after_id})
+    return [(int(i), c, a) for i, c, a in rows]
 
 
 def chain_deposits_above(conn: Connection, coin_type: str, height: int) -> list[Deposit]:
@@ -190,16 +212,25 @@ def open_orphan_ids(conn: Connection, coin_type: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def mark_orphan_back(conn: Connection, deposit_id: str, height: int, now: int) -> Orphan | None:
+def get_orphan(conn: Connection, deposit_id: str) -> Orphan | None:
+    row = conn.execute(
+        select(orphaned_deposits).where(orphaned_deposits.c.deposit_id == deposit_id)
+    ).first()
+    return None if row is None else Orphan(*row)
+
+
+def mark_orphan_back(
+    conn: Connection, deposit_id: str, height: int, block_hash: str, now: int
+) -> Orphan | None:
+    """Record that an orphaned deposit is on the chain again, in block `height`, and move
+    the deposit there (as `move_deposit_block`)."""
     conn.execute(
         update(orphaned_deposits)
         .where(orphaned_deposits.c.deposit_id == deposit_id)
         .values(back_height=height, back_at=now)
     )
-    row = conn.execute(
-        select(orphaned_deposits).where(orphaned_deposits.c.deposit_id == deposit_id)
-    ).first()
-    return None if row is None else Orphan(*row)
+    move_deposit_block(conn, deposit_id, height, block_hash, now)
+    return get_orphan(conn, deposit_id)
 
 
 def orphans(conn: Connection, coin_type: str | None = None) -> list[Orphan]:
@@ -214,3 +245,29 @@ def count_orphans(conn: Connection) -> dict[str, int]:
         select(orphaned_deposits.c.coin_type, func.count()).group_by(orphaned_deposits.c.coin_type)
     )
     return {coin: int(n) for coin, n in rows}
+
+
+def scan_floor(conn: Connection, coin_type: str) -> int:
+    """The lowest block `coin_type`'s scanner may scan (0: no floor)."""
+    found = conn.execute(
+        select(scan_floors.c.height).where(scan_floors.c.coin_type == coin_type)
+    ).scalar_one_or_none()
+    return int(found or 0)
+
+
+def raise_scan_floor(conn: Connection, coin_type: str, height: int, reason: str, now: int) -> bool:
+    """Make `height` the lowest block `coin_type`'s scanner may scan, unless the floor is
+    already that high. True if the floor moved."""
+    current = conn.execute(
+        select(scan_floors.c.height).where(scan_floors.c.coin_type == coin_type)
+    ).scalar_one_or_none()
+    if current is not None and current >= height:
+        return False
+    values = {"height": height, "reason": reason, "set_at": now}
+    if current is None:
+        conn.execute(insert(scan_floors).values(coin_type=coin_type, **values))
+    else:
+        conn.execute(
+            update(scan_floors).where(scan_floors.c.coin_type == coin_type).values(**values)
+        )
+    return True
