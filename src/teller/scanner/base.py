@@ -130,7 +130,8 @@ class NodeBadAnswer(NodeError):
 
 
 class ScanHalted(Exception):
-    """The node's chain shares no stored block with what was scanned: operator action."""
+    """Scanning stops until the operator acts: the node's chain shares no stored block with
+    what was scanned, or the node is on another network than the config says."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +190,7 @@ class BlockScanner:
         self._watch = _Watch()
         self._open_orphans: set[str] | None = None
         self._last_trouble = ""
+        self._chain_checked = False
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -250,6 +252,13 @@ class BlockScanner:
         Returns True when there is nothing more to scan now (wait a scan period).
         """
         client = self.client
+        if not self._chain_checked:
+            # Once per start: a node on another network (deposits are matched by script, so a
+            # testnet node would turn test coins into paid deposits) halts this scanner.
+            check_chain = getattr(client, "check_chain", None)
+            if check_chain is not None:
+                await check_chain()
+            self._chain_checked = True
         tip = await client.tip_height()
         self.health.node_reachable = True
         self.health.node_height = tip

@@ -22,13 +22,22 @@ from decimal import Decimal
 from typing import Any
 
 from teller.coins.btc import Network, script_pubkey_for_address
-from teller.scanner.base import Block, ChainOutput, NodeBadAnswer
+from teller.scanner.base import Block, ChainOutput, NodeBadAnswer, ScanHalted
 from teller.scanner.jsonrpc import JsonRpcClient, RpcError, pinned_tls_context
 
 _SATOSHI_EXPONENT = 8
 _MAX_BTC = 21_000_000  # no output can hold more (Bitcoin's MAX_MONEY)
 _HEX = re.compile(r"[0-9a-fA-F]+")
 RPC_TYPE_ERROR = -3  # Bitcoin Core / btcd: "Expected type bool, got number"
+RPC_METHOD_NOT_FOUND = -32601
+
+# The names getblockchaininfo's "chain" has on each network: Bitcoin Core and Litecoin Core
+# say main/test/regtest; btcd says mainnet/testnet3/regtest (simnet is btcd's regtest-like).
+CHAIN_NAMES: dict[str, frozenset[str]] = {
+    "mainnet": frozenset({"main", "mainnet"}),
+    "testnet": frozenset({"test", "testnet", "testnet3", "testnet4", "signet"}),
+    "regtest": frozenset({"regtest", "simnet"}),
+}
 
 
 class BitcoinClient:
@@ -57,6 +66,26 @@ class BitcoinClient:
         )
         self.network = network
         self._legacy_getblock = False
+
+    async def check_chain(self) -> None:
+        """ScanHalted unless the node is on `btc_scanner.network`. A node without
+        getblockchaininfo (old btcd) cannot be checked: it is taken at its word."""
+        try:
+            info = await self.rpc.call("getblockchaininfo")
+        except RpcError as exc:
+            if exc.code == RPC_METHOD_NOT_FOUND:
+                return
+            raise
+        chain = info.get("chain") if isinstance(info, dict) else None
+        if not isinstance(chain, str):
+            raise NodeBadAnswer(f"getblockchaininfo: no chain name in {info!r:.80}")
+        if chain not in CHAIN_NAMES[self.network]:
+            raise ScanHalted(
+                f"the BTC node is on chain {chain[:32]!r} but btc_scanner.network is"
+                f" {self.network}: deposits are matched by script, so coins of the wrong"
+                " network would be paid for. Point btc_rpc.server at a node of the right"
+                " network or fix btc_scanner.network"
+            )
 
     async def tip_height(self) -> int:
         return _height(await self.rpc.call("getblockcount"), "getblockcount")

@@ -328,6 +328,12 @@ class _RpcHandler(_Handler):
         chain = self.server.chain
         if method == "getblockcount":
             return str(chain.tip().height).encode()
+        if method == "getblockchaininfo":
+            tip = chain.tip()
+            name = {"mainnet": "mainnet", "testnet": "testnet3", "regtest": "regtest"}
+            return json.dumps(
+                {"chain": name[chain.network], "blocks": tip.height, "bestblockhash": tip.hash}
+            ).encode()
         if method in ("getbestblockhash",):
             return json.dumps(chain.tip().hash).encode()
         if method == "getbestblock":
