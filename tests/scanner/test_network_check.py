@@ -21,7 +21,7 @@ async def test_a_node_on_another_network_halts_the_scanner(ltc: LitecoinNode, ri
     try:
         scanner = rig.scanner(wrong, confirmations=1, start=start)
         for _ in range(2):  # checked again after the halt, not passed by once failing
-            with pytest.raises(ScanHalted, match="on chain 'regtest' but btc_scanner.network"):
+            with pytest.raises(ScanHalted, match=r"on chain 'regtest' but btc_scanner\.network"):
                 await scanner.scan_once()
         assert rig.deposits() == {}
     finally:
