@@ -280,6 +280,7 @@ class EthScannerConfig(ScannerConfig):
     scan_period: ConfigDuration = timedelta(seconds=5)
     initial_scan_height: ConfigInt = 4654259
     confirmations_required: ConfigInt = 1
+    chain_id: ConfigInt = 1  # the node must answer eth_chainId with this (1 = mainnet; 0: no check)
 
 
 class SkyScannerConfig(ScannerConfig):
@@ -674,6 +675,7 @@ def validation_problems(config: Config, *, check_network: bool = True) -> list[s
         _scanner_rpc_problems,
         _scanner_number_problems,
         _btc_network_problems,
+        _eth_chain_id_problems,
         _passthrough_scanner_problems,
         _exchanger_problems,
         _wallet_problems,
@@ -752,6 +754,11 @@ def _scanner_number_problems(config: Config) -> Iterator[str]:
             yield f"{prefix}.confirmations_required must be >= 0"
         if scanner.initial_scan_height < 0:
             yield f"{prefix}.initial_scan_height must be >= 0"
+
+
+def _eth_chain_id_problems(config: Config) -> Iterator[str]:
+    if config.eth_scanner.chain_id < 0:
+        yield f"eth_scanner.chain_id must be >= 0, got {config.eth_scanner.chain_id}"
 
 
 def _btc_network_problems(config: Config) -> Iterator[str]:

@@ -182,3 +182,26 @@ async def test_a_failed_transaction_with_a_value_is_no_deposit(
 
     assert {i: d.value for i, d in rig.deposits().items()} == {f"{paid}:0": 5 * 10**17}
     assert any("failed: no deposit" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_node_of_another_chain_id_halts_the_scanner(anvil: AnvilNode, rig: Rig) -> None:
+    from teller.scanner.base import ScanHalted
+
+    address = checksum_address("0x" + "5e" * 20)
+    rig.bind("ETH", address.lower())
+    start = anvil.height() + 1
+    tx = anvil.send(address, 10**18)
+    mainnet = EthereumClient("127.0.0.1", str(anvil.port), chain_id=1)
+    try:
+        scanner = rig.scanner(mainnet, confirmations=1, start=start)
+        with pytest.raises(ScanHalted, match=r"on chain id 31337 but eth_scanner\.chain_id is 1"):
+            await scanner.scan_once()
+        assert rig.deposits() == {}
+    finally:
+        await mainnet.aclose()
+    local = EthereumClient("127.0.0.1", str(anvil.port), chain_id=31337)
+    try:
+        await scan_all(rig.scanner(local, confirmations=1, start=start))
+    finally:
+        await local.aclose()
+    assert set(rig.deposits()) == {f"{tx}:0"}

@@ -22,6 +22,9 @@ def launcher(tmp_path: Path) -> Iterator[TellerLauncher]:
     assert not problems, "\n".join(problems)
 
 
+ANVIL_CHAIN_ID = 31337  # anvil's default
+
+
 def eth_teller(launcher: TellerLauncher, port: int, start: int) -> RunningTeller:
     return launcher.start(
         auto_confirm=True,
@@ -34,6 +37,7 @@ def eth_teller(launcher: TellerLauncher, port: int, start: int) -> RunningTeller
                 "scan_period": "100ms",
                 "confirmations_required": 2,
                 "initial_scan_height": start,
+                "chain_id": ANVIL_CHAIN_ID,
             },
         },
     )

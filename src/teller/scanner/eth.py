@@ -19,7 +19,7 @@ from collections.abc import Collection
 from typing import Any
 
 from teller.coins.eth import validate_address
-from teller.scanner.base import Block, ChainOutput, NodeBadAnswer
+from teller.scanner.base import Block, ChainOutput, NodeBadAnswer, ScanHalted
 from teller.scanner.jsonrpc import JsonRpcClient
 
 _HASH = re.compile(r"0x[0-9a-fA-F]{64}")
@@ -29,11 +29,26 @@ _QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}")  # at most 256 bits
 class EthereumClient:
     coin_type = "ETH"
 
-    def __init__(self, server: str, port: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, server: str, port: str, *, chain_id: int = 0, timeout: float = 30.0) -> None:
         url = server if "://" in server else f"http://{server}"
         if port:
             url = f"{url}:{port}"
         self.rpc = JsonRpcClient(url, version="2.0", timeout=timeout)
+        self.chain_id = chain_id  # 0: not checked
+
+    async def check_chain(self) -> None:
+        """ScanHalted unless the node's eth_chainId is `eth_scanner.chain_id`: a node of a
+        test network would otherwise turn test ether sent to deposit addresses into paid
+        deposits (addresses are the same on every chain)."""
+        if not self.chain_id:
+            return
+        found = quantity(await self.rpc.call("eth_chainId"), "eth_chainId")
+        if found != self.chain_id:
+            raise ScanHalted(
+                f"the ETH node is on chain id {found} but eth_scanner.chain_id is"
+                f" {self.chain_id}: ether of another chain would be paid for. Point"
+                " eth_rpc.server at a node of the right chain or fix eth_scanner.chain_id"
+            )
 
     async def tip_height(self) -> int:
         return quantity(await self.rpc.call("eth_blockNumber"), "eth_blockNumber")

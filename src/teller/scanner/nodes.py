@@ -36,7 +36,9 @@ def node_client(config: Config, coin: str) -> ChainClient:
     if coin == "ETH":
         from teller.scanner.eth import EthereumClient
 
-        return EthereumClient(config.eth_rpc.server, config.eth_rpc.port)
+        return EthereumClient(
+            config.eth_rpc.server, config.eth_rpc.port, chain_id=config.eth_scanner.chain_id
+        )
     if coin == "SKY":
         from teller.scanner.sky import SkyChainClient
         from teller.skynode import SkyNodeClient
