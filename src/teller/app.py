@@ -39,7 +39,7 @@ from teller.payers.dummy import DummyPayer
 from teller.payers.skynode import SkyNodePayer
 from teller.payers.skynode_sim import InProcessNode, in_process_node
 from teller.scanner.base import BlockScanner
-from teller.scanner.nodes import build_scanners, unavailable_scanners
+from teller.scanner.nodes import build_scanners
 from teller.services import Services
 from teller.skynode import SkyNodeClient
 from teller.store.db import Database, create_store_engine, sqlite_url
@@ -165,9 +165,6 @@ def build_payer(
 
 
 def build_teller(config: Config, appdir: Path) -> Teller:
-    # Real chain scanners run for each enabled coin when dummy.scanner is false.
-    if unavailable_scanners(config):
-        raise StartupError(unavailable_scanners(config))
     appdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     process_lock = None
     url = make_url(database_url(config, appdir))

@@ -13,11 +13,6 @@ from teller.scanner.base import BlockScanner, ChainClient, ScanSettings
 from teller.store.db import Database
 
 COINS = ("BTC", "ETH", "SKY")
-NODE_COINS = frozenset({"BTC", "ETH", "SKY"})  # the coins `node_client` has a client for
-
-
-class ScannerUnavailable(Exception):
-    """The config asks for a chain scanner this version does not have."""
 
 
 def node_client(config: Config, coin: str) -> ChainClient:
@@ -44,22 +39,7 @@ def node_client(config: Config, coin: str) -> ChainClient:
         from teller.skynode import SkyNodeClient
 
         return SkyChainClient(SkyNodeClient(config.sky_rpc.address))
-    raise ScannerUnavailable(
-        f"the {coin} chain scanner is not available in this version: set dummy.scanner = true"
-        f" or {coin.lower()}_scanner.enabled = false"
-    )
-
-
-def unavailable_scanners(config: Config) -> list[str]:
-    """One line per enabled coin that would need a node client this version lacks."""
-    if config.dummy.scanner:
-        return []
-    return [
-        f"the {coin} chain scanner is not available in this version: set dummy.scanner = true"
-        f" or {coin.lower()}_scanner.enabled = false"
-        for coin in COINS
-        if config.scanner_enabled(coin) and coin not in NODE_COINS
-    ]
+    raise ValueError(f"no chain scanner for coin {coin!r}")
 
 
 def scan_settings(config: Config, coin: str) -> ScanSettings:
