@@ -311,6 +311,10 @@ class BlockScanner:
                             f" {height - 1} ({prev_hash})"
                         )
                     return False
+                watched = self._watch.by_key
+                pays = any(o.watch_key in watched for o in block.outputs)
+                if pays and not await self._still_confirmed(block):
+                    return False  # the chain moved under this round: start the next afresh
                 await self._hand_on(block, tip)
                 scanned.append(scans.ScannedBlock(height, block.hash))
                 prev_hash = block.hash
@@ -323,6 +327,16 @@ class BlockScanner:
                 )
                 self.health.scanned_height = scanned[-1].height
         return end >= target
+
+    async def _still_confirmed(self, block: Block) -> bool:
+        """Right before its deposits are handed on: is `block` still on the node's chain with
+        the confirmations required? The round's tip was read before the batch; a reorg onto a
+        shorter chain since then must not let a deposit through with fewer confirmations.
+        (Two calls, only for the rare blocks that pay a deposit address.)"""
+        tip = await self.client.tip_height()
+        if tip - block.height + 1 < self.settings.confirmations:
+            return False
+        return await self.client.block_hash(block.height) == block.hash
 
     # -- matching and handing on ------------------------------------------------------------
 
