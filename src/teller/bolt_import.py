@@ -62,7 +62,7 @@ from teller.store.tables import bolt_imports as imports_t
 from teller.store.tables import deposit_addresses as pool_t
 from teller.store.tables import deposits as deposits_t
 from teller.store.tables import payouts as payouts_t
-from teller.store.worker_lock import DatabaseInUse, SqliteProcessLock
+from teller.store.worker_lock import DatabaseInUse, PostgresWorkerLock, SqliteProcessLock
 
 if TYPE_CHECKING:
     from teller.config import Config
@@ -656,6 +656,17 @@ def run_import(
             print(f"{exc}: stop teller before importing\nnothing was imported", file=err)
             return 1
     engine = create_store_engine(url.render_as_string(hide_password=False))
+    worker = PostgresWorkerLock(engine) if url.get_backend_name() == "postgresql" else None
+    if worker is not None and not worker.try_acquire():
+        # A teller holds the worker role: its scanners and stages write deposits while the
+        # import gives rows the Go teller's seqs. (On SQLite the file lock above refuses.)
+        engine.dispose()
+        print(
+            "a teller is running on this database (it holds the worker role): stop every"
+            " teller before importing\nnothing was imported",
+            file=err,
+        )
+        return 1
     try:
         upgrade(engine)
         db = Database(engine)
@@ -680,6 +691,8 @@ def run_import(
         print(f"cannot import {source}: {exc}\nnothing was imported", file=err)
         return 1
     finally:
+        if worker is not None:
+            worker.release()
         engine.dispose()
         if lock is not None:
             lock.release()

@@ -332,3 +332,29 @@ def test_a_dry_run_creates_no_store(tmp_path: Path, go_db: Path) -> None:
     assert code == 0 and "dry run: nothing was written" in out
     assert "deposit_info: 6 deposits, 6 new" in out
     assert not (tmp_path / "data").exists()
+
+
+def test_a_teller_running_on_postgresql_is_not_imported_into(
+    tmp_path: Path, go_db: Path, pg_url: str
+) -> None:
+    """On PostgreSQL there is no file lock: a running teller holds the worker role (an
+    advisory lock), and the import refuses while it does."""
+    from teller.store.db import create_store_engine
+    from teller.store.worker_lock import PostgresWorkerLock
+
+    cfg = config(tmp_path).model_copy(update={"database_url": pg_url})
+    engine = create_store_engine(pg_url)
+    running = PostgresWorkerLock(engine)
+    assert running.try_acquire()
+    try:
+        out, err = io.StringIO(), io.StringIO()
+        code = run_import(cfg, tmp_path / "data", go_db, dry_run=False, out=out, err=err)
+        assert code == 1 and out.getvalue() == ""
+        assert "a teller is running on this database" in err.getvalue()
+        assert "nothing was imported" in err.getvalue()
+    finally:
+        running.release()
+        engine.dispose()
+    out, err = io.StringIO(), io.StringIO()
+    code = run_import(cfg, tmp_path / "data", go_db, dry_run=False, out=out, err=err)
+    assert code == 0 and "imported 20 records" in out.getvalue()
