@@ -15,6 +15,7 @@ with more than 8 decimals is garbage (NodeBadAnswer), never rounded.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Container
 from dataclasses import dataclass
@@ -22,12 +23,15 @@ from decimal import Decimal
 from typing import Any
 
 from teller.coins.btc import Network, script_pubkey_for_address
+from teller.logs import log_event
 from teller.scanner.base import Block, ChainOutput, NodeBadAnswer, ScanHalted
 from teller.scanner.jsonrpc import JsonRpcClient, RpcError, pinned_tls_context
 
 _SATOSHI_EXPONENT = 8
 _MAX_BTC = 21_000_000  # no output can hold more (Bitcoin's MAX_MONEY)
 _HEX = re.compile(r"[0-9a-fA-F]+")
+log = logging.getLogger("teller.scanner.btc")
+
 RPC_TYPE_ERROR = -3  # Bitcoin Core / btcd: "Expected type bool, got number"
 RPC_METHOD_NOT_FOUND = -32601
 
@@ -142,6 +146,7 @@ class VerboseBlock:
         """The deposit outputs whose scriptPubKey hex is in `scripts` (None: all of them)."""
         outputs: list[ChainOutput] = []
         append = outputs.append
+        coinbase = _coinbase(self.transactions[0])  # a block's first transaction
         try:
             for tx in self.transactions:
                 for vout in tx["vout"]:
@@ -153,6 +158,22 @@ class VerboseBlock:
                         addresses = script.get("addresses")
                         if addresses is None or len(addresses) != 1:
                             continue  # no address, or several (multisig): not a deposit
+                    if tx is coinbase:
+                        # Spendable only after 100 blocks, and gone for good if its block is
+                        # reorganized away: never a deposit; the operator is told when it
+                        # pays a watched script (None: every output, no deposit address).
+                        if scripts is None:
+                            continue
+                        log_event(
+                            log,
+                            logging.WARNING,
+                            "a coinbase output pays a deposit address: not a deposit",
+                            watch=True,
+                            txid=tx.get("txid", ""),
+                            n=vout.get("n", ""),
+                            height=self.height,
+                        )
+                        continue
                     append(
                         ChainOutput(
                             _hash(tx["txid"], "txid"),
@@ -166,6 +187,14 @@ class VerboseBlock:
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise NodeBadAnswer(f"block {self.height}: not a verbose block: {exc!r}") from exc
         return tuple(outputs)
+
+
+def _coinbase(first: Any) -> Any:
+    """`first` if it is a coinbase transaction (its input says "coinbase"), else None."""
+    inputs = first.get("vin") if isinstance(first, dict) else None
+    if isinstance(inputs, list) and inputs and isinstance(inputs[0], dict):
+        return first if "coinbase" in inputs[0] else None
+    return None
 
 
 def read_block(document: Any, height: int) -> VerboseBlock:
