@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from teller.bolt_import import import_go_database
+from teller.bolt_import import ImportConflict, import_go_database
 from teller.go_db import GoDatabaseError, read_go_database
 from teller.store import tables
 from teller.store.db import Database
-from teller.store.scans import scan_floor
+from teller.store.scans import ScannedBlock, record_blocks, scan_floor
 
 from .boltfile import go_json, write_bolt
 
@@ -240,3 +240,23 @@ def test_the_scanners_never_rescan_the_go_tellers_blocks(db: Database, tmp_path:
     again = import_go_database(db, go, max_decimals=3, now=1_800_000_001)
     assert again.new_rows == 0
     assert all("already set" in n for n in again.notes if "scanner starts at block" in n)
+
+
+def test_a_store_whose_scanner_already_scanned_the_go_blocks_is_refused(
+    db: Database, tmp_path: Path
+) -> None:
+    """teller's own scanner ran below the Go teller's newest deposit: the deposits it found
+    there have teller's ids, the Go copies other ids; importing would pay them twice."""
+    path = tmp_path / "made-up.db"
+    write_bolt(path, made_up())
+    go = read_go_database(path)
+    newest_eth = max(d.height for d in [*go.deposits, *go.scanner_records] if d.coin_type == "ETH")
+    with db.write() as conn:
+        record_blocks(conn, "ETH", [ScannedBlock(newest_eth - 1, "ab" * 32)], 1, 1000)
+    with pytest.raises(ImportConflict) as refused:
+        import_go_database(db, go, max_decimals=3, now=1_800_000_000)
+    [problem] = refused.value.problems
+    assert f"ETH scanner already scanned block {newest_eth - 1}" in problem
+    with db.read() as conn:
+        assert conn.execute(select(tables.deposits)).first() is None  # nothing imported
+        assert scan_floor(conn, "ETH") == 0

@@ -251,3 +251,30 @@ async def test_a_reorg_onto_a_shorter_chain_is_followed_at_once(
     ltc.rpc("invalidateblock", ltc.rpc("getbestblockhash"))  # now only shorter: it waits
     with pytest.raises(NodeBadAnswer, match="below the scanned height"):
         await scanner.scan_once()
+
+
+async def test_a_deposit_moved_by_a_reorg_into_a_shallower_block_is_not_carried_on(
+    ltc: LitecoinNode, rig: Rig, client: BitcoinClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """confirmations_required 2: after the reorg the payment is only in the tip block (1
+    confirmation), so it is stopped as gone, and reported back once it has 2 again."""
+    key = new_key()
+    rig.bind("BTC", key.btc_address)
+    scanner = rig.scanner(client, confirmations=2, start=ltc.height() + 1)
+    txid = ltc.pay((key.script, 2_718_281))
+    mined = ltc.mine(2)
+    await scan_all(scanner)
+    deposit_id = f"{txid}:0"
+    assert rig.deposits()[deposit_id].status == WAITING_DECIDE
+
+    ltc.rpc("invalidateblock", mined[0])
+    ltc.mine_empty(2)
+    ltc.mine(1)  # the payment again, in the new tip: 1 confirmation
+    await scan_all(scanner)
+    assert rig.deposits()[deposit_id].status == DONE  # stopped, not paid with 1 confirmation
+    assert rig.orphans()[deposit_id].back_height is None
+
+    ltc.mine_empty(1)  # now 2 confirmations
+    await scan_all(scanner)
+    assert rig.orphans()[deposit_id].back_height == ltc.height() - 1
+    assert any("back" in n for n in watch_notices(caplog))

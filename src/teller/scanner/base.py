@@ -517,7 +517,12 @@ class BlockScanner:
         )
         candidates = await self._read(scans.chain_deposits_above, self.coin, fork)
         if candidates:
-            on_chain = await self._output_ids(fork + 1, tip, {d.deposit_id for d in candidates})
+            # Only blocks with the confirmations required count: a deposit the new chain holds
+            # only in shallower blocks is treated as gone (and reported back once it is
+            # confirmed again), never carried on with fewer confirmations than required.
+            confirmed = tip - self.settings.confirmations + 1
+            wanted = {d.deposit_id for d in candidates}
+            on_chain = await self._output_ids(fork + 1, confirmed, wanted)
             gone = [d for d in candidates if d.deposit_id not in on_chain]
             for d in candidates:
                 if d.deposit_id in on_chain:

@@ -271,3 +271,16 @@ def raise_scan_floor(conn: Connection, coin_type: str, height: int, reason: str,
             update(scan_floors).where(scan_floors.c.coin_type == coin_type).values(**values)
         )
     return True
+
+
+def lowest_scanned(conn: Connection, coin_type: str) -> int | None:
+    """The lowest block `coin_type`'s scanner has recorded (None: it never scanned). Deposits
+    it found keep their height even after old scan_blocks rows are trimmed, so both count."""
+    block = conn.execute(
+        select(func.min(scan_blocks.c.height)).where(scan_blocks.c.coin_type == coin_type)
+    ).scalar_one()
+    deposit = conn.execute(
+        select(func.min(dt.c.height)).where(dt.c.coin_type == coin_type, dt.c.block_hash != "")
+    ).scalar_one()
+    found = [int(h) for h in (block, deposit) if h is not None]
+    return min(found) if found else None
