@@ -131,7 +131,7 @@ def _value_error(expected: str, value: object, *, secret: bool = False) -> Pydan
 def _as_int(value: object) -> object:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+    if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
         return int(value.strip())
     raise _value_error("an integer", value)
 
@@ -757,8 +757,9 @@ def _scanner_number_problems(config: Config) -> Iterator[str]:
 
 
 def _eth_chain_id_problems(config: Config) -> Iterator[str]:
-    if config.eth_scanner.chain_id < 0:
-        yield f"eth_scanner.chain_id must be >= 0, got {config.eth_scanner.chain_id}"
+    chain_id = config.eth_scanner.chain_id
+    if not 0 <= chain_id <= 2**64 - 1:  # eth_chainId is a 64-bit quantity
+        yield f"eth_scanner.chain_id must be between 0 and 2^64-1, got {chain_id}"
 
 
 def _btc_network_problems(config: Config) -> Iterator[str]:

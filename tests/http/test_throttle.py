@@ -1,4 +1,4 @@
-"""Rate limit of /api/bind and /api/status: web.throttle_max requests per throttle_duration
+"""Rate limit of /api/bind, /api/status and /api/qr: web.throttle_max requests per throttle_duration
 per client and path, in bursts (the original allowed 1 request per second: §14.12).
 
 The client is the socket's peer, or with web.behind_proxy the last X-Forwarded-For entry
@@ -130,3 +130,15 @@ def test_behind_proxy_a_forged_header_line_does_not_win(start_teller: StartTelle
         return tel.http.send(request).status_code
 
     assert [with_lines(f"10.0.0.{i}") for i in range(3)] == [200, 429, 429]
+
+
+def test_qr_codes_are_limited_too(start_teller: StartTeller) -> None:
+    """Drawing a QR code costs milliseconds of CPU: a client may not ask for them unbounded."""
+    tel = start_teller(throttle_max=2, throttle_duration="60s")
+    answers = [
+        tel.http.get(tel.public + "/api/qr", params={"data": f"bitcoin:1Address{i}"})
+        for i in range(3)
+    ]
+    assert [r.status_code for r in answers[:2]] == [200, 200]
+    assert answers[0].headers["content-type"].startswith("image/svg+xml")
+    assert_limited(answers[2], 2)

@@ -22,7 +22,10 @@ class ScannerHealth:
     confirmations_required: int = 1
     error: str = ""  # the latest trouble; "" once a round succeeds
 
-    def view(self) -> dict[str, object]:
+    def view(self, *, public: bool = False) -> dict[str, object]:
+        error = self.error
+        if public and error:
+            error = f"the {self.coin_type} node cannot be scanned now (details: admin API)"
         return {
             "enabled": self.source != "off",
             "source": self.source,
@@ -30,7 +33,7 @@ class ScannerHealth:
             "node_height": self.node_height,
             "scanned_height": self.scanned_height,
             "confirmations_required": self.confirmations_required,
-            "error": self.error,
+            "error": error,
         }
 
 

@@ -187,7 +187,7 @@ def admin_router(services: Services) -> APIRouter:
     @router.get("/api/health", response_class=IndentedJSON)
     async def health() -> IndentedJSON:
         """The public /api/health, here too for the dashboard (same origin)."""
-        return IndentedJSON(await health_view(services))
+        return IndentedJSON(await health_view(services, public=False))
 
     @router.get("/api/deposits/errored", response_class=IndentedJSON)
     async def errored() -> IndentedJSON:

@@ -70,7 +70,7 @@ def _integer(values: dict[str, str], name: str, *, required: bool, maximum: int)
 
 
 def parse_dummy_deposit(
-    values: dict[str, str], enabled_coins: frozenset[str], btc_network: str = "mainnet"
+    values: dict[str, str], enabled_coins: frozenset[str], btc_network: str
 ) -> IncomingDeposit:
     coin = values.get("coin", "").strip() or "BTC"
     if coin not in COIN_TYPES:

@@ -41,7 +41,7 @@ from teller.services import Services
 from teller.store.deposits import count_errored
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
-RATE_LIMITED_PATHS = frozenset({"/api/bind", "/api/status"})
+RATE_LIMITED_PATHS = frozenset({"/api/bind", "/api/status", QR_PATH})
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -132,7 +132,9 @@ def config_view(services: Services) -> dict[str, Any]:
     }
 
 
-async def health_view(services: Services) -> dict[str, Any]:
+async def health_view(services: Services, *, public: bool = True) -> dict[str, Any]:
+    """/api/health. On the public server a scanner's error is only named, not detailed: the
+    node's address and its answers are for the operator (the admin server's /api/health)."""
     try:
         balance = await services.payer.balance()
         coins, hours = format_droplets(balance.droplets), str(balance.hours)
@@ -153,7 +155,7 @@ async def health_view(services: Services) -> dict[str, Any]:
             "balance": {"coins": coins, "hours": hours},
         },
         # teller's own: each chain scanner (source node/dummy/off, node reachable, heights).
-        "scanners": {coin.lower(): s.view() for coin, s in board.scanners.items()},
+        "scanners": {coin.lower(): s.view(public=public) for coin, s in board.scanners.items()},
     }
 
 

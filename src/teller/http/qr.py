@@ -11,6 +11,7 @@ may be cached by browsers.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from functools import lru_cache
@@ -65,7 +66,8 @@ def qr_router() -> APIRouter:
     )
     async def qr(data: str = "") -> Response:
         """A QR code (SVG) of a deposit address or payment URI, for the web page."""
-        svg = qr_svg(check_qr_data(data))
+        # Drawing takes milliseconds of CPU: off the event loop the sender and scanners share.
+        svg = await asyncio.to_thread(qr_svg, check_qr_data(data))
         return Response(
             svg,
             media_type=SVG_TYPE,

@@ -33,7 +33,7 @@ class InProcessNode:
 
     sim: SkyNodeSim
     sock: socket.socket
-    # Not in repr(): a Wallet's own repr shows its seed and every secret key.
+    # Not in repr() either (Wallet already hides its seed and keys): a second safeguard.
     wallet: Wallet = field(repr=False)
 
     @property

@@ -113,6 +113,8 @@ deposits = Table(
     Column("order_original", Text, nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # Deposits to one address (the HD gap report asks this for every address handed out).
+    Index(None, "coin_type", "deposit_address"),
 )
 
 # Chain scanners (scanner/base.py). The highest scanned block of a coin is its resume point.

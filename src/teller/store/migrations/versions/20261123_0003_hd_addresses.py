@@ -17,6 +17,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index(
+        "ix_deposits_coin_type_deposit_address", "deposits", ["coin_type", "deposit_address"]
+    )
     op.create_table(
         "hd_chains",
         sa.Column("key_id", sa.String(64), nullable=False),
@@ -43,6 +46,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deposits_coin_type_deposit_address", table_name="deposits")
     op.drop_table("bolt_imports")
     op.drop_index("ix_deposit_addresses_hd_key", table_name="deposit_addresses")
     with op.batch_alter_table("deposit_addresses") as batch:
