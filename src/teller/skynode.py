@@ -45,9 +45,9 @@ from typing import Any
 
 import httpx
 
+from teller.coins.sky import DROPLETS_PER_SKY
 from teller.scanner.base import NodeError
 
-DROPLETS_PER_SKY = 1_000_000
 SKY_DECIMALS = 6
 U64_MAX = 2**64 - 1  # coins (droplets) and hours are uint64 on the node
 MAX_SKY = Decimal(U64_MAX) / DROPLETS_PER_SKY

@@ -25,7 +25,7 @@ SIGNED_PAIRS = TRANSACTION_PAIRS[:2]
 
 def droplets_of(text: str) -> int:
     """Droplets of the node's decimal SKY string ("27000.000000"), exactly."""
-    value = Decimal(text) * tx.DROPLETS_PER_SKY
+    value = Decimal(text) * sky.DROPLETS_PER_SKY
     assert value == value.to_integral_value()
     return int(value)
 

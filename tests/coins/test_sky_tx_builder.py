@@ -16,7 +16,7 @@ ADDRS = [sky.address_from_pubkey(p.pubkey) for p in PAIRS]
 WALLET = ADDRS[:3]
 KEYS = {a: p.seckey for a, p in zip(ADDRS, PAIRS, strict=True)}
 USER, OTHER = ADDRS[4], ADDRS[5]
-SKY = tx.DROPLETS_PER_SKY
+SKY = sky.DROPLETS_PER_SKY
 
 
 def unspent(n: int, droplets: int, hours: int, owner: int = 0) -> tx.Unspent:

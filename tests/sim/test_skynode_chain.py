@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from teller.coins import sky, sky_tx
+from teller.coins.sky import DROPLETS_PER_SKY
 from teller.sim.skynode_chain import Chain, Rules, split_payments
 
-SKY = sky_tx.DROPLETS_PER_SKY
+SKY = DROPLETS_PER_SKY
 PAIRS = list(sky.deterministic_keypairs(b"chain tests", 3))
 OWNER = sky.address_from_pubkey(PAIRS[0].pubkey)
 USERS = [sky.address_from_pubkey(p.pubkey) for p in PAIRS[1:]]

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from teller.coins import sky, sky_tx
+from teller.coins.sky import DROPLETS_PER_SKY
 from teller.coins.sky_wallet import Wallet, load_wallet
 from teller.sim.skynode import (
     Genesis,
@@ -26,7 +27,7 @@ from teller.sim.skynode import (
     running_sim,
 )
 
-SKY = sky_tx.DROPLETS_PER_SKY
+SKY = DROPLETS_PER_SKY
 USERS = [sky.address_from_pubkey(k.pubkey) for k in sky.deterministic_keypairs(b"sim users", 3)]
 
 

@@ -47,6 +47,7 @@ from teller.coins.base58check import Base58Error, decode_base58
 from teller.coins.sky import (
     ADDRESS_LENGTH,
     ADDRESS_VERSION,
+    DROPLETS_PER_SKY,
     AddressError,
     address_from_key_hash,
     address_from_pubkey,
@@ -56,7 +57,6 @@ from teller.coins.sky import (
 
 # --- constants (skycoin.md §4) ---------------------------------------------------------------
 
-DROPLETS_PER_SKY = 1_000_000
 DROPLET_PRECISION = 1_000  # every output is a multiple of 0.001 SKY (MaxDropletPrecision=3)
 MAX_LIST_LENGTH = 65_535  # `enc:",maxlen=65535"` on Sigs, In and Out
 MAX_TRANSACTION_SIZE = 32_768  # the node's default user constraint (MaxTransactionSize)

@@ -64,7 +64,7 @@ def default_burn_factor(version: str) -> int:
 
 def format_coins(droplets: int) -> str:
     """Droplets as the node's decimal SKY string: 27000000000 → "27000.000000"."""
-    whole, frac = divmod(droplets, sky_tx.DROPLETS_PER_SKY)
+    whole, frac = divmod(droplets, sky.DROPLETS_PER_SKY)
     return f"{whole}.{frac:06d}"
 
 
@@ -74,7 +74,7 @@ def parse_coins(text: str) -> int:
         value = Decimal(text.strip())
     except InvalidOperation:
         raise ValueError(f"invalid amount {text!r}") from None
-    droplets = value * sky_tx.DROPLETS_PER_SKY
+    droplets = value * sky.DROPLETS_PER_SKY
     if not value.is_finite() or value < 0 or droplets != droplets.to_integral_value():
         raise ValueError(f"invalid amount {text!r}")
     return int(droplets)

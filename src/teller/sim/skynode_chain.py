@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from teller.coins import sky_tx
+from teller.coins.sky import DROPLETS_PER_SKY
 from teller.coins.sky_tx import Transaction, TransactionInvalid
 
-GENESIS_DROPLETS = 100_000_000 * sky_tx.DROPLETS_PER_SKY  # 100M SKY, as mainnet
+GENESIS_DROPLETS = 100_000_000 * DROPLETS_PER_SKY  # 100M SKY, as mainnet
 GENESIS_HOURS = 100_000_000_000_000  # mainnet's genesis coin hours (100e12)
 MAX_BLOCK_SIZE = 32_768  # the node's default MaxBlockTransactionsSize
 
