@@ -26,7 +26,9 @@ from teller.coins.sky_wallet import WalletError, load_wallet
 from teller.config import Config
 from teller.exchange.health import StatusBoard
 from teller.exchange.intake import DepositIntake
+from teller.exchange.passthrough import PassthroughProcessor
 from teller.exchange.processor import DirectProcessor
+from teller.exchange.quote import OrderBookWatch, QuoteService
 from teller.exchange.sender import Sender
 from teller.hd import load_hd_chains
 from teller.http.admin import create_admin_app
@@ -34,6 +36,8 @@ from teller.http.dummy import create_dummy_app
 from teller.http.public import create_public_app
 from teller.http.servers import EmbeddedServer, Listener, bind_socket
 from teller.logs import ReopenableFileHandler, log_event
+from teller.markets.base import Market
+from teller.markets.c2cx import C2CXClient
 from teller.payers.base import Payer
 from teller.payers.dummy import DummyPayer
 from teller.payers.skynode import SkyNodePayer
@@ -41,6 +45,7 @@ from teller.payers.skynode_sim import InProcessNode, in_process_node
 from teller.scanner.base import BlockScanner
 from teller.scanner.nodes import build_scanners
 from teller.services import Services
+from teller.sim.c2cx import DEMO_KEY, DEMO_SECRET, InProcessExchange, in_process_exchange
 from teller.skynode import SkyNodeClient
 from teller.store.db import Database, create_store_engine, sqlite_url
 from teller.store.migrate import upgrade
@@ -121,6 +126,10 @@ class Teller:
     worker_lock: PostgresWorkerLock | None = None
     scanners: list[BlockScanner] = field(default_factory=list)  # chain scanners (not dummy)
     skynode_sim: InProcessNode | None = None  # dummy.skynode_sim: served in teller's loop
+    market: Market | None = None  # the exchange of passthrough deposits, if there is one
+    passthrough: PassthroughProcessor | None = None
+    book_watch: OrderBookWatch | None = None  # the order book behind passthrough quotes
+    c2cx_sim: InProcessExchange | None = None  # dummy.c2cx_sim: served in teller's loop
 
     def addresses(self) -> dict[str, str]:
         return {lst.name: lst.address for lst in self.listeners}
@@ -164,6 +173,29 @@ def build_payer(
     return SkyNodePayer(SkyNodeClient(config.sky_rpc.address), wallet), None, None
 
 
+def build_market(config: Config, appdir: Path) -> tuple[Market | None, InProcessExchange | None]:
+    """The exchange passthrough deposits are bought on, and the in-process simulator if it
+    is that one. None without dummy.c2cx_sim or credentials: passthrough deposits then wait
+    (the config refuses buy_method passthrough without them)."""
+    if config.dummy.c2cx_sim:
+        try:
+            sim = in_process_exchange(appdir)
+        except (OSError, ValueError, KeyError) as exc:
+            raise StartupError([f"dummy.c2cx_sim: {exc}"]) from exc
+        log_event(
+            log,
+            logging.INFO,
+            "buying passthrough deposits on the in-process C2CX simulator",
+            exchange=sim.base_url,
+        )
+        return C2CXClient(DEMO_KEY, DEMO_SECRET, sim.base_url), sim
+    client = config.sky_exchanger.exchange_client
+    key, secret = client.key.get_secret_value(), client.secret.get_secret_value()
+    if key and secret:
+        return C2CXClient(key, secret, client.base_url), None
+    return None, None
+
+
 def build_teller(config: Config, appdir: Path) -> Teller:
     appdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     process_lock = None
@@ -181,18 +213,26 @@ def build_teller(config: Config, appdir: Path) -> Teller:
     board = StatusBoard()
     processor_waker, sender_waker = Waker(), Waker()
     payer, dummy_payer, skynode_sim = build_payer(config, appdir)
+    market, c2cx_sim = build_market(config, appdir)
     exchanger = config.sky_exchanger
+    book_watch = None
+    if market is not None:
+        client = exchanger.exchange_client
+        book_watch = OrderBookWatch(
+            market, client.orderbook_refresh.total_seconds(), client.ratelimit_wait.total_seconds()
+        )
+    bind = BindService(
+        db,
+        enabled_coins=coins,
+        bind_enabled=config.teller.bind_enabled,
+        max_bound_addrs=config.teller.max_bound_addrs,
+        buy_method=exchanger.buy_method,
+        hd_chains=hd_chains,
+    )
     services = Services(
         config=config,
         db=db,
-        bind=BindService(
-            db,
-            enabled_coins=coins,
-            bind_enabled=config.teller.bind_enabled,
-            max_bound_addrs=config.teller.max_bound_addrs,
-            buy_method=exchanger.buy_method,
-            hd_chains=hd_chains,
-        ),
+        bind=bind,
         intake=DepositIntake(db, processor_waker),
         payer=payer,
         board=board,
@@ -201,16 +241,26 @@ def build_teller(config: Config, appdir: Path) -> Teller:
         enabled_coins=coins,
         pool_coins=coins,
         dummy_payer=dummy_payer,
+        quote=QuoteService(config, bind.check_coin_type, book_watch),
     )
     teller = Teller(
         services=services,
-        processor=DirectProcessor(db, config, board, sender_waker),
+        processor=DirectProcessor(
+            db, config, board, sender_waker, passthrough_available=market is not None
+        ),
         sender=Sender(db, payer, board, send_enabled=exchanger.send_enabled),
         process_lock=process_lock,
         worker_lock=PostgresWorkerLock(db.engine) if db.backend == "postgresql" else None,
     )
     teller.scanners = build_scanners(config, db, services.intake, board)
     teller.skynode_sim = skynode_sim
+    teller.market, teller.c2cx_sim, teller.book_watch = market, c2cx_sim, book_watch
+    if market is not None:
+        passthrough_waker = Waker()
+        processor_waker.add_follower(passthrough_waker)
+        teller.passthrough = PassthroughProcessor(
+            db, config, board, market, sender_waker, passthrough_waker
+        )
     teller.listeners = make_listeners(services)
     return teller
 
@@ -280,6 +330,8 @@ async def serve(
     # and deposits arriving together can share a group commit (asyncio's default is 6).
     loop.set_default_executor(ThreadPoolExecutor(max_workers=24, thread_name_prefix="store"))
     services.processor_waker.bind_loop(loop)
+    if teller.passthrough is not None:
+        teller.passthrough.waker.bind_loop(loop)
     services.sender_waker.bind_loop(loop)
     stop = asyncio.Event()
     installed = _install_signal_handlers(loop, stop, log_handler)
@@ -292,9 +344,14 @@ async def serve(
                 group.create_task(
                     server.serve(sockets=[listener.sock]), name=f"serve {listener.name}"
                 )
-            sim_task = None
+            side_tasks = []
             if teller.skynode_sim is not None:
-                sim_task = group.create_task(teller.skynode_sim.serve(), name="skynode sim")
+                side_tasks.append(group.create_task(teller.skynode_sim.serve(), name="skynode sim"))
+            if teller.c2cx_sim is not None:
+                side_tasks.append(group.create_task(teller.c2cx_sim.serve(), name="c2cx sim"))
+            if teller.book_watch is not None:
+                # Every replica quotes, so every replica reads the book (not only the worker).
+                side_tasks.append(group.create_task(teller.book_watch.run(), name="order book"))
             workers = group.create_task(run_workers_when_allowed(teller), name="workers")
             while not all(s.started for s in teller.servers):
                 await asyncio.sleep(0.01)
@@ -305,8 +362,10 @@ async def serve(
             await stop.wait()
             log.info("stopping")
             workers.cancel()
-            if sim_task is not None:
-                sim_task.cancel()
+            for task in side_tasks:
+                task.cancel()
+            if teller.c2cx_sim is not None:
+                teller.c2cx_sim.sim.stop()
             for server in teller.servers:
                 server.should_exit = True
     finally:
@@ -314,6 +373,8 @@ async def serve(
             loop.remove_signal_handler(sig)
         if teller.worker_lock is not None:
             teller.worker_lock.release()
+        if teller.market is not None:
+            await teller.market.aclose()
         services.db.dispose()
         if teller.process_lock is not None:
             teller.process_lock.release()
@@ -333,6 +394,8 @@ async def run_workers(teller: Teller) -> None:
             run_worker("sender", teller.sender.step, services.sender_waker, check_wait),
             name="sender",
         )
+        if teller.passthrough is not None:
+            group.create_task(teller.passthrough.run(), name="passthrough")
         for scanner in teller.scanners:
             group.create_task(scanner.run(), name=f"scanner {scanner.coin}")
 

@@ -7,6 +7,7 @@ teller addresses btc|eth --xpub KEY N  the addresses teller derives from an exte
 teller db import-bolt PATH [--dry-run] import a Go teller's BoltDB (read-only)
 teller sim btcd [--rpc ADDR --api ADDR] a btcd simulator (sim/btcd.py)
 teller sim skynode [--port N --wallet F] a Skycoin node simulator (sim/skynode.py)
+teller sim c2cx [--port N --btc B]       a C2CX exchange simulator (sim/c2cx.py)
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     skynode_sim.add_arguments(
         simulators.add_parser("skynode", help="a Skycoin node (REST API) with a demo wallet")
+    )
+    from teller.sim import c2cx as c2cx_sim
+
+    c2cx_sim.add_arguments(
+        simulators.add_parser("c2cx", help="a C2CX exchange (BTC_SKY) with a demo order book")
     )
     return parser
 
@@ -221,6 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from teller.sim import skynode as skynode_sim
 
             return skynode_sim.run_args(args)
+        if args.command == "sim" and args.simulator == "c2cx":
+            from teller.sim import c2cx as c2cx_sim
+
+            return c2cx_sim.run_args(args)
         return cmd_run(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)

@@ -299,6 +299,10 @@ class ExchangeClientConfig(_Section):
     ratelimit_wait: ConfigDuration = timedelta(seconds=30)
     check_order_wait: ConfigDuration = timedelta(seconds=2)
     btc_minimum_volume: ConfigDecimal = Decimal("0.005")
+    # teller's own: where the exchange's API is (the simulator's, for a test), and how often
+    # the order book behind /api/quote is read again.
+    base_url: ConfigStr = "https://api.c2cx.com/v1/"
+    orderbook_refresh: ConfigDuration = timedelta(seconds=10)
 
 
 class SkyExchangerConfig(_Section):
@@ -362,6 +366,10 @@ class DummyConfig(_Section):
     # signed transactions, no node to install. Takes the place of dummy.sender; the sender
     # then uses neither sky_rpc.address nor sky_exchanger.wallet.
     skynode_sim: ConfigBool = False
+    # teller's own: buy passthrough deposits on the project's C2CX simulator, run inside
+    # teller on a free loopback port with a funded demo account and order book (state in the
+    # data directory); exchange_client.key, .secret and .base_url are then not used.
+    c2cx_sim: ConfigBool = False
 
 
 class Config(_Section):
@@ -800,7 +808,7 @@ def _exchanger_problems(config: Config) -> Iterator[str]:
         )
     if exchanger.buy_method not in BUY_METHODS:
         yield 'sky_exchanger.buy_method must be "direct" or "passthrough"'
-    if exchanger.buy_method == BUY_METHOD_PASSTHROUGH:
+    if exchanger.buy_method == BUY_METHOD_PASSTHROUGH and not config.dummy.c2cx_sim:
         client = exchanger.exchange_client
         if not client.key.get_secret_value():
             yield "c2cx.key must be set for buy_method passthrough"
@@ -808,6 +816,13 @@ def _exchanger_problems(config: Config) -> Iterator[str]:
             yield "c2cx.secret must be set for buy_method passthrough"
     if exchanger.exchange_client.btc_minimum_volume < 0:
         yield "sky_exchanger.exchange_client.btc_minimum_volume must be >= 0"
+    base_url = exchanger.exchange_client.base_url
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        yield (
+            "sky_exchanger.exchange_client.base_url must be an http:// or https:// URL, got"
+            f" {base_url!r}"
+        )
 
 
 def _wallet_problems(config: Config) -> Iterator[str]:
@@ -906,6 +921,7 @@ def _duration_problems(config: Config) -> Iterator[str]:
         ("sky_exchanger.exchange_client.request_failure_wait", client.request_failure_wait),
         ("sky_exchanger.exchange_client.ratelimit_wait", client.ratelimit_wait),
         ("sky_exchanger.exchange_client.check_order_wait", client.check_order_wait),
+        ("sky_exchanger.exchange_client.orderbook_refresh", client.orderbook_refresh),
         ("web.throttle_duration", config.web.throttle_duration),
     ]
     for key, duration in durations:

@@ -10,19 +10,31 @@ message shown (HTTP bodies are plain text, as the original's were).
     │   ├── NotFound           404
     │   ├── PayloadTooLarge    413
     │   └── UnsupportedMedia   415
+    ├── Unavailable            503: an answer teller cannot give now (no fresh order book)
     ├── BindError              a bind that cannot be served (500 as the original): pool empty,
     │                          too many addresses for one SKY address
     ├── DepositRejected        a scanner reported a deposit teller cannot accept (unbound address,
     │                          zero value); the deposit is not recorded
     ├── InvalidTransition      a state-machine step from the wrong status (a bug or a race lost;
     │                          the step is abandoned and retried from what is stored)
-    └── SendError              paying SKY failed
-        ├── SendTemporary      retried with backoff: node unreachable, broadcast refused (503),
-        │   ├── InsufficientBalance   the hot wallet cannot cover a payout: "sold out"
-        │   └── PayoutDeferred        nothing to spend until the wallet's own pending
-        │                             transactions confirm (their change): wait, not sold out
-        └── SendConflict       a stored transaction can never confirm (its inputs were spent
-                               elsewhere): the deposit stops with notice=WATCH, never re-signed
+    ├── SendError              paying SKY failed
+    │   ├── SendTemporary      retried with backoff: node unreachable, broadcast refused (503),
+    │   │   ├── InsufficientBalance   the hot wallet cannot cover a payout: "sold out"
+    │   │   └── PayoutDeferred        nothing to spend until the wallet's own pending
+    │   │                             transactions confirm (their change): wait, not sold out
+    │   └── SendConflict       a stored transaction can never confirm (its inputs were spent
+    │                          elsewhere): the deposit stops with notice=WATCH, never re-signed
+    └── MarketError            the exchange (passthrough buying, markets/) failed a request
+        ├── MarketTemporary    retried after request_failure_wait: network, 5xx, an answer
+        │   │                  that is not the exchange's envelope, an unknown API error
+        │   └── MarketRateLimited   "Too Many Requests": retried after ratelimit_wait
+        ├── ClientIdTaken      the client order id was used before: the order is looked up
+        │                      by that id, never placed again under another
+        └── MarketRefused      permanent: the same request will never succeed
+            ├── BelowExchangeMinimum   "limit value: <min>": the order is below the
+            │                          exchange's (variable) minimum
+            └── CredentialsRefused     the API key or signature was refused: passthrough
+                                       halts with notice=WATCH until the operator fixes it
 """
 
 from __future__ import annotations
@@ -65,6 +77,10 @@ class UnsupportedMedia(RequestError):
     http_status = 415
 
 
+class Unavailable(TellerError):
+    http_status = 503
+
+
 class BindError(TellerError):
     http_status = 500
 
@@ -94,4 +110,36 @@ class PayoutDeferred(SendTemporary):
 
 
 class SendConflict(SendError):
+    pass
+
+
+class MarketError(TellerError):
+    """The exchange failed a request; `endpoint` names which (never the key or the body)."""
+
+    def __init__(self, message: str, endpoint: str = "") -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+
+
+class MarketTemporary(MarketError):
+    pass
+
+
+class MarketRateLimited(MarketTemporary):
+    pass
+
+
+class ClientIdTaken(MarketError):
+    pass
+
+
+class MarketRefused(MarketError):
+    pass
+
+
+class BelowExchangeMinimum(MarketRefused):
+    pass
+
+
+class CredentialsRefused(MarketRefused):
     pass

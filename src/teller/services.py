@@ -8,6 +8,7 @@ from teller.binding import BindService
 from teller.config import Config
 from teller.exchange.health import StatusBoard
 from teller.exchange.intake import DepositIntake
+from teller.exchange.quote import QuoteService
 from teller.payers.base import Payer
 from teller.payers.dummy import DummyPayer
 from teller.store.db import Database
@@ -26,4 +27,5 @@ class Services:
     sender_waker: Waker
     enabled_coins: frozenset[str]
     pool_coins: frozenset[str]
+    quote: QuoteService
     dummy_payer: DummyPayer | None = None

@@ -14,16 +14,23 @@ from collections.abc import Awaitable, Callable
 
 
 class Waker:
-    """An asyncio event that any thread may set."""
+    """An asyncio event that any thread may set; waking it also wakes its followers."""
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._followers: list[Waker] = []
+
+    def add_follower(self, other: Waker) -> None:
+        """Wake `other` too whenever this one is woken (two stages fed by one event)."""
+        self._followers.append(other)
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
     def wake(self) -> None:
+        for follower in self._followers:
+            follower.wake()
         loop = self._loop
         if loop is None or loop.is_closed():
             return

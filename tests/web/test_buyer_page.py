@@ -20,10 +20,10 @@ from teller.coins import sky
 from teller.exchange.amounts import (
     format_droplets,
     parse_rate,
+    plain_decimal,
     sky_droplets_for_satoshis,
     sky_droplets_for_wei,
 )
-from teller.http.public import _plain_decimal
 from tests.http.running_teller import SKY_A, SKY_B, SKY_C, RunningTeller, example_addresses
 
 from .conftest import EXPECT_TIMEOUT_MS, OpenPage, TellerLauncher, screenshot
@@ -132,7 +132,7 @@ def test_the_page_computes_amounts_exactly_as_teller(
             {
                 "units": str(units),
                 "decimals": 8 if coin == "BTC" else 18,
-                "rate": _plain_decimal(parse_rate(rate_text)),
+                "rate": plain_decimal(parse_rate(rate_text)),
                 "md": max_decimals,
                 "expected": str(expected),
             }

@@ -213,6 +213,12 @@ def format_units(value: int, decimals: int) -> str:
     return f"{sign}{whole}.{fraction:0{decimals}d}"
 
 
+def plain_decimal(value: Decimal) -> str:
+    """A decimal as the original printed it: no exponent, no trailing zeros ("0.0000001")."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
 def format_droplets(droplets: int) -> str:
     """Droplets as SKY with 6 decimals: 61728000 -> "61.728000"."""
     return format_units(droplets, SKY_DECIMALS)

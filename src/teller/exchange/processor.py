@@ -31,8 +31,8 @@ log = logging.getLogger("teller.processor")
 
 BATCH = 500
 PASSTHROUGH_UNAVAILABLE = (
-    "passthrough buying is not available in this version; passthrough deposits wait in"
-    " waiting_decide"
+    "passthrough deposits wait in waiting_decide: no exchange is configured"
+    " (sky_exchanger.exchange_client.key and .secret)"
 )
 
 
@@ -54,12 +54,21 @@ def sky_droplets_owed(deposit: Deposit, rate: str, max_decimals: int) -> int:
 
 class DirectProcessor:
     def __init__(
-        self, db: Database, config: Config, board: StatusBoard, sender_waker: Waker
+        self,
+        db: Database,
+        config: Config,
+        board: StatusBoard,
+        sender_waker: Waker,
+        *,
+        passthrough_available: bool = False,
     ) -> None:
         self.db = db
         self.config = config
         self.board = board
         self.sender_waker = sender_waker
+        # With an exchange, passthrough deposits are the passthrough processor's (and so is
+        # processor_error); without one they wait, and this processor says why.
+        self.passthrough_available = passthrough_available
 
     async def step(self) -> bool:
         decided = await asyncio.to_thread(self.decide_batch)
@@ -99,7 +108,8 @@ class DirectProcessor:
                 values = {"conversion_rate": rate, "sky_due": droplets}
                 moves.append((deposit, states.WAITING_SEND, values))
             states.move_each(conn, moves, now)
-        self.board.processor_error = PASSTHROUGH_UNAVAILABLE if waiting_passthrough else ""
+        if not self.passthrough_available:
+            self.board.processor_error = PASSTHROUGH_UNAVAILABLE if waiting_passthrough else ""
         for deposit, new_status, values in moves:
             if new_status == states.WAITING_SEND:
                 log_event(

@@ -42,6 +42,7 @@ from teller.store.deposits import (
     received_totals,
     sent_total,
 )
+from teller.store.orders import orders_of, recent_orders
 from teller.store.pool import pool_usage
 from teller.store.scans import count_orphans, orphans
 
@@ -138,6 +139,16 @@ def errored_view(services: Services) -> dict[str, Any]:
         return {"deposits": [deposit_info(d) for d in errored_deposits(conn)]}
 
 
+RECENT_ORDERS = 500
+
+
+def orders_view(services: Services, deposit_id: str | None) -> dict[str, Any]:
+    """Exchange orders of passthrough deposits: one deposit's, or the most recent ones."""
+    with services.db.read() as conn:
+        found = orders_of(conn, deposit_id) if deposit_id else recent_orders(conn, RECENT_ORDERS)
+    return {"orders": [asdict(o) for o in found]}
+
+
 def all_stacks() -> str:
     """Stacks of every asyncio task and every thread: the counterpart of the original's gops."""
     lines = []
@@ -192,6 +203,12 @@ def admin_router(services: Services) -> APIRouter:
     @router.get("/api/deposits/errored", response_class=IndentedJSON)
     async def errored() -> IndentedJSON:
         return IndentedJSON(await asyncio.to_thread(errored_view, services))
+
+    @router.get("/api/orders", response_class=IndentedJSON)
+    async def orders(deposit_id: str | None = None) -> IndentedJSON:
+        """The exchange orders placed for passthrough deposits (one deposit's with
+        deposit_id=txid:n), each with its client id, state, fills and the exchange's answer."""
+        return IndentedJSON(await asyncio.to_thread(orders_view, services, deposit_id or None))
 
     @router.get("/api/deposits/orphaned", response_class=IndentedJSON)
     async def orphaned() -> IndentedJSON:

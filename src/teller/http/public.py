@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from teller.exchange.amounts import (
     fixed_rate_display,
     format_droplets,
     parse_rate,
+    plain_decimal,
 )
 from teller.exchange.health import go_duration
 from teller.exchange.views import statuses_of
@@ -41,7 +41,7 @@ from teller.services import Services
 from teller.store.deposits import count_errored
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
-RATE_LIMITED_PATHS = frozenset({"/api/bind", "/api/status", QR_PATH})
+RATE_LIMITED_PATHS = frozenset({"/api/bind", "/api/status", "/api/quote", QR_PATH})
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -88,15 +88,9 @@ class WebMount(Mount):
         return super().matches(scope)
 
 
-def _plain_decimal(value: Decimal) -> str:
-    """A decimal as the original printed it: no exponent, no trailing zeros ("0.0000001")."""
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "0") else text
-
-
 def _exact_rate(rate: str) -> str:
     try:
-        return _plain_decimal(parse_rate(rate))
+        return plain_decimal(parse_rate(rate))
     except AmountError:
         return ""  # the SKY rate, unset while the SKY scanner is off
 
@@ -114,7 +108,7 @@ def config_view(services: Services) -> dict[str, Any]:
             "fixed_exchange_rate": rate
             if coin == "SKY"
             else fixed_rate_display(coin, rate, exchanger.max_decimals),
-            "passthrough_minimum_volume": _plain_decimal(
+            "passthrough_minimum_volume": plain_decimal(
                 exchanger.exchange_client.btc_minimum_volume
             )
             if coin == "BTC"
@@ -212,6 +206,13 @@ BIND_OPENAPI: dict[str, Any] = {
 }
 
 
+QUOTE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _text_error("Missing or invalid coin_type or amount"),
+    429: _text_error("You have reached maximum request limit."),
+    503: _text_error("The exchange's order book is not available or too old"),
+}
+
+
 async def status_answer(services: Services, skyaddr: str) -> IndentedJSON:
     sky_address = parse_sky_address(skyaddr)
     entries = await services.db.run_read(statuses_of, sky_address)
@@ -279,6 +280,13 @@ def api_router(services: Services, config_answer: Response) -> APIRouter:
     @router.get("/api/config", response_class=IndentedJSON)
     async def config() -> Response:
         return config_answer
+
+    @router.get("/api/quote", response_class=IndentedJSON, responses=QUOTE_ERRORS)
+    async def quote(coin_type: str = "BTC", amount: str = "") -> IndentedJSON:
+        """The SKY teller would pay now for `amount` of `coin_type` (a decimal, e.g. 0.01):
+        from the fixed rate (direct) or walked over the exchange's order book
+        (passthrough; exchange fees not included)."""
+        return IndentedJSON(services.quote.quote(coin_type, amount))
 
     @router.get("/api/health", response_class=IndentedJSON)
     async def health() -> IndentedJSON:

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from teller import __version__
-from teller.errors import BindError, DepositRejected, RequestError, TellerError
+from teller.errors import BindError, DepositRejected, RequestError, TellerError, Unavailable
 
 log = logging.getLogger("teller.http")
 
@@ -25,7 +25,7 @@ INTERNAL_ERROR = "Internal Server Error"
 
 # Errors whose message is meant for the API caller; any other error is internal and its
 # details stay in the log.
-CALLER_ERRORS = (RequestError, BindError, DepositRejected)
+CALLER_ERRORS = (RequestError, BindError, DepositRejected, Unavailable)
 
 
 class IndentedJSON(JSONResponse):

@@ -98,3 +98,28 @@ class PoolUsage:
     coin_type: str
     total: int
     remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeOrder(_FromRow):
+    """An exchange order placed (or about to be) for a passthrough deposit."""
+
+    client_id: str
+    deposit_id: str
+    number: int
+    exchange: str
+    kind: str
+    order_id: str
+    state: str
+    price: str
+    volume: str
+    exchange_status: str
+    completed_amount: str
+    avg_price: str
+    fee: str
+    btc_spent: str
+    sky_bought: int
+    error: str
+    original: str
+    created_at: int
+    updated_at: int

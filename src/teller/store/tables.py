@@ -8,6 +8,8 @@
 - scan_blocks: the recent blocks each chain scanner scanned (height, hash): its resume point
   and what a reorg is detected against.
 - orphaned_deposits: deposits already handed on that a reorg removed from the chain.
+- exchange_orders: orders placed on the exchange for passthrough deposits, each stored under
+  its client id before it is placed (DESIGN.md §4).
 """
 
 from __future__ import annotations
@@ -178,4 +180,33 @@ bolt_imports = Table(
     Column("source_txid", BigInteger, nullable=False),
     Column("imported_at", BigInteger, nullable=False),
     Column("summary", Text, nullable=False),
+)
+
+# Passthrough (exchange/passthrough.py): one row per exchange order for a deposit. The row
+# (with its client id) is committed before the order is placed, so after a crash the order
+# is looked up by that id before anything new is placed; an order's fills are recorded once,
+# when it reaches a final state, in the transaction that adds them to its deposit.
+exchange_orders = Table(
+    "exchange_orders",
+    metadata,
+    Column("client_id", String(200), primary_key=True),
+    Column("deposit_id", String(160), ForeignKey("deposits.deposit_id"), nullable=False),
+    Column("number", Integer, nullable=False),  # 1, 2, … within its deposit
+    Column("exchange", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),  # limit_buy; imported (a Go teller's order)
+    Column("order_id", String(64), nullable=False, server_default=""),
+    Column("state", String(16), nullable=False, index=True),
+    Column("price", String(64), nullable=False, server_default=""),  # BTC per SKY
+    Column("volume", String(64), nullable=False, server_default=""),  # SKY asked
+    Column("exchange_status", String(32), nullable=False, server_default=""),
+    Column("completed_amount", String(64), nullable=False, server_default=""),  # SKY
+    Column("avg_price", String(64), nullable=False, server_default=""),
+    Column("fee", String(64), nullable=False, server_default=""),  # SKY
+    Column("btc_spent", String(64), nullable=False, server_default=""),  # BTC, exact
+    Column("sky_bought", BigInteger, nullable=False, server_default="0"),  # droplets, net of fee
+    Column("error", Text, nullable=False, server_default=""),
+    Column("original", Text, nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("deposit_id", "number"),
 )

@@ -1,0 +1,169 @@
+"""Passthrough arithmetic: what a BTC deposit buys on the exchange, order by order.
+
+Place in the flow: exchange/passthrough.py plans each real order with `next_order` and books
+its fills with `budget_charge`, `sky_bought_droplets` and `deposit_value_spent`;
+exchange/quote.py walks the same `next_order` over a copy of the order book (`walk_book`),
+so that a quote and the purchase of the same amount on an unchanged book agree.
+
+The rules, each with its rounding direction (vectors: shared/vectors/teller/passthrough_calc):
+
+- the BTC a deposit spends (`requested_amount`): its satoshis as BTC, truncated (toward
+  zero) to the pair's price precision (5 decimals), as the original did;
+- each order takes the cheapest ask: a limit buy at that ask's price for its volume
+  (asks below the minimum volume are taken together with the next ones, at the price of the
+  ask that completes the minimum), capped by what the BTC left buys at that price, the
+  volume truncated to the pair's volume precision (2 decimals). When what is left cannot buy
+  the exchange's minimum volume (1 SKY) the deposit is spent: the rest is dust;
+- an order is charged to the deposit's budget at completed × its limit price, which is at
+  least what the exchange took (a fill can only be cheaper): a deposit never spends more
+  BTC than it brought;
+- SKY bought = completedAmount − fee of each order (C2CX's fee is taken as SKY, from what was
+  bought), truncated to whole droplets; the buyer is paid the sum, truncated to
+  `max_decimals` (a Skycoin transaction carries at most 3 decimals; the original paid the
+  untruncated amount, which a node would refuse);
+- `deposit_value_spent` (shown, not used) = Σ completedAmount × avgPrice in satoshis,
+  truncated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Context, Decimal, localcontext
+
+from teller.exchange.amounts import SKY_DECIMALS, AmountError
+from teller.markets.base import MarketRules, PriceLevel
+
+BTC_DECIMALS = 8
+ERR_NEGATIVE_BOUGHT = "Calculated amount of SKY bought is unexpectedly negative"
+
+
+def _exact() -> AbstractContextManager[Context]:
+    """A context in which sums and products of exchange amounts never round."""
+    return localcontext(prec=80)
+
+
+def _truncate(value: Decimal, decimals: int) -> Decimal:
+    with _exact():
+        return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_DOWN)
+
+
+def requested_btc(satoshis: int, rules: MarketRules) -> Decimal:
+    """The BTC a deposit of `satoshis` spends: truncated to the pair's price precision."""
+    if satoshis < 0:
+        raise AmountError("satoshis must be greater than or equal to 0")
+    with _exact():
+        return _truncate(Decimal(satoshis).scaleb(-BTC_DECIMALS), rules.price_decimals).normalize()
+
+
+def sky_bought_droplets(completed: Decimal, fee: Decimal = Decimal(0)) -> int:
+    """The SKY an order bought, net of its fee, in whole droplets (truncated)."""
+    with _exact():
+        net = (completed - fee).scaleb(SKY_DECIMALS)
+    if net < 0:
+        raise AmountError(ERR_NEGATIVE_BOUGHT)
+    return int(net)  # int() truncates toward zero
+
+
+def satoshis_spent(bought: Decimal, price: Decimal) -> int:
+    """bought × price in satoshis, truncated toward zero (the original's deposit_value_spent)."""
+    with _exact():
+        return int((bought * price).scaleb(BTC_DECIMALS))
+
+
+def budget_charge(completed: Decimal, limit_price: Decimal, avg_price: Decimal) -> Decimal:
+    """What an order takes off its deposit's BTC: completed × its limit price (at least what
+    the exchange charged); an order without a limit price (a market buy) at its average."""
+    with _exact():
+        return completed * (limit_price if limit_price > 0 else avg_price)
+
+
+def payable_droplets(droplets: int, max_decimals: int) -> int:
+    """`droplets` truncated to `max_decimals` SKY decimals: what a payout may carry."""
+    step = int(10 ** (SKY_DECIMALS - max_decimals))
+    return droplets - droplets % step
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedOrder:
+    price: Decimal  # BTC per SKY
+    volume: Decimal  # SKY
+
+    def cost(self) -> Decimal:
+        with _exact():
+            return self.price * self.volume
+
+
+def next_order(
+    asks: Sequence[PriceLevel], budget: Decimal, rules: MarketRules
+) -> PlannedOrder | None:
+    """The next order for a deposit with `budget` BTC left, or None when it is spent.
+
+    `asks` cheapest first. None also when the book cannot fill the exchange's minimum.
+    """
+    offered = Decimal(0)
+    price: Decimal | None = None
+    with _exact():
+        for level in asks:
+            offered += level.volume
+            if offered >= rules.min_volume:
+                price = level.price
+                break
+        if price is None or budget <= 0:
+            return None
+        affordable = _truncate(budget / price, rules.volume_decimals)
+        volume = min(_truncate(offered, rules.volume_decimals), affordable)
+    if volume < rules.min_volume:
+        return None
+    return PlannedOrder(price, volume)
+
+
+def fill_on_book(
+    asks: Sequence[PriceLevel], order: PlannedOrder
+) -> tuple[Decimal, Decimal, list[PriceLevel]]:
+    """How a limit buy fills against `asks` (cheapest first, each at its own price):
+    (SKY filled, BTC paid, the asks left). The quote's model of the exchange's matching."""
+    filled, paid = Decimal(0), Decimal(0)
+    left: list[PriceLevel] = []
+    with _exact():
+        for level in asks:
+            wanted = order.volume - filled
+            if level.price > order.price or wanted <= 0:
+                left.append(level)
+                continue
+            taken = min(wanted, level.volume)
+            filled += taken
+            paid += taken * level.price
+            if level.volume > taken:
+                left.append(PriceLevel(level.price, level.volume - taken))
+    return filled, paid, left
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """What a BTC amount buys on a book, order by order, by the purchase's own rules."""
+
+    sky: Decimal  # SKY bought (before fees)
+    btc_spent: Decimal  # what the exchange would take
+    btc_left: Decimal  # the budget left unspent (dust, or more than the book holds)
+    orders: int
+
+
+def walk_book(asks: Sequence[PriceLevel], btc: Decimal, rules: MarketRules) -> Walk:
+    """The purchase of `btc` on a book that does not change meanwhile."""
+    book = list(asks)
+    budget, sky, spent, orders = btc, Decimal(0), Decimal(0), 0
+    while True:
+        order = next_order(book, budget, rules)
+        if order is None:
+            break
+        filled, paid, book = fill_on_book(book, order)
+        if filled <= 0:
+            break
+        orders += 1
+        with _exact():
+            sky += filled
+            spent += paid
+            budget -= budget_charge(filled, order.price, Decimal(0))
+    return Walk(sky=sky, btc_spent=spent, btc_left=budget, orders=orders)

@@ -1,0 +1,1 @@
+"""Exchanges teller buys SKY on for passthrough deposits (DESIGN.md §2)."""
