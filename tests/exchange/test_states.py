@@ -27,6 +27,9 @@ ALLOWED = {
     (states.WAITING_DECIDE, states.WAITING_PASSTHROUGH),
     (states.WAITING_DECIDE, states.DONE),
     (states.WAITING_PASSTHROUGH, states.WAITING_PASSTHROUGH_ORDER_COMPLETE),
+    # A deposit bought over several orders ends in waiting_passthrough, between two orders,
+    # when what is left cannot buy the exchange's minimum.
+    (states.WAITING_PASSTHROUGH, states.WAITING_SEND),
     (states.WAITING_PASSTHROUGH, states.DONE),
     (states.WAITING_PASSTHROUGH_ORDER_COMPLETE, states.WAITING_PASSTHROUGH),
     (states.WAITING_PASSTHROUGH_ORDER_COMPLETE, states.WAITING_SEND),
