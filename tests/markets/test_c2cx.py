@@ -18,7 +18,7 @@ from teller.errors import (
     MarketTemporary,
 )
 from teller.markets.base import OrderState
-from teller.markets.c2cx import C2CXClient, parse_order, sign_params, signed_body
+from teller.markets.c2cx import C2CXClient, _Garbage, parse_order, sign_params, signed_body
 from teller.sim.c2cx import C2CXSim
 from tests.skynode.scripted import ScriptedNode
 from tests.vectors import load_json
@@ -98,7 +98,7 @@ async def test_a_client_id_used_before_is_client_id_taken(client: C2CXClient) ->
 
 async def test_below_the_exchange_minimum_is_permanent(sim: C2CXSim, client: C2CXClient) -> None:
     sim.exchange.switches.min_btc = Decimal("0.01")
-    with pytest.raises(BelowExchangeMinimum, match="limit value: 0.01"):
+    with pytest.raises(BelowExchangeMinimum, match=r"limit value: 0\.01"):
         await client.place_limit_buy(Decimal("0.00201"), Decimal("2"), "small")
 
 
@@ -213,8 +213,11 @@ async def test_numbers_as_strings_or_numbers_are_exact(scripted: ScriptedNode) -
     scripted.on(
         "POST",
         "/v1/getbalance",
-        (200, b'{"code":200,"message":"succcess","data":{"balance":{"btc":"1.23456789",'
-         b'"sky":7},"frozen":{"btc":0.00000001}}}'),
+        (
+            200,
+            b'{"code":200,"message":"succcess","data":{"balance":{"btc":"1.23456789",'
+            b'"sky":7},"frozen":{"btc":0.00000001}}}',
+        ),
     )
     client = _client_of(scripted)
     try:
@@ -269,7 +272,7 @@ async def test_an_order_info_for_another_order_is_refused(scripted: ScriptedNode
     ],
 )
 def test_garbage_orders_are_refused(order: dict[str, Any]) -> None:
-    with pytest.raises(Exception, match="order|status|negative|fee|cid|orderId"):
+    with pytest.raises(_Garbage):
         parse_order(order)
 
 

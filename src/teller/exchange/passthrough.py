@@ -259,7 +259,9 @@ class PassthroughProcessor:
                 return Wait(0)
             if spendable is None:
                 spendable = await self.market.spendable_btc()
-            if order.cost() > spendable:
+            # The whole of what the deposit still needs must be there, not only this
+            # order's cost: a deposit is not started on BTC that cannot finish it.
+            if left > spendable:
                 short.append((deposit, left))
                 continue
             await self._place_new(deposit, orders, order.price, order.volume)

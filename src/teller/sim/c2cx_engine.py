@@ -19,7 +19,7 @@ exchange:
 - a client id (`cid`) can never be used twice;
 - test switches: `steal_next` (another trader takes that much SKY off the cheapest asks
   just before the next buy matches: a partial fill), `expire_next` / `error_next` (the next
-  orders end expired / errored), `match_delay` and `cancel_delay` (seconds before a new
+  orders end expired / errored without trading), `match_delay` and `cancel_delay` (seconds before a new
   order matches, before a cancel completes).
 
 Amounts are Decimal, in an exact context; the trade log records every fill with its cid.
@@ -275,13 +275,14 @@ class Exchange:
                 continue
             if order.cancel_at is not None or now < order.match_at:
                 continue
+            if order.ends_as is not None:
+                self._finish(order, order.ends_as, now)  # it never trades
+                continue
             if self.switches.steal_next > 0:
                 self.take_from_asks(self.switches.steal_next)
                 self.switches.steal_next = Decimal(0)
             self._match(order, now)
-            if order.ends_as is not None:
-                self._finish(order, order.ends_as, now)
-            elif order.price_type == "market":
+            if order.price_type == "market":
                 # A market order never rests: what the book could not fill is cancelled.
                 self._finish(order, COMPLETED if order.completed else CANCELLED, now)
             elif order.remaining() <= 0:

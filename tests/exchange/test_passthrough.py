@@ -1,0 +1,374 @@
+"""The passthrough processor (exchange/passthrough.py) on a real SQLite store, buying on the
+project's C2CX simulator over loopback HTTP: each deposit's BTC spent once, its fills
+recorded once, through partial fills, cancels, short balances, rate limits, refusals,
+failed orders, lost answers and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from teller.config import Config
+from teller.exchange import states
+from teller.exchange.health import StatusBoard
+from teller.exchange.intake import DepositIntake
+from teller.exchange.passthrough import PassthroughProcessor, Wait
+from teller.exchange.sender import Sender
+from teller.markets.c2cx import C2CXClient
+from teller.payers.dummy import DummyPayer
+from teller.sim.c2cx import C2CXSim, new_exchange, running_sim
+from teller.store import orders as order_store
+from teller.store.bindings import insert_binding
+from teller.store.db import Database
+from teller.store.deposits import errored_deposits, get_deposit, update_deposit
+from teller.store.models import Deposit, ExchangeOrder, IncomingDeposit
+from teller.store.pool import sync_pool, take_free_address
+from teller.worker import Waker
+
+from .conftest import SKY_A, make_config
+
+D = Decimal
+BOOK = [[D("0.002"), D("50")], [D("0.00201"), D("87")], [D("0.00202"), D("124")]]
+
+
+def passthrough_config(**client: object) -> Config:
+    settings: dict[str, object] = {
+        "key": "k",
+        "secret": "s",
+        "check_order_wait": "50ms",
+        "request_failure_wait": "50ms",
+        "ratelimit_wait": "80ms",
+        "btc_minimum_volume": "0.005",
+    }
+    settings.update(client)
+    return make_config(buy_method="passthrough", exchange_client=settings)
+
+
+@dataclass
+class Rig:
+    db: Database
+    sim: C2CXSim
+    market: C2CXClient
+    board: StatusBoard
+    processor: PassthroughProcessor
+    intake: DepositIntake
+    config: Config
+
+    def deposit(self, satoshis: int, tx: str) -> str:
+        with self.db.write() as conn:
+            address = take_free_address(conn, "BTC", 1)
+            assert address is not None
+            insert_binding(
+                conn,
+                coin_type="BTC",
+                deposit_address=address,
+                sky_address=SKY_A,
+                buy_method="passthrough",
+                now=1,
+            )
+        self.intake.receive(IncomingDeposit("BTC", address, satoshis, 1, tx, 0))
+        return f"{tx}:0"
+
+    def get(self, deposit_id: str) -> Deposit:
+        with self.db.read() as conn:
+            found = get_deposit(conn, deposit_id)
+        assert found is not None
+        return found
+
+    def orders(self, deposit_id: str) -> list[ExchangeOrder]:
+        with self.db.read() as conn:
+            return order_store.orders_of(conn, deposit_id)
+
+    def restarted(self) -> PassthroughProcessor:
+        """A new processor on the same store and exchange: what a restart builds."""
+        self.processor = PassthroughProcessor(
+            self.db, self.config, self.board, self.market, Waker()
+        )
+        return self.processor
+
+    async def run_until(self, done: Callable[[], bool], steps: int = 300) -> list[Wait]:
+        waits = []
+        for _ in range(steps):
+            wait = await self.processor.step()
+            waits.append(wait)
+            self.board.processor_error = wait.problem
+            if done():
+                return waits
+            await asyncio.sleep(min(wait.seconds, 0.06))
+        raise AssertionError(f"not done after {steps} steps; last wait {waits[-1]}")
+
+    def trades_of(self, deposit_id: str) -> list[tuple[Decimal, Decimal]]:
+        return [
+            (t.volume, t.btc)
+            for t in self.sim.exchange.trades
+            if t.cid is not None and t.cid.rsplit("/", 1)[0] == deposit_id
+        ]
+
+    async def control(self, path: str, document: dict[str, object]) -> None:
+        async with httpx.AsyncClient() as http:
+            answer = await http.post(f"http://127.0.0.1:{self.sim.port}/sim/{path}", json=document)
+            assert answer.status_code == 200, answer.text
+
+
+async def make_rig(db: Database, config: Config, btc: str = "1") -> AsyncIterator[Rig]:
+    with db.write() as conn:
+        sync_pool(conn, "BTC", [f"btc{i}" for i in range(80)])
+    exchange = new_exchange(D(btc), asks=[list(level) for level in BOOK])
+    async with running_sim(C2CXSim(exchange, key="k", secret="s")) as sim:
+        market = C2CXClient("k", "s", f"http://127.0.0.1:{sim.port}/v1/")
+        board = StatusBoard()
+        processor = PassthroughProcessor(db, config, board, market, Waker())
+        yield Rig(db, sim, market, board, processor, DepositIntake(db, Waker()), config)
+        await market.aclose()
+
+
+@pytest.fixture
+async def rig(sqlite_db: Database) -> AsyncIterator[Rig]:
+    async for made in make_rig(sqlite_db, passthrough_config()):
+        yield made
+
+
+def status_is(rig: Rig, deposit_id: str, *wanted: str) -> Callable[[], bool]:
+    return lambda: rig.get(deposit_id).status in wanted
+
+
+async def test_a_deposit_is_bought_across_several_asks(rig: Rig) -> None:
+    deposit_id = rig.deposit(50_000_000, "aa")  # 0.5 BTC
+    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    deposit = rig.get(deposit_id)
+    # 50 at 0.002 (0.1) + 87 at 0.00201 (0.17487) + 111.45 at 0.00202 (0.225129).
+    assert deposit.sky_bought == 248_450_000
+    assert deposit.sky_due == 248_450_000  # already a multiple of 0.001 SKY
+    assert deposit.exchange_name == "c2cx" and deposit.requested_amount == "0.5"
+    assert deposit.order_final and deposit.order_status == "completed"
+    assert deposit.deposit_value_spent == 49_999_900
+    assert [o.client_id for o in rig.orders(deposit_id)] == [f"{deposit_id}/{n}" for n in (1, 2, 3)]
+    trades = rig.trades_of(deposit_id)
+    assert sum(v for v, _ in trades) == D("248.45")
+    assert sum(b for _, b in trades) <= D("0.5")
+    assert rig.sim.exchange.balance["btc"] == D("1") - sum(b for _, b in trades)
+
+
+async def test_partial_fill_then_cancel_then_the_next_ask(rig: Rig) -> None:
+    # Another trader takes 30 of the 50 SKY at 0.002 just before teller's order matches.
+    await rig.control("switches", {"steal_next": "30"})
+    deposit_id = rig.deposit(10_000_000, "pf")  # 0.1 BTC
+    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    first, *rest = rig.orders(deposit_id)
+    assert (first.volume, first.completed_amount, first.exchange_status) == (
+        "50",
+        "20",
+        "cancelled",
+    )
+    assert first.btc_spent == "0.04"  # 20 × 0.002
+    # 0.06 BTC left buys 29.85 at 0.00201.
+    assert [(o.price, o.completed_amount) for o in rest] == [("0.00201", "29.85")]
+    assert rig.get(deposit_id).sky_bought == 49_850_000
+    assert sum(v for v, _ in rig.trades_of(deposit_id)) == D("49.85")
+
+
+async def test_a_short_exchange_balance_waits_then_buys_once_refilled(rig: Rig) -> None:
+    await rig.control("balance", {"btc": "0.1"})
+    big = rig.deposit(50_000_000, "big")  # needs 0.5
+    small = rig.deposit(1_000_000, "sml")  # needs 0.01: it goes first, not held back
+    await rig.run_until(status_is(rig, small, states.WAITING_SEND))
+    assert rig.get(big).status == states.WAITING_PASSTHROUGH
+    waits = await rig.run_until(lambda: True)
+    assert "exchange balance is insufficient" in waits[-1].problem
+    assert rig.orders(big) == []  # nothing placed for it
+    await rig.control("balance", {"btc": "5", "add": True})
+    await rig.run_until(status_is(rig, big, states.WAITING_SEND))
+    assert rig.board.processor_error == ""
+
+
+async def test_rate_limited_requests_wait_and_place_nothing_twice(rig: Rig) -> None:
+    await rig.control("fail", {"mode": "ratelimit", "count": 3, "endpoint": "createorder"})
+    deposit_id = rig.deposit(20_000_000, "rl")
+    waits = await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    limited = [w for w in waits if "Too Many Requests" in w.problem]
+    assert len(limited) >= 3 and all(w.seconds == pytest.approx(0.08) for w in limited)
+    cids = [o.cid for o in rig.sim.exchange.orders.values()]
+    assert len(cids) == len(set(cids)) == len(rig.orders(deposit_id))
+
+
+async def test_an_answer_lost_after_the_order_was_placed(rig: Rig) -> None:
+    """createorder is carried out but its answer never arrives: the order is found by its
+    client id, never placed a second time."""
+    await rig.control("fail", {"mode": "http500", "endpoint": "createorder", "after": True})
+    deposit_id = rig.deposit(5_000_000, "lost")
+    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    placed = [o.cid for o in rig.sim.exchange.orders.values()]
+    assert placed == [f"{deposit_id}/1"]
+    assert rig.get(deposit_id).sky_bought == 25_000_000  # 0.05 BTC at 0.002
+
+
+async def test_a_restart_between_storing_and_placing_places_the_order_once(rig: Rig) -> None:
+    """What a crash right after the order's commit and before its request leaves behind: an
+    order stored as placing that the exchange has never seen. The restarted processor looks
+    it up by its client id, does not find it, and places it, once."""
+    deposit_id = rig.deposit(5_000_000, "crash")
+    rig.processor._decide_batch()
+    rig.processor._store_new_order(rig.get(deposit_id), 1, D("0.002"), D("10"))
+    assert rig.sim.exchange.orders == {}
+    rig.restarted()
+    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    cids = [o.cid for o in rig.sim.exchange.orders.values()]
+    assert cids == [f"{deposit_id}/1", f"{deposit_id}/2"]  # 10 SKY, then the 15 left
+    assert rig.sim.requests["getorderbystatus"] == 1  # looked up once, after the restart
+    assert rig.get(deposit_id).sky_bought == 25_000_000
+
+
+async def test_below_the_minimum_volume_never_reaches_the_exchange(rig: Rig) -> None:
+    deposit_id = rig.deposit(499_999, "tiny")  # 0.00499999 BTC < 0.005
+    await rig.run_until(status_is(rig, deposit_id, states.DONE))
+    deposit = rig.get(deposit_id)
+    assert "below the passthrough minimum of 0.005 BTC" in deposit.error
+    assert rig.sim.exchange.orders == {} and rig.sim.requests.get("createorder") is None
+    with rig.db.read() as conn:
+        assert [d.deposit_id for d in errored_deposits(conn)] == [deposit_id]
+
+
+async def test_the_exchange_minimum_refuses_an_order(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    await rig.control("switches", {"min_btc": "1"})  # C2CX's minimum is variable
+    deposit_id = rig.deposit(5_000_000, "min")
+    with caplog.at_level(logging.WARNING):
+        await rig.run_until(status_is(rig, deposit_id, states.DONE))
+    deposit = rig.get(deposit_id)
+    assert "limit value: 1" in deposit.error and deposit.sky_due == 0
+    assert rig.orders(deposit_id)[0].state == order_store.REFUSED
+    assert any(getattr(r, "notice", "") == "WATCH" for r in caplog.records)
+
+
+async def test_a_refusal_after_some_fills_pays_what_was_bought(rig: Rig) -> None:
+    deposit_id = rig.deposit(20_000_000, "part")  # 0.2 BTC: 50 at 0.002, then the next ask
+    await rig.run_until(
+        lambda: (
+            len(rig.orders(deposit_id)) == 1
+            and rig.get(deposit_id).status == states.WAITING_PASSTHROUGH
+        )
+    )
+    await rig.control("switches", {"min_btc": "5"})
+    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    deposit = rig.get(deposit_id)
+    assert deposit.sky_due == deposit.sky_bought == 50_000_000
+    assert rig.orders(deposit_id)[-1].state == order_store.REFUSED
+
+
+async def test_an_expired_order_stops_the_deposit_with_what_was_bought(rig: Rig) -> None:
+    deposit_id = rig.deposit(20_000_000, "exp")
+    await rig.run_until(
+        lambda: (
+            len(rig.orders(deposit_id)) == 1
+            and rig.get(deposit_id).status == states.WAITING_PASSTHROUGH
+        )
+    )
+    await rig.control("switches", {"expire_next": 1})
+    await rig.run_until(status_is(rig, deposit_id, states.DONE))
+    deposit = rig.get(deposit_id)
+    assert "expired" in deposit.error and deposit.sky_bought == 50_000_000
+    assert deposit.sky_due == 0 and deposit.order_final
+    assert [o.state for o in rig.orders(deposit_id)] == [order_store.FILLED, order_store.FAILED]
+
+
+async def test_refused_credentials_halt_buying_and_touch_nothing(sqlite_db: Database) -> None:
+    async for rig in make_rig(sqlite_db, passthrough_config()):
+        rig.processor.market = C2CXClient("k", "wrong", f"http://127.0.0.1:{rig.sim.port}/v1/")
+        deposit_id = rig.deposit(5_000_000, "cred")
+        wait = await rig.processor.step()
+        assert "Invalid apiKey or sign" in wait.problem and wait.seconds >= 60
+        assert rig.get(deposit_id).status == states.WAITING_PASSTHROUGH
+        await rig.processor.market.aclose()
+
+
+async def test_garbage_and_outages_change_nothing_stored(rig: Rig) -> None:
+    deposit_id = rig.deposit(5_000_000, "junk")
+    for mode in ("garbage", "http500", "bad_shape"):
+        await rig.control("fail", {"mode": mode, "count": 1})
+    waits = await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    assert any("unexpected answer" in w.problem for w in waits)
+    assert rig.get(deposit_id).sky_bought == 25_000_000
+
+
+async def test_the_originals_example_end_to_end(sqlite_db: Database) -> None:
+    """0.01 BTC against 3.45 SKY at 0.00201 and nothing affordable after it: the deposit's
+    fields are those of the original's test (vectors passthrough_calc.json)."""
+    async for rig in make_rig(sqlite_db, passthrough_config()):
+        await rig.control("book", {"asks": [["0.00201", "3.45"], ["1", "100"]]})
+        deposit_id = rig.deposit(1_000_000, "e2e")
+        await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+        deposit = rig.get(deposit_id)
+        assert deposit.sky_bought == 3_450_000
+        assert deposit.deposit_value_spent == 693_450
+        assert (deposit.order_price, deposit.order_completed_amount) == ("0.00201", "3.45")
+        assert (deposit.order_status, deposit.order_final) == ("completed", True)
+
+
+async def test_a_fee_in_sky_is_not_paid_out(sqlite_db: Database) -> None:
+    async for rig in make_rig(sqlite_db, passthrough_config()):
+        await rig.control("switches", {"fee_rate": "0.002"})
+        deposit_id = rig.deposit(10_000_000, "fee")  # 50 SKY at 0.002
+        await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+        deposit = rig.get(deposit_id)
+        assert deposit.sky_bought == 49_900_000  # 50 − 0.1 fee
+        assert rig.orders(deposit_id)[0].fee == "0.1"
+
+
+async def test_an_empty_book_waits(rig: Rig) -> None:
+    await rig.control("book", {"asks": []})
+    deposit_id = rig.deposit(5_000_000, "empty")
+    waits = await rig.run_until(lambda: True)
+    assert "no asks" in waits[-1].problem
+    assert rig.get(deposit_id).status == states.WAITING_PASSTHROUGH
+    await rig.control("book", {"asks": [["0.002", "100"]]})
+    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+
+
+async def test_an_imported_go_teller_order_is_looked_up_first(rig: Rig) -> None:
+    """The Go teller placed a market buy under the bare deposit id: teller books its fills
+    and never buys that deposit's BTC again."""
+    deposit_id = rig.deposit(2_000_000, "go")
+    rig.processor._decide_batch()
+    rig.sim.exchange.place(
+        price_type="market", price=D(0), quantity=D("0.02"), cid=deposit_id, now=0
+    )
+    with rig.db.write() as conn:
+        update_deposit(
+            conn, deposit_id, states.WAITING_PASSTHROUGH, 2, order_customer_id=deposit_id
+        )
+    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    orders = rig.orders(deposit_id)
+    assert [(o.kind, o.state) for o in orders] == [(order_store.IMPORTED, order_store.FILLED)]
+    assert len(rig.sim.exchange.orders) == 1
+    assert rig.get(deposit_id).sky_bought == 10_000_000  # 0.02 BTC at 0.002
+
+
+async def test_an_imported_order_the_exchange_never_saw_is_bought_afresh(rig: Rig) -> None:
+    deposit_id = rig.deposit(2_000_000, "go2")
+    rig.processor._decide_batch()
+    with rig.db.write() as conn:
+        update_deposit(
+            conn, deposit_id, states.WAITING_PASSTHROUGH, 2, order_customer_id=deposit_id
+        )
+    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    assert [o.state for o in rig.orders(deposit_id)] == [order_store.ABSENT, order_store.FILLED]
+
+
+async def test_bought_deposits_are_paid_by_the_sender(rig: Rig, tmp_path: Path) -> None:
+    payer = DummyPayer(tmp_path / "ledger.jsonl", 10_000 * 1_000_000, auto_confirm=True)
+    sender = Sender(rig.db, payer, rig.board, send_enabled=True)
+    deposit_id = rig.deposit(50_000_000, "pay")
+    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    for _ in range(3):
+        await sender.step()
+    deposit = rig.get(deposit_id)
+    assert deposit.status == states.DONE and deposit.sky_sent == 248_450_000
+    assert [d for b in payer.broadcasts() for _, d in b.outputs] == [248_450_000]
