@@ -178,7 +178,6 @@ class QuoteService:
         }
 
 
-
 def _average(btc: Decimal, sky: Decimal) -> str:
     """BTC per SKY paid, truncated to 8 decimals ("0" when nothing would be bought)."""
     if not sky:

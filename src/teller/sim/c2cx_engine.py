@@ -19,8 +19,8 @@ exchange:
 - a client id (`cid`) can never be used twice;
 - test switches: `steal_next` (another trader takes that much SKY off the cheapest asks
   just before the next buy matches: a partial fill), `expire_next` / `error_next` (the next
-  orders end expired / errored without trading), `match_delay` and `cancel_delay` (seconds before a new
-  order matches, before a cancel completes).
+  orders end expired / errored without trading), `match_delay` and `cancel_delay` (seconds
+  before a new order matches, before a cancel completes).
 
 Amounts are Decimal, in an exact context; the trade log records every fill with its cid.
 """
@@ -352,9 +352,7 @@ class Exchange:
     def from_json(cls, document: dict[str, Any]) -> Exchange:
         orders = {}
         for raw in document["orders"]:
-            order = SimOrder(
-                **{k: _decimal_field(SimOrder, k, v) for k, v in raw.items()}
-            )
+            order = SimOrder(**{k: _decimal_field(SimOrder, k, v) for k, v in raw.items()})
             orders[order.order_id] = order
         return cls(
             asks=[[Decimal(p), Decimal(v)] for p, v in document["asks"]],
