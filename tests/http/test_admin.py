@@ -172,22 +172,25 @@ def test_deposits_by_status(start_teller: StartTeller) -> None:
     assert by_status["waiting_send"][0]["sky_sent"] == 0
 
 
-def test_waiting_decide_is_listed(start_teller: StartTeller) -> None:
-    # Passthrough deposits wait in waiting_decide (no exchange client in this version).
+def test_passthrough_deposits_are_listed_with_their_fields(start_teller: StartTeller) -> None:
     tel = start_teller(
         eth_enabled=False,
         overrides={
             "sky_exchanger": {
                 "buy_method": "passthrough",
-                "exchange_client": {"key": "k", "secret": "s"},
+                "exchange_client": {"key": "k", "secret": "s", "base_url": "http://127.0.0.1:1/"},
             }
         },
     )
     address = tel.bind_ok(SKY_A, "BTC")
-    tel.deposit_ok(addr=address, value=5_000, tx="de" * 32)
+    tel.deposit_ok(addr=address, value=1_234_567, tx="de" * 32)
 
-    [waiting] = tel.wait_for(lambda: deposits(tel, "waiting_decide"), what="waiting_decide")
+    [waiting] = tel.wait_for(
+        lambda: deposits(tel, "waiting_passthrough"), what="waiting_passthrough"
+    )
     assert waiting["buy_method"] == "passthrough"
+    assert waiting["passthrough"]["exchange_name"] == "c2cx"
+    assert waiting["passthrough"]["requested_amount"] == "0.01234"
     assert deposits(tel, "waiting_send") == []
 
 

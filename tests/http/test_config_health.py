@@ -177,7 +177,7 @@ def test_deposit_error_count_counts_deposits_too_small_to_pay(tel: RunningTeller
     assert tel.broadcasts() == []
 
 
-def test_passthrough_deposits_wait_and_say_why_in_processor_error(
+def test_passthrough_deposits_wait_while_the_exchange_is_unreachable(
     start_teller: StartTeller,
 ) -> None:
     tel = start_teller(
@@ -185,14 +185,19 @@ def test_passthrough_deposits_wait_and_say_why_in_processor_error(
         overrides={
             "sky_exchanger": {
                 "buy_method": "passthrough",
-                "exchange_client": {"key": "k", "secret": "s"},
+                "exchange_client": {
+                    "key": "k",
+                    "secret": "s",
+                    "base_url": "http://127.0.0.1:1/v1/",  # nothing listens there
+                    "request_failure_wait": "100ms",
+                },
             }
         },
     )
     bound = tel.bind(SKY_A, "BTC")
     assert bound.json()["buy_method"] == "passthrough"
 
-    tel.deposit_ok(addr=bound.json()["deposit_address"], value=100_000, tx="d1" * 32)
+    tel.deposit_ok(addr=bound.json()["deposit_address"], value=1_000_000, tx="d1" * 32)
 
     health = tel.wait_for(
         lambda: (
@@ -202,7 +207,8 @@ def test_passthrough_deposits_wait_and_say_why_in_processor_error(
         what="processor_error",
     )
     assert health["exchange"]["buy_method"] == "passthrough"
-    assert tel.statuses(SKY_A)[0]["status"] == "waiting_decide"
+    assert "unreachable" in health["exchange"]["processor_error"]
+    assert tel.statuses(SKY_A)[0]["status"] == "waiting_passthrough"
 
 
 def test_config_and_health_refuse_other_methods(tel: RunningTeller) -> None:

@@ -354,8 +354,9 @@ def test_passthrough_shop_tells_the_minimum_and_market_price(
         overrides={
             "sky_exchanger": {
                 "buy_method": "passthrough",
-                "exchange_client": {"key": "k", "secret": "s", "btc_minimum_volume": "0.005"},
-            }
+                "exchange_client": {"btc_minimum_volume": "0.005"},
+            },
+            "dummy": {"c2cx_sim": True},  # the exchange: the simulator's demo order book
         },
     )
     page = open_page(passthrough.public + "/")
@@ -369,4 +370,7 @@ def test_passthrough_shop_tells_the_minimum_and_market_price(
     assert quote_of(page, "0.004") == (
         "Below the minimum of 0.005 BTC: such a payment is not converted to SKY."
     )
+    # The demo book's cheapest ask is 50 SKY at 0.002 BTC: 0.005 BTC buys 2.5 SKY there
+    # (/api/quote, asked when typing pauses; until then the general sentence).
     assert "depends on the exchange price" in quote_of(page, "0.005")
+    expect(page.locator("#quote")).to_contain_text("0.005 BTC buys about 2.5 SKY")

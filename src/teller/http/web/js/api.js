@@ -29,6 +29,8 @@ async function call(path, options) {
 export const getConfig = () => call("api/config");
 export const getHealth = () => call("api/health");
 export const getStatus = (skyaddr) => call(`api/status?skyaddr=${encodeURIComponent(skyaddr)}`);
+export const getQuote = (coinType, amount) =>
+  call(`api/quote?coin_type=${encodeURIComponent(coinType)}&amount=${encodeURIComponent(amount)}`);
 export const bind = (skyaddr, coinType) =>
   call("api/bind", {
     method: "POST",

@@ -223,6 +223,7 @@ function updateQuote() {
       quote.textContent = t("amount_below_minimum", { minimum, coin });
     } else {
       quote.textContent = t("amount_quote_market", { amount, coin });
+      askExchangeQuote(coin, amount);
     }
     return;
   }
@@ -239,6 +240,29 @@ function updateQuote() {
     const sky = readableDecimal(formatUnits(droplets, SKY_DECIMALS));
     quote.textContent = t("amount_quote", { amount, coin, sky });
   }
+}
+
+// Passthrough: the SKY the amount buys on the exchange's order book now (GET /api/quote),
+// asked once typing pauses; an answer for an amount no longer typed is dropped.
+let quoteTimer = 0;
+let quoteAsked = 0;
+
+function askExchangeQuote(coin, amount) {
+  clearTimeout(quoteTimer);
+  const asked = ++quoteAsked;
+  quoteTimer = setTimeout(async () => {
+    let answer;
+    try {
+      answer = await api.getQuote(coin, amount);
+    } catch {
+      return; // no book now: the general sentence stays
+    }
+    if (asked !== quoteAsked || state.coin !== coin || answer.below_minimum) return;
+    const sky = readableDecimal(answer.sky);
+    $("quote").textContent = t("amount_quote_exchange", {
+      amount, coin, sky, age: answer.order_book_age_seconds,
+    });
+  }, 300);
 }
 
 // --- the SKY address ------------------------------------------------------------------------
