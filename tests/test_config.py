@@ -729,7 +729,35 @@ def test_real_scanners_with_their_settings_load(config_dir: Path) -> None:
 
 
 def test_passthrough_with_key_and_secret_loads(config_dir: Path) -> None:
-    assert load(config_dir, PASSTHROUGH).sky_exchanger.buy_method == "passthrough"
+    config = load(config_dir, PASSTHROUGH)
+    assert config.sky_exchanger.buy_method == "passthrough"
+    client = config.sky_exchanger.exchange_client
+    assert client.base_url == "https://api.c2cx.com/v1/"
+    assert client.orderbook_refresh.total_seconds() == 10
+
+
+def test_passthrough_on_the_simulator_needs_no_credentials(config_dir: Path) -> None:
+    layer = {"sky_exchanger": {"buy_method": "passthrough"}, "dummy": {"c2cx_sim": True}}
+    assert load(config_dir, layer).dummy.c2cx_sim is True
+    assert problems_of(config_dir, {"sky_exchanger": {"buy_method": "passthrough"}}) == [
+        "c2cx.key must be set for buy_method passthrough",
+        "c2cx.secret must be set for buy_method passthrough",
+    ]
+
+
+@pytest.mark.parametrize("url", ["api.c2cx.com/v1/", "ftp://x/", "http://", ""])
+def test_the_exchange_base_url_must_be_http(config_dir: Path, url: str) -> None:
+    layer = {"sky_exchanger": {"exchange_client": {"base_url": url}}}
+    assert problems_of(config_dir, layer) == [
+        f"sky_exchanger.exchange_client.base_url must be an http:// or https:// URL, got {url!r}"
+    ]
+
+
+def test_the_order_book_refresh_must_be_positive(config_dir: Path) -> None:
+    layer = {"sky_exchanger": {"exchange_client": {"orderbook_refresh": "0s"}}}
+    assert problems_of(config_dir, layer) == [
+        "sky_exchanger.exchange_client.orderbook_refresh must be greater than 0, got 0s"
+    ]
 
 
 def test_original_legacy_keys_are_ignored(config_dir: Path) -> None:
