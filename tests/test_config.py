@@ -1068,6 +1068,8 @@ def test_secrets_are_not_shown(config_dir: Path) -> None:
         "ratelimit_wait": "30s",
         "check_order_wait": "2s",
         "btc_minimum_volume": "0.005",
+        "base_url": "https://api.c2cx.com/v1/",
+        "orderbook_refresh": "10s",
     }
     assert redacted["database_url"] == (
         "postgresql+psycopg://teller:<redacted>@127.0.0.1:5432/teller"
