@@ -18,7 +18,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,8 @@ import pytest
 
 from teller.coins.sky import address_from_pubkey, deterministic_keypairs
 
-from .conftest import EXAMPLE_CONFIG, TellerProcess
+from .conftest import TellerProcess
+from .crash import DepositPoster, bind_btc, start_unwaited
 
 pytestmark = pytest.mark.e2e
 
@@ -81,54 +81,6 @@ class SimProcess:
         self.log.close()
 
 
-class DepositPoster(threading.Thread):
-    """Posts the deposits one after another, each until teller has answered 200 for it.
-
-    A deposit whose request was cut by a kill is posted again: the same txid:n, so teller
-    records it once however often it arrives.
-    """
-
-    def __init__(self, dummy_url: str, deposits: list[tuple[str, int, str]]) -> None:
-        super().__init__(name="deposit poster", daemon=True)
-        self.url = f"{dummy_url}/dummy/scanner/deposit"
-        self.deposits = deposits
-        self.posted = 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        with httpx.Client(timeout=5) as http:
-            for address, satoshis, tx in self.deposits:
-                params = {"coin": "BTC", "addr": address, "value": str(satoshis), "tx": tx}
-                while not self.stop.is_set():
-                    try:
-                        if http.get(self.url, params=params).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    time.sleep(0.02)
-                self.posted += 1
-                time.sleep(0.01)
-
-
-def _bind(t: TellerProcess, sky: str) -> str:
-    response = httpx.post(f"{t.public}/api/bind", json={"skyaddr": sky, "coin_type": "BTC"})
-    assert response.status_code == 200, response.text
-    return str(response.json()["deposit_address"])
-
-
-def _start_unwaited(t: TellerProcess) -> None:
-    """Start teller without waiting for it to be ready (so a kill may hit its start-up)."""
-    assert t.proc is None
-    t.starts += 1
-    with t.log_path.open("ab") as log:
-        t.proc = subprocess.Popen(
-            [sys.executable, "-m", "teller.cli", "-c", str(EXAMPLE_CONFIG), "-d", str(t.datadir)],
-            env=t.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-
 def test_sigkill_at_random_moments_every_deposit_paid_exactly_once(
     teller_process: TellerProcess, tmp_path: Path
 ) -> None:
@@ -151,7 +103,7 @@ def test_sigkill_at_random_moments_every_deposit_paid_exactly_once(
     try:
         t.start()
         buyers = [address_from_pubkey(p) for _, p in deterministic_keypairs(b"crash", BUYERS)]
-        addresses = [_bind(t, buyer) for buyer in buyers]
+        addresses = [bind_btc(t, buyer) for buyer in buyers]
         deposits: list[tuple[str, int, str]] = []
         expected: dict[str, tuple[int, int]] = dict.fromkeys(buyers, (0, 0))
         for i in range(DEPOSITS):
@@ -176,7 +128,7 @@ def test_sigkill_at_random_moments_every_deposit_paid_exactly_once(
             if ready:
                 t.start()
             else:
-                _start_unwaited(t)
+                start_unwaited(t)
         if not ready:
             t.kill()
             t.start()

@@ -459,6 +459,14 @@ class PassthroughProcessor:
                 )
                 await self._place(deposit.deposit_id, order)
                 return Wait(0)
+            log_event(
+                log,
+                logging.INFO,
+                "exchange order found under its client id",
+                deposit_id=deposit.deposit_id,
+                client_id=order.client_id,
+                order_id=found.order_id,
+            )
             opened = await asyncio.to_thread(
                 self._record_open, deposit.deposit_id, order, found.order_id
             )

@@ -35,7 +35,9 @@ Test controls (plain JSON, no signature) under /sim/:
 - POST /sim/fail       {"mode": "http500"|"garbage"|"ratelimit"|"bad_shape", "count": 1,
                         "endpoint": "createorder" or "*", "after": false}: the next requests
                         fail that way; with "after": true the request is carried out first
-                        and only its answer is lost (an order placed, its id never seen)
+                        and only its answer is lost (an order placed, its id never seen);
+                        {"mode": "slow", "seconds": 0.3, "after": …} answers them late,
+                        waiting before (or after) carrying them out
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ SYMBOL = "BTC_SKY"
 DEMO_KEY = "c2cx-sim-demo-key"
 DEMO_SECRET = "c2cx-sim-demo-secret"
 SIGNED_ENDPOINTS = ("getbalance", "createorder", "getorderinfo", "cancelorder", "getorderbystatus")
-FAIL_MODES = ("http500", "garbage", "ratelimit", "bad_shape")
+FAIL_MODES = ("http500", "garbage", "ratelimit", "bad_shape", "slow")
 MAX_BODY = 64 * 1024
 
 
@@ -125,6 +127,7 @@ class FailRule:
     count: int
     endpoint: str = "*"
     after: bool = False
+    seconds: float = 0.0  # "slow": the wait before (or, with after, after) the request is done
 
 
 @dataclass
@@ -212,6 +215,15 @@ class C2CXSim:
         if self._rate_limited(endpoint, now):
             return refusal("Too Many Requests")
         rule = self._failure(endpoint)
+        if rule is not None and rule.mode == "slow":
+            if not rule.after:
+                await asyncio.sleep(rule.seconds)
+            self.exchange.advance(self.clock())
+            answer = work()
+            self.save()
+            if rule.after:
+                await asyncio.sleep(rule.seconds)  # done, its answer late
+            return answer
         if rule is not None and not rule.after:
             return self._failed_answer(rule.mode)
         self.exchange.advance(now)
@@ -458,6 +470,7 @@ class C2CXSim:
                     count=int(document.get("count", 1)),
                     endpoint=str(document.get("endpoint", "*")),
                     after=bool(document.get("after", False)),
+                    seconds=float(document.get("seconds", 0.0)),
                 )
             )
 
