@@ -1,12 +1,20 @@
 # teller: two commands on a fresh Debian machine with Python 3.11
 #   make run    create .venv, install, start teller in dummy mode (http://127.0.0.1:7071)
 #   make test   the whole test suite
+#   make run PASSTHROUGH=1   the same, buying the SKY on the in-process C2CX simulator
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA ?= data
 CONFIG ?= src/teller/examples/config.toml
+# PASSTHROUGH=1: buy_method passthrough on the project's C2CX simulator (BTC only), in its own
+# data directory so that the direct demo's bindings stay apart.
+ifdef PASSTHROUGH
+RUN_ENV := TELLER_SKY_EXCHANGER__BUY_METHOD=passthrough TELLER_DUMMY__C2CX_SIM=true \
+	TELLER_ETH_SCANNER__ENABLED=false
+DATA := $(DATA)-passthrough
+endif
 
 .PHONY: run test test-deps lint bench install clean
 
@@ -19,7 +27,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/teller -c $(CONFIG) -d $(DATA)
+	$(RUN_ENV) $(BIN)/teller -c $(CONFIG) -d $(DATA)
 
 # System programs some tests run as real peers (litecoind, chromium, anvil); see the script.
 test-deps:

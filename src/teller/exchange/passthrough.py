@@ -277,10 +277,10 @@ class PassthroughProcessor:
                 needs_btc=plain_decimal(left),
                 spendable_btc=plain_decimal(spendable or Decimal(0)),
             )
+        # Public (/api/health): the amount waited for; the account's balance goes to the log.
         return Wait(
             self.failure_wait,
-            f"exchange balance is insufficient: {plain_decimal(spendable or Decimal(0))} BTC"
-            f" spendable, a waiting deposit needs {plain_decimal(left)} BTC",
+            f"exchange balance is insufficient: a waiting deposit needs {plain_decimal(left)} BTC",
         )
 
     def _budget_left(self, deposit: Deposit, orders: list[ExchangeOrder]) -> Decimal:
