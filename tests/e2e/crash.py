@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 
 from .conftest import EXAMPLE_CONFIG, TellerProcess
+
+
+class SimulatorProcess:
+    """A simulator of the project (`python -m teller.sim.<name> … --port 0 --port-file F`)
+    as its own process, which outlives every teller a crash test kills."""
+
+    def __init__(self, directory: Path, module: str, *args: str) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        port_file = directory / "port"
+        self.log = (directory / "sim.log").open("ab")
+        command = [sys.executable, "-m", module, "--port", "0", "--port-file", str(port_file)]
+        self.proc = subprocess.Popen([*command, *args], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text().strip()):
+            assert self.proc.poll() is None, f"{module} exited at start"
+            assert time.monotonic() < deadline, f"{module} did not start"
+            time.sleep(0.05)
+        self.port = int(port_file.read_text())
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
 
 
 class DepositPoster(threading.Thread):

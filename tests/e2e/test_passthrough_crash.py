@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +31,7 @@ import pytest
 from teller.coins.sky import address_from_pubkey, deterministic_keypairs
 
 from .conftest import TellerProcess
-from .crash import DepositPoster, bind_btc, start_unwaited
+from .crash import DepositPoster, SimulatorProcess, bind_btc, start_unwaited
 
 pytestmark = pytest.mark.e2e
 
@@ -43,24 +40,14 @@ KILLS = 10
 KEY, SECRET = "crash-key", "crash-secret"
 
 
-class ExchangeProcess:
-    """`python -m teller.sim.c2cx` as its own process."""
+class ExchangeProcess(SimulatorProcess):
+    """`python -m teller.sim.c2cx` with 100 BTC and its demo book, as its own process."""
 
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        port_file = directory / "port"
-        self.log = (directory / "c2cx.log").open("ab")
-        command = [
-            sys.executable, "-m", "teller.sim.c2cx", "--port", "0", "--port-file",
-            str(port_file), "--key", KEY, "--secret", SECRET, "--btc", "100",
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text().strip()):
-            assert self.proc.poll() is None, "the simulator exited at start"
-            assert time.monotonic() < deadline, "the simulator did not start"
-            time.sleep(0.05)
-        self.url = f"http://127.0.0.1:{int(port_file.read_text())}"
+        super().__init__(
+            directory, "teller.sim.c2cx", "--key", KEY, "--secret", SECRET, "--btc", "100"
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def control(self, path: str, document: dict[str, Any]) -> None:
         answer = httpx.post(f"{self.url}/sim/{path}", json=document, timeout=10)
@@ -71,15 +58,6 @@ class ExchangeProcess:
 
     def orders(self) -> list[dict[str, Any]]:
         return list(httpx.get(f"{self.url}/sim/orders", timeout=10).json())
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 def _deposits(t: TellerProcess) -> dict[str, dict[str, Any]]:

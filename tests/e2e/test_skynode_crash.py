@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +25,7 @@ import pytest
 from teller.coins.sky import address_from_pubkey, deterministic_keypairs
 
 from .conftest import TellerProcess
-from .crash import DepositPoster, bind_btc, start_unwaited
+from .crash import DepositPoster, SimulatorProcess, bind_btc, start_unwaited
 
 pytestmark = pytest.mark.e2e
 
@@ -38,27 +35,16 @@ KILLS = 22
 SKY_PER_BTC = 500
 
 
-class SimProcess:
+class SimProcess(SimulatorProcess):
     """`python -m teller.sim.skynode` with a funded hot wallet, as its own process."""
 
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
         self.wallet = directory / "hot.wlt"
-        port_file = directory / "port"
-        self.log = (directory / "sim.log").open("ab")
-        command = [
-            sys.executable, "-m", "teller.sim.skynode", "--port", "0",
-            "--port-file", str(port_file), "--block-interval", "0.5",
-            "--wallet", str(self.wallet), "--state", str(directory / "chain.json"),
-            "--outputs", "20",
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text().strip()):
-            assert self.proc.poll() is None, "the simulator exited at start"
-            assert time.monotonic() < deadline, "the simulator did not start"
-            time.sleep(0.05)
-        self.address = f"127.0.0.1:{int(port_file.read_text())}"
+        super().__init__(
+            directory, "teller.sim.skynode", "--block-interval", "0.5", "--wallet",
+            str(self.wallet), "--state", str(directory / "chain.json"), "--outputs", "20",
+        )  # fmt: skip
+        self.address = f"127.0.0.1:{self.port}"
 
     def ledger(self, addresses: list[str]) -> dict[str, tuple[int, int]]:
         response = httpx.get(
@@ -70,15 +56,6 @@ class SimProcess:
 
     def pending(self) -> list[str]:
         return list(httpx.get(f"http://{self.address}/sim/status", timeout=30).json()["pending"])
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 def test_sigkill_at_random_moments_every_deposit_paid_exactly_once(

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from teller.coins.sky_wallet import Wallet, load_wallet
-from teller.sim.skynode import Genesis, SimOptions, SkyNodeSim, bind, load_or_create
+from teller.sim.serving import bind
+from teller.sim.skynode import Genesis, SimOptions, SkyNodeSim, load_or_create
 
 SIM_WALLET = "skynode_sim.wlt"
 SIM_STATE = "skynode_sim.json"

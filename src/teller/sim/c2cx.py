@@ -67,6 +67,7 @@ from starlette.routing import Route
 
 from teller.markets.c2cx import sign_params
 from teller.sim.c2cx_engine import Exchange, Refusal, SimOrder, Switches
+from teller.sim.serving import bind, quiet_server, serving_in_background
 
 log = logging.getLogger("teller.sim.c2cx")
 
@@ -481,28 +482,12 @@ class C2CXSim:
     async def serve(self, sock: socket.socket) -> None:
         """Serve on a bound, listening socket until cancelled or stopped."""
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            server_header=False,
-        )
-        server = self._server = _Server(config)
+        server = self._server = quiet_server(self.app)
         await server.serve(sockets=[sock])
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
-
-
-class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to the caller."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Any:
-        yield
 
 
 def order_json(order: SimOrder) -> dict[str, Any]:
@@ -550,17 +535,6 @@ def _order_id(text: str, *, allow_all: bool = False) -> int:
 
 
 # -- running ---------------------------------------------------------------------------------
-
-
-def bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit it: without it small answers wait for delayed ACKs.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    sock.listen(256)
-    sock.setblocking(False)
-    return sock
 
 
 def new_exchange(btc: Decimal, asks: list[list[Decimal]] | None = None) -> Exchange:
@@ -612,22 +586,8 @@ async def running_sim(sim: C2CXSim, host: str = "127.0.0.1") -> AsyncIterator[C2
     """Serve `sim` in this event loop on a free port while the block runs (for tests)."""
     sock = bind(host, 0)
     sim.port = sock.getsockname()[1]
-    task = asyncio.create_task(sim.serve(sock), name="c2cx sim")
-    try:
-        for _ in range(500):
-            if sim._server is not None and sim._server.started:
-                break
-            await asyncio.sleep(0.01)
+    async with serving_in_background(sim.serve, sim.stop, sock, "c2cx sim"):
         yield sim
-    finally:
-        sim.stop()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=10)
-        except TimeoutError:
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        sock.close()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

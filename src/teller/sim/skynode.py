@@ -48,7 +48,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -63,6 +62,7 @@ from teller.coins.sky_wallet import (
     wallet_document,
     write_wallet,
 )
+from teller.sim.serving import bind, serving_in_background
 from teller.sim.skynode_api import (
     DEFAULT_VERSION,
     SimOptions,
@@ -186,42 +186,8 @@ async def running_sim(
     sock = bind(host, port)
     sim.port = sock.getsockname()[1]
     sim.save()
-    task = asyncio.create_task(sim.serve(sock), name="skynode sim")
-    try:
-        await _wait_listening(host, sim.port)
+    async with serving_in_background(sim.serve, sim.stop, sock, "skynode sim"):
         yield sim
-    finally:
-        sim.stop()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=10)
-        except TimeoutError:
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        sock.close()
-
-
-async def _wait_listening(host: str, port: int) -> None:
-    for _ in range(500):
-        try:
-            _, writer = await asyncio.open_connection(host, port)
-        except OSError:
-            await asyncio.sleep(0.01)
-            continue
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-        return
-    raise RuntimeError(f"the simulator did not start listening on {host}:{port}")
-
-
-def bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
-    sock.setblocking(False)
-    return sock
 
 
 # --- command line ----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from teller.coins import sky, sky_tx
 from teller.coins.sky_tx import Transaction, TransactionDecodeError, TransactionInvalid
+from teller.sim.serving import quiet_server
 from teller.sim.skynode_chain import MAX_BLOCK_SIZE, Block, Chain, Rules, UxOut
 
 log = logging.getLogger("teller.sim.skynode")
@@ -742,16 +743,7 @@ class SkyNodeSim:
         """Serve on a bound, listening socket until cancelled; blocks are made meanwhile."""
         self.port = sock.getsockname()[1]
         self.public = sock.getsockname()[0] not in ("127.0.0.1", "::1")
-        config = uvicorn.Config(
-            self.app,
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            server_header=False,
-            proxy_headers=False,
-        )
-        server = self._server = _Server(config)
+        server = self._server = quiet_server(self.app)
         async with asyncio.TaskGroup() as group:
             producer = group.create_task(self.produce_blocks())
             try:
@@ -764,11 +756,3 @@ class _Refused(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__(response.status_code)
         self.response = response
-
-
-class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to the caller."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Any:
-        yield
