@@ -35,7 +35,15 @@ def status_is(rig: Rig, deposit_id: str, *wanted: str) -> Callable[[], bool]:
     return lambda: rig.get(deposit_id).status in wanted
 
 
-async def test_a_deposit_is_bought_across_several_asks(rig: Rig) -> None:
+@pytest.fixture
+async def rig_on_each_backend(db: Database) -> AsyncIterator[Rig]:
+    """The rig on SQLite, then on PostgreSQL (the `db` fixture)."""
+    async for made in make_rig(db, passthrough_config()):
+        yield made
+
+
+async def test_a_deposit_is_bought_across_several_asks(rig_on_each_backend: Rig) -> None:
+    rig = rig_on_each_backend
     deposit_id = rig.deposit(50_000_000, "aa")  # 0.5 BTC
     await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
     deposit = rig.get(deposit_id)
@@ -159,7 +167,9 @@ async def test_a_refusal_after_some_fills_pays_what_was_bought(rig: Rig) -> None
     assert rig.orders(deposit_id)[-1].state == order_store.REFUSED
 
 
-async def test_an_expired_order_stops_the_deposit_with_what_was_bought(rig: Rig) -> None:
+async def test_an_expired_order_stops_the_deposit_with_what_was_bought(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
     deposit_id = rig.deposit(20_000_000, "exp")
     await rig.run_until(
         lambda: (
@@ -168,7 +178,10 @@ async def test_an_expired_order_stops_the_deposit_with_what_was_bought(rig: Rig)
         )
     )
     await rig.control("switches", {"expire_next": 1})
-    await rig.run_until(status_is(rig, deposit_id, states.DONE))
+    with caplog.at_level(logging.WARNING):
+        await rig.run_until(status_is(rig, deposit_id, states.DONE))
+    [watch] = [r for r in caplog.records if getattr(r, "notice", "") == "WATCH"]
+    assert watch.getMessage() == "exchange order failed: deposit stopped"
     deposit = rig.get(deposit_id)
     assert "expired" in deposit.error and deposit.sky_bought == 50_000_000
     assert deposit.sky_due == 0 and deposit.order_final
