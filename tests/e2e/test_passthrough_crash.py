@@ -36,7 +36,7 @@ from .crash import DepositPoster, SimulatorProcess, bind_btc, start_unwaited
 pytestmark = pytest.mark.e2e
 
 DEPOSITS = 50
-KILLS = 10
+KILLS = 8
 KEY, SECRET = "crash-key", "crash-secret"
 
 
@@ -102,11 +102,11 @@ def test_sigkill_during_passthrough_buys_each_deposit_once(
         txids = [f"{i:064x}" for i in range(DEPOSITS)]
         # Spread over the kills, so that they hit deposits in the middle of their buying.
         deposits = list(zip(addresses, satoshis, txids, strict=True))
-        poster = DepositPoster(t.dummy, deposits, interval=0.2)
+        poster = DepositPoster(t.dummy, deposits, interval=0.15)
         poster.start()
 
         for _ in range(KILLS):
-            time.sleep(rng.uniform(0.2, 0.9))
+            time.sleep(rng.uniform(0.2, 0.8))
             # The exchange misbehaves now and then: a placed order's answer lost, or the
             # cheapest ask partly taken by someone else (a partial fill, then a cancel).
             if rng.random() < 0.4:
