@@ -260,6 +260,34 @@ async def test_an_imported_go_teller_order_is_looked_up_first(rig: Rig) -> None:
     assert rig.get(deposit_id).sky_bought == 10_000_000  # 0.02 BTC at 0.002
 
 
+async def test_an_imported_order_waiting_to_complete_is_followed(rig: Rig) -> None:
+    """The Go teller recorded its order's id (waiting_passthrough_order_complete)."""
+    deposit_id = rig.deposit(2_000_000, "go3")
+    rig.processor._decide_batch()
+    placed = rig.sim.exchange.place(
+        price_type="market", price=D(0), quantity=D("0.02"), cid=deposit_id, now=0
+    )
+    with rig.db.write() as conn:
+        update_deposit(
+            conn,
+            deposit_id,
+            states.WAITING_PASSTHROUGH,
+            2,
+            status=states.WAITING_PASSTHROUGH_ORDER_COMPLETE,
+            order_customer_id=deposit_id,
+            order_id=str(placed.order_id),
+        )
+    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    [order] = rig.orders(deposit_id)
+    assert (order.kind, order.state, order.order_id) == (
+        order_store.IMPORTED,
+        order_store.FILLED,
+        str(placed.order_id),
+    )
+    assert rig.get(deposit_id).sky_bought == 10_000_000
+    assert rig.sim.requests.get("getorderbystatus") is None  # its id was known: no look-up
+
+
 async def test_an_imported_order_the_exchange_never_saw_is_bought_afresh(rig: Rig) -> None:
     deposit_id = rig.deposit(2_000_000, "go2")
     rig.processor._decide_batch()

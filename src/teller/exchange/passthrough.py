@@ -233,13 +233,14 @@ class PassthroughProcessor:
         work = await asyncio.to_thread(self._read_in_progress)
         if not work:
             return Wait(IDLE_SECONDS)
-        # An order already on its way comes first: one order at a time for the account.
-        for deposit, orders in work:
-            if deposit.status == states.WAITING_PASSTHROUGH_ORDER_COMPLETE:
-                return await self._follow(deposit, orders)
+        # A Go teller's order (a client id, no order row yet) is recorded before anything.
         for deposit, orders in work:
             if deposit.order_customer_id and not orders:
                 return await self._adopt_imported(deposit)
+        # An order already on its way comes next: one order at a time for the account.
+        for deposit, orders in work:
+            if deposit.status == states.WAITING_PASSTHROUGH_ORDER_COMPLETE:
+                return await self._follow(deposit, orders)
         return await self._start_next_order(work)
 
     async def _start_next_order(self, work: list[tuple[Deposit, list[ExchangeOrder]]]) -> Wait:
