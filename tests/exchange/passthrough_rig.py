@@ -4,6 +4,7 @@ the passthrough and quote tests."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -109,6 +110,7 @@ class Rig:
             assert answer.status_code == 200, answer.text
 
 
+@contextlib.asynccontextmanager
 async def make_rig(
     db: Database, config: Config, btc: str = "1", book: list[list[Decimal]] | None = None
 ) -> AsyncIterator[Rig]:

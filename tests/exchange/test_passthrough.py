@@ -27,7 +27,7 @@ D = Decimal
 
 @pytest.fixture
 async def rig(sqlite_db: Database) -> AsyncIterator[Rig]:
-    async for made in make_rig(sqlite_db, passthrough_config()):
+    async with make_rig(sqlite_db, passthrough_config()) as made:
         yield made
 
 
@@ -38,7 +38,7 @@ def status_is(rig: Rig, deposit_id: str, *wanted: str) -> Callable[[], bool]:
 @pytest.fixture
 async def rig_on_each_backend(db: Database) -> AsyncIterator[Rig]:
     """The rig on SQLite, then on PostgreSQL (the `db` fixture)."""
-    async for made in make_rig(db, passthrough_config()):
+    async with make_rig(db, passthrough_config()) as made:
         yield made
 
 
@@ -189,7 +189,7 @@ async def test_an_expired_order_stops_the_deposit_with_what_was_bought(
 
 
 async def test_refused_credentials_halt_buying_and_touch_nothing(sqlite_db: Database) -> None:
-    async for rig in make_rig(sqlite_db, passthrough_config()):
+    async with make_rig(sqlite_db, passthrough_config()) as rig:
         rig.processor.market = C2CXClient("k", "wrong", f"http://127.0.0.1:{rig.sim.port}/v1/")
         deposit_id = rig.deposit(5_000_000, "cred")
         wait = await rig.processor.step()
@@ -210,7 +210,7 @@ async def test_garbage_and_outages_change_nothing_stored(rig: Rig) -> None:
 async def test_the_originals_example_end_to_end(sqlite_db: Database) -> None:
     """0.01 BTC against 3.45 SKY at 0.00201 and nothing affordable after it: the deposit's
     fields are those of the original's test (vectors passthrough_calc.json)."""
-    async for rig in make_rig(sqlite_db, passthrough_config()):
+    async with make_rig(sqlite_db, passthrough_config()) as rig:
         await rig.control("book", {"asks": [["0.00201", "3.45"], ["1", "100"]]})
         deposit_id = rig.deposit(1_000_000, "e2e")
         await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
@@ -222,7 +222,7 @@ async def test_the_originals_example_end_to_end(sqlite_db: Database) -> None:
 
 
 async def test_a_fee_in_sky_is_not_paid_out(sqlite_db: Database) -> None:
-    async for rig in make_rig(sqlite_db, passthrough_config()):
+    async with make_rig(sqlite_db, passthrough_config()) as rig:
         await rig.control("switches", {"fee_rate": "0.002"})
         deposit_id = rig.deposit(10_000_000, "fee")  # 50 SKY at 0.002
         await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
@@ -288,15 +288,58 @@ async def test_an_imported_order_waiting_to_complete_is_followed(rig: Rig) -> No
     assert rig.sim.requests.get("getorderbystatus") is None  # its id was known: no look-up
 
 
-async def test_an_imported_order_the_exchange_never_saw_is_bought_afresh(rig: Rig) -> None:
+async def test_an_imported_order_the_exchange_does_not_list_stops_the_deposit(rig: Rig) -> None:
+    """Not found may mean never placed or not listed: buying again under another client id
+    could spend the BTC twice, so the operator decides."""
     deposit_id = rig.deposit(2_000_000, "go2")
     rig.processor._decide_batch()
     with rig.db.write() as conn:
         update_deposit(
             conn, deposit_id, states.WAITING_PASSTHROUGH, 2, order_customer_id=deposit_id
         )
-    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
-    assert [o.state for o in rig.orders(deposit_id)] == [order_store.ABSENT, order_store.FILLED]
+    await rig.run_until(status_is(rig, deposit_id, states.DONE))
+    assert [o.state for o in rig.orders(deposit_id)] == [order_store.ABSENT]
+    assert "not bought again, not paid" in rig.get(deposit_id).error
+    assert rig.sim.exchange.orders == {}
+
+
+async def test_a_cancel_that_does_not_end_the_order_is_sent_again_and_shown(
+    sqlite_db: Database,
+) -> None:
+    async with make_rig(sqlite_db, passthrough_config()) as rig:
+        await rig.control("switches", {"steal_next": "30", "cancel_delay": 1000})
+        deposit_id = rig.deposit(10_000_000, "stuck")
+        waits = await rig.run_until(
+            lambda: "not cancelled yet" in rig.board.processor_error, steps=100
+        )
+        assert rig.sim.requests["cancelorder"] >= 2
+        assert rig.get(deposit_id).status == states.WAITING_PASSTHROUGH_ORDER_COMPLETE
+        assert waits[-1].seconds == pytest.approx(0.05)
+        # The exchange ends the cancel at last: the fills are booked, the rest bought.
+        for order in rig.sim.exchange.orders.values():
+            order.cancel_at = 0
+        await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+        assert rig.get(deposit_id).sky_bought == 49_850_000
+
+
+async def test_more_filled_than_ordered_is_not_recorded(rig: Rig) -> None:
+    deposit_id = rig.deposit(5_000_000, "over")
+    await rig.run_until(lambda: bool(rig.orders(deposit_id)))
+    order = rig.orders(deposit_id)[0]
+    with rig.db.write() as conn:  # as if teller had asked for less than the exchange filled
+        order_store.update_order(conn, order.client_id, order.state, 3, volume="1")
+    with rig.db.write() as conn:
+        update_deposit(
+            conn,
+            deposit_id,
+            rig.get(deposit_id).status,
+            3,
+            status=states.WAITING_PASSTHROUGH_ORDER_COMPLETE,
+        )
+        order_store.update_order(conn, order.client_id, order.state, 3, state=order_store.OPEN)
+    wait = await rig.processor.step()
+    assert "which asked for 1: not recorded" in wait.problem
+    assert rig.orders(deposit_id)[0].state == order_store.OPEN
 
 
 async def test_bought_deposits_are_paid_by_the_sender(rig: Rig, tmp_path: Path) -> None:

@@ -26,10 +26,26 @@ def test_amounts_are_read_exactly_in_base_units() -> None:
     assert parse_amount("BTC", ".5") == 50_000_000
     assert parse_amount("ETH", "0.000000000000000001") == 1
     assert parse_amount("ETH", "1000000000") == 10**27  # far past 64 bits, exact
+    assert parse_amount("ETH", "1.000000000000000001") == 10**18 + 1
 
 
 @pytest.mark.parametrize(
-    "text", ["", "x", "1,5", "0x10", "1e3", "-0.1", "+1", "0", "0.0", "inf", "1.2.3", "٣"]
+    "text",
+    [
+        "",
+        "x",
+        "1,5",
+        "0x10",
+        "1e3",
+        "-0.1",
+        "+1",
+        "0",
+        "0.0",
+        "inf",
+        "1.2.3",
+        "٣",
+        "1.0000000000000000000000000001",  # 28 decimals: refused, not rounded to 1 BTC
+    ],
 )
 def test_bad_amounts_are_refused(text: str) -> None:
     with pytest.raises(BadRequest):
@@ -96,7 +112,7 @@ async def test_the_quote_is_what_the_purchase_buys_on_an_unchanged_book(
     worth = int(sum(p * v for p, v in book) * 100_000_000)
     satoshis = random.Random(seed).randint(500_000, max(500_001, worth * 9 // 10))
     config = passthrough_config()
-    async for rig in make_rig(sqlite_db, config, btc="10", book=book):
+    async with make_rig(sqlite_db, config, btc="10", book=book) as rig:
         watch = OrderBookWatch(rig.market, refresh=10, ratelimit_wait=30)
         await watch.refresh_once()
         amount = format(D(satoshis).scaleb(-8), "f")

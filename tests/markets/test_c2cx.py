@@ -173,6 +173,7 @@ def _ok(data: Any) -> tuple[int, Any]:
         {"asks": [["1e999999", "1"]], "bids": []},
         {"asks": "none", "bids": []},
         {"asks": [["0", "1"]], "bids": []},
+        {"asks": [], "bids": [], "timestamp": "\u00b2"},  # a digit to isdigit(), not to int()
     ],
 )
 async def test_a_garbage_order_book_is_temporary(scripted: ScriptedNode, data: Any) -> None:
@@ -264,7 +265,10 @@ async def test_an_order_info_for_another_order_is_refused(scripted: ScriptedNode
 @pytest.mark.parametrize(
     "order",
     [
-        {"orderId": 1, "status": 10},  # a status number no document names
+        {"orderId": 1, "status": 10, "completedAmount": "0"},  # a status no document names
+        {"orderId": 1, "status": 4},  # what filled is never assumed to be 0
+        {"orderId": 1, "status": 4, "completedAmount": "3"},  # fills without an avgPrice
+        {"orderId": "\u00b2", "status": 4, "completedAmount": "0"},
         {"orderId": 1, "status": 4, "completedAmount": "-1"},
         {"orderId": 1, "status": 4, "completedAmount": "1", "fee": "2"},
         {"orderId": "x", "status": 4},
@@ -278,9 +282,66 @@ def test_garbage_orders_are_refused(order: dict[str, Any]) -> None:
 
 def test_order_statuses_map_to_states() -> None:
     def state(status: int) -> OrderState:
-        return parse_order({"orderId": 1, "status": status}).state
+        return parse_order({"orderId": 1, "status": status, "completedAmount": "0"}).state
 
     assert [state(s) for s in (1, 2, 3, 7, 8, 9, 12)] == [OrderState.OPEN] * 7
     assert state(4) is OrderState.COMPLETED
     assert state(5) is OrderState.CANCELLED
     assert state(6) is OrderState.FAILED and state(11) is OrderState.FAILED
+
+
+async def test_a_listing_without_rows_is_no_answer(scripted: ScriptedNode) -> None:
+    listing = {"rows": None, "pageindex": None, "pagesize": None, "recordcount": 0}
+    scripted.on("POST", "/v1/getorderbystatus", _ok(listing))
+    client = _client_of(scripted)
+    try:
+        with pytest.raises(MarketTemporary, match="rows is not a list"):
+            await client.find_by_client_id("d:0/1")
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "code", "message", "error"),
+    [
+        ("createorder", 400, "cid already exists: a cid cannot be reused", ClientIdTaken),
+        ("createorder", 400, "cid too long", MarketTemporary),
+        ("getorderinfo", 400, "cid already exists", MarketTemporary),
+        ("getbalance", 400, "could not assign the request", MarketTemporary),
+        ("getbalance", 400, "Invalid apiKey or sign", CredentialsRefused),
+        ("getbalance", 403, "Forbidden", CredentialsRefused),
+        ("getorderinfo", 400, "limit value: 0.186", BelowExchangeMinimum),
+    ],
+)
+async def test_api_errors_are_classified_by_their_words(
+    scripted: ScriptedNode, endpoint: str, code: int, message: str, error: type[Exception]
+) -> None:
+    scripted.on("POST", f"/v1/{endpoint}", (200, {"code": code, "message": message, "data": {}}))
+    client = _client_of(scripted)
+    calls = {
+        "createorder": lambda: client.place_limit_buy(Decimal(1), Decimal(1), "c"),
+        "getorderinfo": lambda: client.order("1"),
+        "getbalance": client.spendable_btc,
+    }
+    try:
+        with pytest.raises(error) as raised:
+            await calls[endpoint]()
+        assert type(raised.value) is error
+        assert str(raised.value) == (
+            f"C2CX request failed: endpoint={endpoint} code={code} message={message}"
+        )
+    finally:
+        await client.aclose()
+
+
+async def test_an_exchange_echoing_the_key_does_not_leak_it(scripted: ScriptedNode) -> None:
+    scripted.on(
+        "POST", "/v1/getbalance", (200, {"code": 400, "message": "bad key the-key", "data": {}})
+    )
+    client = C2CXClient("the-key", "s", f"http://{scripted.address}/v1/")
+    try:
+        with pytest.raises(MarketTemporary) as raised:
+            await client.spendable_btc()
+        assert "the-key" not in str(raised.value) and "<redacted>" in str(raised.value)
+    finally:
+        await client.aclose()

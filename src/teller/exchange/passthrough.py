@@ -124,6 +124,10 @@ class PassthroughProcessor:
         self.ratelimit_wait = client.ratelimit_wait.total_seconds()
         self.minimum = client.btc_minimum_volume
         self._seen_open: dict[str, float] = {}  # client id → when this process saw it open
+        self._cancel_sent: dict[str, float] = {}  # client id → when its cancel was first sent
+        self._cancel_resent: dict[str, float] = {}  # … and last sent
+        # A cancel the exchange accepted but that has not ended the order is sent again.
+        self.recancel_after = max(10 * self.check_order_wait, 1.0)
         self._reported: set[str] = set()  # warnings already logged (once each, not per round)
 
     async def run(self) -> None:
@@ -145,7 +149,7 @@ class PassthroughProcessor:
         """Decide new deposits, then take one buying step for the account."""
         await asyncio.to_thread(self._decide_batch)
         try:
-            return await self._buy_step()
+            wait = await self._buy_step()
         except MarketRateLimited as exc:
             self._warn_once("ratelimit", "exchange rate limit: waiting", error=exc)
             return Wait(self.ratelimit_wait, f"exchange: {exc}")
@@ -158,9 +162,13 @@ class PassthroughProcessor:
                 watch=True,
             )
             return Wait(max(CREDENTIALS_WAIT_SECONDS, self.failure_wait), f"exchange: {exc}")
-        except MarketTemporary as exc:
+        except MarketError as exc:
+            # Temporary, or a refusal where none is expected (e.g. "limit value" from
+            # getorderinfo): nothing was changed; retried.
             log_event(log, logging.WARNING, "exchange unavailable; will retry", error=exc)
             return Wait(self.failure_wait, f"exchange: {exc}")
+        self._reported -= {"ratelimit", "credentials"}  # the next outage is reported again
+        return wait
 
     def _warn_once(self, key: str, event: str, *, watch: bool = False, **fields: Any) -> None:
         if key in self._reported:
@@ -339,9 +347,9 @@ class PassthroughProcessor:
             )
         return order
 
-    async def _place(self, deposit_id: str, order: ExchangeOrder) -> None:
+    async def _place(self, deposit_id: str, order: ExchangeOrder, *, resend: bool = False) -> None:
         """Send a stored order. A failure that may have placed it leaves it `placing`: the
-        next step looks it up by its client id before sending it again."""
+        next step looks it up by its client id before sending it again (`resend`)."""
         try:
             order_id = await self.market.place_limit_buy(
                 Decimal(order.price), Decimal(order.volume), order.client_id
@@ -358,8 +366,13 @@ class PassthroughProcessor:
         except CredentialsRefused:
             raise
         except MarketRefused as exc:
-            await asyncio.to_thread(self._refused, deposit_id, order, str(exc))
-            return
+            found = await self.market.find_by_client_id(order.client_id) if resend else None
+            if found is None:
+                await asyncio.to_thread(self._refused, deposit_id, order, str(exc))
+                return
+            # Refused now, but an earlier send of it is on the exchange (its answer was
+            # lost and the look-up before this send missed it): that order is followed.
+            order_id = found.order_id
         await asyncio.to_thread(self._record_open, deposit_id, order, order_id)
         log_event(
             log,
@@ -458,7 +471,7 @@ class PassthroughProcessor:
                     deposit_id=deposit.deposit_id,
                     client_id=order.client_id,
                 )
-                await self._place(deposit.deposit_id, order)
+                await self._place(deposit.deposit_id, order, resend=True)
                 return Wait(0)
             log_event(
                 log,
@@ -482,24 +495,44 @@ class PassthroughProcessor:
 
     async def _judge(self, deposit_id: str, order: ExchangeOrder, info: OrderInfo) -> Wait:
         if info.state is OrderState.OPEN:
-            first_seen = self._seen_open.setdefault(order.client_id, time.monotonic())
-            waited = time.monotonic() - first_seen
-            if order.state != order_store.CANCELLING and waited >= self.check_order_wait:
-                await self._cancel(deposit_id, order)
+            now = time.monotonic()
+            first_seen = self._seen_open.setdefault(order.client_id, now)
+            if now - first_seen < self.check_order_wait:
+                return Wait(self.check_order_wait)
+            first = self._cancel_sent.get(order.client_id)
+            if order.state == order_store.CANCELLING and first is None:
+                first = self._cancel_sent[order.client_id] = now  # cancelled before a restart
+            last = self._cancel_resent.get(order.client_id, first)
+            refusal = ""
+            if last is None or now - last >= self.recancel_after:
+                # Not filled in time: cancel the rest. A cancel the exchange accepted but
+                # that has not ended the order is sent again.
+                refusal = await self._cancel(deposit_id, order)
+                self._cancel_sent.setdefault(order.client_id, now)
+                self._cancel_resent[order.client_id] = now
+            if first is not None and now - first >= self.recancel_after:
+                problem = (
+                    f"exchange: order {order.order_id} is not cancelled yet"
+                    f" ({int(now - first)} s after the cancel was sent)"
+                )
+                return Wait(self.check_order_wait, problem + (f": {refusal}" if refusal else ""))
             return Wait(self.check_order_wait)
-        self._seen_open.pop(order.client_id, None)
+        for times in (self._seen_open, self._cancel_sent, self._cancel_resent):
+            times.pop(order.client_id, None)
         await asyncio.to_thread(self._record_final, deposit_id, order.client_id, info)
         return Wait(0)
 
-    async def _cancel(self, deposit_id: str, order: ExchangeOrder) -> None:
+    async def _cancel(self, deposit_id: str, order: ExchangeOrder) -> str:
+        """Ask the exchange to cancel `order`; "" once accepted, else its refusal."""
         try:
             await self.market.cancel(order.order_id)
-        except (MarketTemporary, CredentialsRefused):
+        except (MarketRateLimited, CredentialsRefused):
             raise
         except MarketError as exc:
-            # Refused (e.g. it completed meanwhile): the next look at the order tells.
+            # Refused or not answered (it may have completed meanwhile): the next look at
+            # the order tells; the cancel is sent again after recancel_after.
             log_event(log, logging.INFO, "cancel refused", client_id=order.client_id, error=exc)
-            return
+            return str(exc)
         await asyncio.to_thread(self._record_cancelling, order)
         log_event(
             log,
@@ -509,6 +542,7 @@ class PassthroughProcessor:
             client_id=order.client_id,
             order_id=order.order_id,
         )
+        return ""
 
     def _record_cancelling(self, order: ExchangeOrder) -> None:
         with self.db.write() as conn:
@@ -536,8 +570,18 @@ class PassthroughProcessor:
             order = order_store.get_order(conn, client_id)
             if order is None or order.state not in order_store.UNRESOLVED:
                 return  # recorded by an earlier round
-            limit_price = Decimal(order.price) if order.price else Decimal(0)
-            charge = budget_charge(info.completed_amount, limit_price, info.avg_price)
+            if order.volume and info.completed_amount > Decimal(order.volume):
+                raise MarketTemporary(
+                    f"the exchange reports {plain_decimal(info.completed_amount)} SKY filled on"
+                    f" order {info.order_id}, which asked for {order.volume}: not recorded"
+                )
+            deposit = get_deposit(conn, deposit_id)
+            assert deposit is not None
+            if order.kind == order_store.IMPORTED:
+                # The Go teller's market buy spent the deposit's whole requested amount.
+                charge = Decimal(deposit.requested_amount or "0")
+            else:
+                charge = budget_charge(info.completed_amount, Decimal(order.price), Decimal(0))
             bought = sky_bought_droplets(info.completed_amount, info.fee)
             order_store.update_order(
                 conn,
@@ -555,8 +599,6 @@ class PassthroughProcessor:
                 original=info.original,
             )
             orders = order_store.orders_of(conn, deposit_id)
-            deposit = get_deposit(conn, deposit_id)
-            assert deposit is not None
             values = _deposit_totals(orders)
             values.update(order_status=info.status_name, order_original=info.original)
             if failed:
@@ -650,17 +692,25 @@ class PassthroughProcessor:
                 states.move(conn, deposit, states.WAITING_PASSTHROUGH_ORDER_COMPLETE, now)
 
     def _imported_absent(self, deposit: Deposit, order: ExchangeOrder) -> None:
-        """The Go teller's order is not on the exchange: it was never placed."""
+        """The Go teller's order is not on the exchange's list. It may never have been
+        placed, or the list may not show it: buying again under another client id could
+        spend the deposit's BTC a second time, so the deposit stops for the operator."""
+        error = (
+            f"the Go teller's exchange order (client id {order.client_id}) is not on the"
+            " exchange's order list: not bought again, not paid (check the exchange and"
+            " settle it by hand)"
+        )
         with self.db.write() as conn:
             now = unix_now()
             order_store.update_order(
                 conn, order.client_id, order_store.PLACING, now, state=order_store.ABSENT
             )
-            states.move(conn, deposit, states.WAITING_PASSTHROUGH, now)
+            states.move(conn, deposit, states.DONE, now, error=error, order_final=True)
         log_event(
             log,
-            logging.INFO,
-            "the Go teller's order is not on the exchange: buying afresh",
+            logging.WARNING,
+            "the Go teller's order is not on the exchange: deposit stopped",
+            watch=True,
             deposit_id=deposit.deposit_id,
             client_id=order.client_id,
         )

@@ -56,12 +56,13 @@ def parse_amount(coin: str, text: str) -> int:
         raise BadRequest("Missing amount")
     if len(text) > MAX_AMOUNT_CHARS or _AMOUNT.fullmatch(text) is None:
         raise BadRequest(f"Invalid amount: must be a plain decimal number of {coin}, e.g. 0.01")
-    value = Decimal(text)
+    value = Decimal(text)  # exact: construction from a string never rounds
     if value <= 0:
         raise BadRequest("Invalid amount: must be greater than 0")
     if value > most:
         raise BadRequest(f"Invalid amount: more than {most:,} {coin}".replace(",", " "))
-    units = value.scaleb(decimals)
+    with localcontext(prec=MAX_AMOUNT_CHARS + 20):  # scaleb must not round at 28 digits
+        units = value.scaleb(decimals)
     if units != units.to_integral_value():
         raise BadRequest(f"Invalid amount: {coin} has at most {decimals} decimals")
     return int(units)
@@ -98,7 +99,10 @@ class OrderBookWatch:
         """Read the book; returns the seconds until the next read."""
         try:
             book = await self.market.order_book()
-        except MarketError as exc:
+        except Exception as exc:  # a client bug must not end teller (this runs in its group)
+            if not isinstance(exc, MarketError):
+                log.exception("order book not read")
+                exc = MarketError(f"order book not read: {type(exc).__name__}")
             if exc.message != self.error:
                 log_event(log, logging.WARNING, "order book not read; quotes age", error=exc)
             self.error = exc.message

@@ -135,10 +135,14 @@ def _decimal(value: Any, what: str, *, negative: bool = False) -> Decimal:
     return number
 
 
+_ASCII_INTEGER = re.compile(r"[0-9]{1,18}")
+
+
 def _integer(value: Any, what: str) -> int:
     if isinstance(value, bool):
         raise _Garbage(f"{what} is not an integer")
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 19:
+    # ASCII digits only: str.isdigit() is also true of "²", which int() refuses.
+    if isinstance(value, str) and _ASCII_INTEGER.fullmatch(value.strip()):
         return int(value.strip())
     if isinstance(value, int) and 0 <= value < 2**63:
         return value
@@ -180,7 +184,15 @@ def parse_order(value: Any) -> OrderInfo:
     cid = order.get("cid")
     if cid is not None and not isinstance(cid, str):
         raise _Garbage("the order's cid is not a string")
-    completed = _decimal(order.get("completedAmount", "0"), "completedAmount")
+    # What was filled is never assumed: an order without completedAmount (or, once
+    # something filled, without avgPrice) is no answer; 0 fills would free the deposit's
+    # BTC for another order while the exchange spent it.
+    for name in ("orderId", "status", "completedAmount"):
+        if name not in order:
+            raise _Garbage(f"the order has no {name}")
+    completed = _decimal(order["completedAmount"], "completedAmount")
+    if completed > 0 and "avgPrice" not in order:
+        raise _Garbage("the order has fills but no avgPrice")
     amount = _decimal(order.get("amount", "0"), "amount")
     fee = _decimal(order.get("fee", "0"), "fee")
     if fee > completed:
@@ -283,6 +295,8 @@ class C2CXClient:
             return document.get("data")
         message = document.get("message")
         message = _one_line(message) if isinstance(message, str) else ""
+        if self._key:  # an exchange that echoes the key must not put it in teller's health
+            message = message.replace(self._key, "<redacted>")
         raise _api_error(endpoint, code, message)
 
     # -- endpoints ----------------------------------------------------------------------
@@ -360,8 +374,8 @@ class C2CXClient:
             data = await self._request("getorderbystatus", params, signed=True)
             try:
                 listing = _object(data, "the answer")
-                rows = listing.get("rows") or []
-                if not isinstance(rows, list):
+                rows = listing.get("rows")
+                if not isinstance(rows, list):  # a missing list is no "not found"
                     raise _Garbage("rows is not a list")
                 pages = _integer(listing.get("pagecount", 1), "pagecount")
                 for row in rows:
@@ -370,6 +384,11 @@ class C2CXClient:
             except _Garbage as exc:
                 raise MarketTemporary(f"C2CX getorderbystatus: unexpected answer: {exc}") from exc
             page += 1
+        if pages > MAX_PAGES:
+            raise MarketTemporary(
+                f"C2CX getorderbystatus: {pages} pages of orders; client id {client_id} not in"
+                f" the first {MAX_PAGES}, the rest not read"
+            )
         return None
 
 
@@ -391,8 +410,14 @@ def _api_error(endpoint: str, code: int, message: str) -> Exception:
         return MarketRateLimited(text, endpoint)
     if lowered.startswith(BELOW_MINIMUM_PREFIX):
         return BelowExchangeMinimum(text, endpoint)
-    if code in (401, 403) or "apikey" in lowered or "api key" in lowered or "sign" in lowered:
+    if code in (401, 403) or _CREDENTIALS.search(lowered):
         return CredentialsRefused(text, endpoint)
-    if "cid" in lowered:
+    if endpoint == "createorder" and _CID_TAKEN.search(lowered):
         return ClientIdTaken(text, endpoint)
     return MarketTemporary(text, endpoint)
+
+
+# No document lists C2CX's texts for these: words of the key or signature being refused, and
+# of a client id used before (the simulator's: "Invalid apiKey or sign", "cid already exists").
+_CREDENTIALS = re.compile(r"\bapi ?key\b|\bsign(ature)?\b|\bsecret ?key\b")
+_CID_TAKEN = re.compile(r"\bcid\b.*\b(exist|exists|used|reused|duplicate)\b|\bcannot be reused\b")
