@@ -118,5 +118,8 @@ async def test_the_http_side_checks_signatures_and_serves_controls() -> None:
         assert book["data"]["asks"] == [[0.003, 10], [0.002, 10]]  # dearest first
         bad = await http.post(f"{base}/sim/fail", json={"mode": "nonsense"})
         assert bad.status_code == 400
+        for switch in ({"match_delay": "NaN"}, {"rate_limit": -1}, {"cancel_delay": "1e9"}):
+            refused = await http.post(f"{base}/sim/switches", json=switch)
+            assert refused.status_code == 400, switch
         state = (await http.post(f"{base}/sim/balance", json={"btc": "2.5"})).json()
         assert state["balance"]["btc"] == "2.5"

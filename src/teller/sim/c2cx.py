@@ -67,7 +67,7 @@ from starlette.routing import Route
 
 from teller.markets.c2cx import sign_params
 from teller.sim.c2cx_engine import Exchange, Refusal, SimOrder, Switches
-from teller.sim.serving import bind, quiet_server, serving_in_background
+from teller.sim.serving import bind, quiet_server, run_command, serving_in_background
 
 log = logging.getLogger("teller.sim.c2cx")
 
@@ -450,12 +450,12 @@ class C2CXSim:
                     setattr(switches, name, _number(str(document[name]), name))
             for name in ("match_delay", "cancel_delay"):
                 if name in document:
-                    setattr(switches, name, float(document[name]))
+                    setattr(switches, name, _seconds(document[name], name))
             for name in ("expire_next", "error_next"):
                 if name in document:
                     setattr(switches, name, int(document[name]))
             if "rate_limit" in document:
-                self.rate_limit = float(document["rate_limit"])
+                self.rate_limit = _seconds(document["rate_limit"], "rate_limit")
                 self._buckets.clear()
 
         return await self._controlled(request, change)
@@ -517,6 +517,14 @@ def _number(text: str, what: str, *, negative: bool = False) -> Decimal:
     if not value.is_finite() or (value < 0 and not negative) or abs(value.adjusted()) > 30:
         raise Refusal(f"{what} is not a valid amount")
     return value
+
+
+def _seconds(value: Any, what: str) -> float:
+    """A number of seconds (or of requests a second) for a switch: finite, 0 to 10^6."""
+    number = _number(str(value), what)
+    if number > 1_000_000:
+        raise Refusal(f"{what} must be at most 1000000")
+    return float(number)  # a time, never an amount
 
 
 def _small_int(text: str, what: str) -> int:
@@ -640,15 +648,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def run_args(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
-        asyncio.run(run(args))
-    except KeyboardInterrupt:
-        pass
-    except (Refusal, OSError, ValueError) as exc:
-        print(f"C2CX simulator cannot start: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(run(args), "C2CX simulator", (Refusal, OSError, ValueError))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

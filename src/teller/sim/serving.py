@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
@@ -80,3 +82,19 @@ async def serving_in_background(
         with contextlib.suppress(asyncio.CancelledError):
             await task
         sock.close()
+
+
+def run_command(
+    main: Coroutine[Any, Any, None], name: str, errors: tuple[type[Exception], ...]
+) -> int:
+    """A simulator's command line: log to stderr, serve until Ctrl-C; exit status 1 with one
+    line naming the problem when it cannot start (one of `errors`)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        asyncio.run(main)
+    except KeyboardInterrupt:
+        pass
+    except errors as exc:
+        print(f"{name} cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -44,10 +44,8 @@ Test controls, under /sim/ (no CSRF; they are not part of any node):
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
-import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -62,7 +60,7 @@ from teller.coins.sky_wallet import (
     wallet_document,
     write_wallet,
 )
-from teller.sim.serving import bind, serving_in_background
+from teller.sim.serving import bind, run_command, serving_in_background
 from teller.sim.skynode_api import (
     DEFAULT_VERSION,
     SimOptions,
@@ -303,15 +301,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m teller.sim.sk
 
 
 def run_args(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
-        asyncio.run(run(args))
-    except KeyboardInterrupt:
-        pass
-    except (ValueError, WalletError, OSError) as exc:
-        print(f"skynode simulator cannot start: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(run(args), "skynode simulator", (ValueError, WalletError, OSError))
 
 
 if __name__ == "__main__":
