@@ -33,8 +33,11 @@ run: $(STAMP)
 test-deps:
 	@sh scripts/install-test-deps.sh
 
+# Two workers (the machine has two cores); a test file stays on one worker, so the chain nodes a
+# scanner test module starts once are started once. WORKERS=0 runs in this process.
+WORKERS ?= 2
 test: $(STAMP) test-deps
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n $(WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

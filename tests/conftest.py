@@ -8,11 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from teller.store.db import Database, create_store_engine, sqlite_url
 from teller.store.migrate import upgrade
+
+# Timings belong in bench/, not in tests: no per-example deadline, which a loaded machine (the
+# suite runs on two workers) would trip without anything being wrong.
+settings.register_profile("teller", deadline=None)
+settings.load_profile("teller")
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TELLER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -251,8 +251,10 @@ async def test_node_trouble_is_retried_shown_in_health_and_recovers(
         assert "cannot reach" in scanner.health.error
         # The node comes back (the same client now pointed at the running node).
         client.rpc.url = f"http://127.0.0.1:{ltc.port}"
+        # Wait for the whole round: the deposit is recorded mid-round, the trouble is cleared
+        # only once the round has ended well.
         for _ in range(200):
-            if rig.deposits():
+            if rig.deposits() and scanner.health.error == "":
                 break
             await asyncio.sleep(0.05)
     finally:
