@@ -760,6 +760,14 @@ def test_the_order_book_refresh_must_be_positive(config_dir: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("rise", ["-0.1", "1001"])
+def test_the_price_rise_limit_is_bounded(config_dir: Path, rise: str) -> None:
+    layer = {"sky_exchanger": {"exchange_client": {"max_price_rise": rise}}}
+    assert problems_of(config_dir, layer) == [
+        "sky_exchanger.exchange_client.max_price_rise must be from 0 to 1000 (0.1 = 10 %)"
+    ]
+
+
 def test_original_legacy_keys_are_ignored(config_dir: Path) -> None:
     load(
         config_dir,
@@ -1070,6 +1078,7 @@ def test_secrets_are_not_shown(config_dir: Path) -> None:
         "btc_minimum_volume": "0.005",
         "base_url": "https://api.c2cx.com/v1/",
         "orderbook_refresh": "10s",
+        "max_price_rise": "0.1",
     }
     assert redacted["database_url"] == (
         "postgresql+psycopg://teller:<redacted>@127.0.0.1:5432/teller"

@@ -303,6 +303,9 @@ class ExchangeClientConfig(_Section):
     # the order book behind /api/quote is read again.
     base_url: ConfigStr = "https://api.c2cx.com/v1/"
     orderbook_refresh: ConfigDuration = timedelta(seconds=10)
+    # teller's own: a part-bought deposit buys no dearer than its first fill's price raised by
+    # this (0.1 = 10 %); above it, buying waits (notice=WATCH). 0: no limit, as the original.
+    max_price_rise: ConfigDecimal = Decimal("0.1")
 
 
 class SkyExchangerConfig(_Section):
@@ -816,6 +819,8 @@ def _exchanger_problems(config: Config) -> Iterator[str]:
             yield "c2cx.secret must be set for buy_method passthrough"
     if exchanger.exchange_client.btc_minimum_volume < 0:
         yield "sky_exchanger.exchange_client.btc_minimum_volume must be >= 0"
+    if not 0 <= exchanger.exchange_client.max_price_rise <= 1000:
+        yield "sky_exchanger.exchange_client.max_price_rise must be from 0 to 1000 (0.1 = 10 %)"
     base_url = exchanger.exchange_client.base_url
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -39,6 +39,8 @@ message shown (HTTP bodies are plain text, as the original's were).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 
 class TellerError(Exception):
     """Base of every error teller raises on purpose."""
@@ -138,7 +140,11 @@ class MarketRefused(MarketError):
 
 
 class BelowExchangeMinimum(MarketRefused):
-    pass
+    """`minimum`: the number after "limit value:" (None when it is not one)."""
+
+    def __init__(self, message: str, endpoint: str = "", minimum: Decimal | None = None) -> None:
+        super().__init__(message, endpoint)
+        self.minimum = minimum
 
 
 class CredentialsRefused(MarketRefused):

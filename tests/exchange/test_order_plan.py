@@ -14,9 +14,12 @@ from teller.exchange.amounts import AmountError
 from teller.exchange.order_plan import (
     PlannedOrder,
     budget_charge,
+    buying_price,
     fill_on_book,
+    is_dust,
     next_order,
     payable_droplets,
+    price_cap,
     requested_btc,
     satoshis_spent,
     sky_bought_droplets,
@@ -150,3 +153,27 @@ def test_a_walk_never_spends_more_than_the_budget(
     assert walk.sky <= sum((a.volume for a in asks), D(0))
     # Volumes go to the exchange with its 2 decimals.
     assert walk.sky == walk.sky.quantize(D("0.01"))
+
+
+def test_the_price_limit_is_the_first_fill_raised_exactly() -> None:
+    assert price_cap(D("0.00201"), D("0.1")) == D("0.002211")
+    assert price_cap(D("0.00201"), D("0")) is None  # no limit
+
+
+def test_the_buying_price_is_where_the_asks_reach_the_minimum() -> None:
+    asks = [PriceLevel(D("0.002"), D("0.4")), PriceLevel(D("0.003"), D("0.6"))]
+    assert buying_price(asks, RULES) == D("0.003")  # 0.4 + 0.6 = the 1 SKY minimum
+    assert buying_price(asks[:1], RULES) is None
+
+
+def test_dust_is_what_cannot_buy_the_minimum_at_a_price() -> None:
+    assert is_dust(D("0.0021"), D("0.0022"), RULES)  # 1 SKY would cost 0.0022
+    assert not is_dust(D("0.0022"), D("0.0022"), RULES)
+
+
+def test_a_walk_stops_where_the_purchase_would_wait_for_cheaper_asks() -> None:
+    asks = [PriceLevel(D("0.0002"), D("5")), PriceLevel(D("0.05"), D("1000"))]
+    limited = walk_book(asks, D("0.1"), RULES, D("0.1"))
+    assert (limited.sky, limited.btc_left, limited.price_limited) == (D("5"), D("0.099"), True)
+    walked = walk_book(asks, D("0.1"), RULES)  # no limit: up the book, as the original
+    assert (walked.sky, walked.btc_left, walked.price_limited) == (D("6.98"), D("0"), False)

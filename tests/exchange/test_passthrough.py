@@ -209,8 +209,9 @@ async def test_garbage_and_outages_change_nothing_stored(rig: Rig) -> None:
 
 async def test_the_originals_example_end_to_end(sqlite_db: Database) -> None:
     """0.01 BTC against 3.45 SKY at 0.00201 and nothing affordable after it: the deposit's
-    fields are those of the original's test (vectors passthrough_calc.json)."""
-    async with make_rig(sqlite_db, passthrough_config()) as rig:
+    fields are those of the original's test (vectors passthrough_calc.json). The original had
+    no price limit (max_price_rise 0); with teller's default see the tests below."""
+    async with make_rig(sqlite_db, passthrough_config(max_price_rise="0")) as rig:
         await rig.control("book", {"asks": [["0.00201", "3.45"], ["1", "100"]]})
         deposit_id = rig.deposit(1_000_000, "e2e")
         await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
@@ -352,3 +353,72 @@ async def test_bought_deposits_are_paid_by_the_sender(rig: Rig, tmp_path: Path) 
     deposit = rig.get(deposit_id)
     assert deposit.status == states.DONE and deposit.sky_sent == 248_450_000
     assert [d for b in payer.broadcasts() for _, d in b.outputs] == [248_450_000]
+
+
+# -- a thin book: no walking up it at any price ------------------------------------------------
+
+
+async def test_a_part_bought_deposit_waits_rather_than_buy_far_above_its_first_fill(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """0.1 BTC, 5 SKY at 0.0002 then asks 250 times dearer: the deposit buys the 5 SKY and
+    waits (WATCH, shown) instead of buying 2 SKY with 0.099 BTC; cheaper asks finish it."""
+    await rig.control("book", {"asks": [["0.0002", "5"], ["0.05", "1000"]], "replace": True})
+    deposit_id = rig.deposit(10_000_000, "thin")
+    with caplog.at_level(logging.WARNING):
+        waits = await rig.run_until(
+            lambda: (
+                bool(rig.trades_of(deposit_id))
+                and rig.get(deposit_id).status == states.WAITING_PASSTHROUGH
+                and "above the limit" in rig.board.processor_error
+            )
+        )
+    assert "0.05 BTC/SKY" in waits[-1].problem and "0.00022" in waits[-1].problem
+    for _ in range(5):  # it stays waiting: nothing more is bought, nothing ends
+        await rig.processor.step()
+    assert rig.trades_of(deposit_id) == [(D("5"), D("0.001"))]
+    assert rig.get(deposit_id).status == states.WAITING_PASSTHROUGH
+    warned = [r for r in caplog.records if "price limit" in r.getMessage()]
+    assert len(warned) == 1 and getattr(warned[0], "notice", "") == "WATCH"
+
+    await rig.control("book", {"asks": [["0.00021", "10000"]], "replace": True})
+    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    bought = rig.trades_of(deposit_id)
+    assert sum(btc for _, btc in bought) <= D("0.1")
+    assert bought[1:] == [(D("471.42"), D("0.0989982"))]  # 0.099 BTC at 0.00021, truncated
+    assert rig.get(deposit_id).sky_bought == 476_420_000  # 5 + 471.42 SKY
+
+
+async def test_dust_below_the_minimum_at_the_limit_still_finishes_the_deposit(rig: Rig) -> None:
+    """What is left cannot buy 1 SKY even at the price limit: the deposit is bought."""
+    await rig.control("book", {"asks": [["0.002", "4.9"], ["1", "100"]], "replace": True})
+    deposit_id = rig.deposit(1_000_000, "dust")  # 4.9 SKY cost 0.0098; 0.0002 BTC is left
+    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    assert rig.get(deposit_id).sky_bought == 4_900_000
+    assert rig.trades_of(deposit_id) == [(D("4.9"), D("0.0098"))]
+
+
+async def test_without_a_limit_the_book_is_walked_as_the_original_did(sqlite_db: Database) -> None:
+    async with make_rig(sqlite_db, passthrough_config(max_price_rise="0")) as rig:
+        await rig.control("book", {"asks": [["0.0002", "5"], ["0.05", "1000"]], "replace": True})
+        deposit_id = rig.deposit(10_000_000, "walk")
+        await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+        assert rig.trades_of(deposit_id) == [(D("5"), D("0.001")), (D("1.98"), D("0.099"))]
+
+
+async def test_an_order_below_the_exchanges_minimum_is_followed_by_a_larger_one(
+    rig: Rig,
+) -> None:
+    """The cheapest ask is 1 SKY worth 0.00005 BTC, below the exchange's minimum order of
+    0.0001 BTC: that order is refused, and the deposit buys on through the next ask (the
+    original ended the deposit, its BTC kept and nothing paid)."""
+    await rig.control("book", {"asks": [["0.00005", "1"], ["0.00006", "100000"]], "replace": True})
+    deposit_id = rig.deposit(1_000_000, "tiny-ask")
+    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    first, second = rig.orders(deposit_id)
+    assert (first.state, first.volume) == (order_store.REFUSED, "1")
+    assert "limit value: 0.0001" in first.error
+    assert (second.price, second.volume) == ("0.00006", "166.66")
+    assert rig.trades_of(deposit_id) == [(D("1"), D("0.00005")), (D("165.66"), D("0.0099396"))]
+    deposit = rig.get(deposit_id)
+    assert (deposit.sky_bought, deposit.error) == (166_660_000, "")

@@ -98,8 +98,24 @@ async def test_a_client_id_used_before_is_client_id_taken(client: C2CXClient) ->
 
 async def test_below_the_exchange_minimum_is_permanent(sim: C2CXSim, client: C2CXClient) -> None:
     sim.exchange.switches.min_btc = Decimal("0.01")
-    with pytest.raises(BelowExchangeMinimum, match=r"limit value: 0\.01"):
+    with pytest.raises(BelowExchangeMinimum, match=r"limit value: 0\.01") as raised:
         await client.place_limit_buy(Decimal("0.00201"), Decimal("2"), "small")
+    assert raised.value.minimum == Decimal("0.01")  # the processor plans larger orders on it
+
+
+@pytest.mark.parametrize("stated", ["abc", "-1", "0", "1e999", ""])
+async def test_a_minimum_that_is_no_number_is_told_as_none(
+    scripted: ScriptedNode, stated: str
+) -> None:
+    message = f"limit value: {stated}"
+    scripted.on("POST", "/v1/createorder", (200, {"code": 400, "message": message, "data": {}}))
+    client = _client_of(scripted)
+    try:
+        with pytest.raises(BelowExchangeMinimum) as raised:
+            await client.place_limit_buy(Decimal(1), Decimal(1), "c")
+        assert raised.value.minimum is None
+    finally:
+        await client.aclose()
 
 
 async def test_wrong_credentials_are_refused_not_retried(sim: C2CXSim) -> None:

@@ -95,27 +95,62 @@ class PlannedOrder:
             return self.price * self.volume
 
 
-def next_order(
-    asks: Sequence[PriceLevel], budget: Decimal, rules: MarketRules
-) -> PlannedOrder | None:
-    """The next order for a deposit with `budget` BTC left, or None when it is spent.
-
-    `asks` cheapest first. None also when the book cannot fill the exchange's minimum.
-    """
+def _minimum_reached(
+    asks: Sequence[PriceLevel], rules: MarketRules, min_cost: Decimal
+) -> tuple[Decimal, Decimal]:
+    """(price, SKY offered up to it): the cheapest price at which the asks (cheapest first)
+    add up to the exchange's minimum order (min_volume SKY, and at least `min_cost` BTC at that
+    price: the variable minimum an exchange refusal told); (0, 0) when the whole book does not."""
     offered = Decimal(0)
-    price: Decimal | None = None
     with _exact():
         for level in asks:
             offered += level.volume
-            if offered >= rules.min_volume:
-                price = level.price
-                break
-        if price is None or budget <= 0:
+            if offered >= rules.min_volume and offered * level.price >= min_cost:
+                return level.price, offered
+    return Decimal(0), Decimal(0)
+
+
+def buying_price(
+    asks: Sequence[PriceLevel], rules: MarketRules, min_cost: Decimal = Decimal(0)
+) -> Decimal | None:
+    """The price the next order would be placed at (None: the book cannot fill the minimum)."""
+    price, _ = _minimum_reached(asks, rules, min_cost)
+    return price if price > 0 else None
+
+
+def price_cap(first_price: Decimal, max_rise: Decimal) -> Decimal | None:
+    """The dearest price a part-bought deposit may still buy at: its first fill's price raised
+    by `max_rise` (0.1 = 10 %); None when max_rise is 0 (no limit)."""
+    if max_rise <= 0:
+        return None
+    with _exact():
+        return first_price * (1 + max_rise)
+
+
+def is_dust(
+    budget: Decimal, price: Decimal, rules: MarketRules, min_cost: Decimal = Decimal(0)
+) -> bool:
+    """`budget` BTC cannot buy the exchange's minimum order at `price`."""
+    with _exact():
+        return budget < max(rules.min_volume * price, min_cost)
+
+
+def next_order(
+    asks: Sequence[PriceLevel], budget: Decimal, rules: MarketRules, min_cost: Decimal = Decimal(0)
+) -> PlannedOrder | None:
+    """The next order for a deposit with `budget` BTC left, or None when it is spent.
+
+    `asks` cheapest first. None also when the book cannot fill the exchange's minimum
+    (`min_cost`: the least BTC an order must cost, 0 until the exchange has told it).
+    """
+    price, offered = _minimum_reached(asks, rules, min_cost)
+    with _exact():
+        if price <= 0 or budget <= 0:
             return None
         affordable = _truncate(budget / price, rules.volume_decimals)
         volume = min(_truncate(offered, rules.volume_decimals), affordable)
-    if volume < rules.min_volume:
-        return None
+        if volume < rules.min_volume or volume * price < min_cost:
+            return None
     return PlannedOrder(price, volume)
 
 
@@ -148,17 +183,34 @@ class Walk:
     btc_spent: Decimal  # what the exchange would take
     btc_left: Decimal  # the budget left unspent (dust, or more than the book holds)
     orders: int
+    price_limited: bool = False  # stopped at max_price_rise: the purchase would wait there
 
 
-def walk_book(asks: Sequence[PriceLevel], btc: Decimal, rules: MarketRules) -> Walk:
-    """The purchase of `btc` on a book that does not change meanwhile."""
+def walk_book(
+    asks: Sequence[PriceLevel], btc: Decimal, rules: MarketRules, max_rise: Decimal = Decimal(0)
+) -> Walk:
+    """The purchase of `btc` on a book that does not change meanwhile (as the passthrough
+    processor buys: no dearer than the first fill's price raised by `max_rise`, unless 0)."""
     book = list(asks)
     budget, sky, spent, orders = btc, Decimal(0), Decimal(0), 0
+    cap: Decimal | None = None
     while True:
+        price = buying_price(book, rules)
+        if (
+            cap is not None
+            and price is not None
+            and price > cap
+            and not is_dust(budget, cap, rules)
+        ):
+            return Walk(
+                sky=sky, btc_spent=spent, btc_left=budget, orders=orders, price_limited=True
+            )
         order = next_order(book, budget, rules)
         if order is None:
             break
         filled, paid, book = fill_on_book(book, order)
+        if cap is None and filled > 0:
+            cap = price_cap(order.price, max_rise)
         if filled <= 0:
             break
         orders += 1

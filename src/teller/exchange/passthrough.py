@@ -42,6 +42,7 @@ from typing import Any
 from teller.clock import unix_now
 from teller.config import Config
 from teller.errors import (
+    BelowExchangeMinimum,
     ClientIdTaken,
     CredentialsRefused,
     MarketError,
@@ -54,8 +55,11 @@ from teller.exchange.amounts import format_droplets, plain_decimal
 from teller.exchange.health import StatusBoard
 from teller.exchange.order_plan import (
     budget_charge,
+    buying_price,
+    is_dust,
     next_order,
     payable_droplets,
+    price_cap,
     requested_btc,
     satoshis_spent,
     sky_bought_droplets,
@@ -129,6 +133,9 @@ class PassthroughProcessor:
         # A cancel the exchange accepted but that has not ended the order is sent again.
         self.recancel_after = max(10 * self.check_order_wait, 1.0)
         self._reported: set[str] = set()  # warnings already logged (once each, not per round)
+        # The least BTC an order must cost, as the exchange's last "limit value: <min>" refusal
+        # told (C2CX's minimum is variable and not published); 0 until then, and after a start.
+        self._min_cost = Decimal(0)
 
     async def run(self) -> None:
         """Step until cancelled. A step never raises for exchange trouble: it says how long
@@ -260,9 +267,14 @@ class PassthroughProcessor:
         ordered = sorted(work, key=lambda item: (not item[1], item[0].seq))
         for deposit, orders in ordered:
             left = self._budget_left(deposit, orders)
-            order = next_order(book.asks, left, self.market.rules)
+            dearer = self._above_price_cap(deposit, orders, book, left)
+            if dearer is not None:
+                # Every deposit waits: another one would buy those dear asks in its place.
+                return dearer
+            rules, min_cost = self.market.rules, self._min_cost
+            order = next_order(book.asks, left, rules, min_cost)
             if order is None:
-                if not _book_fills_minimum(book, self.market):
+                if left >= min_cost and buying_price(book.asks, rules, min_cost) is None:
                     return Wait(self.failure_wait, "exchange: the order book has no asks to buy")
                 await asyncio.to_thread(self._finish, deposit, left)
                 return Wait(0)
@@ -290,6 +302,38 @@ class PassthroughProcessor:
         return Wait(
             self.failure_wait,
             f"exchange balance is insufficient: a waiting deposit needs {plain_decimal(left)} BTC",
+        )
+
+    def _above_price_cap(
+        self, deposit: Deposit, orders: list[ExchangeOrder], book: OrderBook, left: Decimal
+    ) -> Wait | None:
+        """A wait when a part-bought deposit's next order would cost more per SKY than its
+        first fill raised by max_price_rise (a thin book walked up), else None. What is left
+        is dust (kept, as ever) only if it could not buy the minimum even at that cap."""
+        first = _first_fill_price(orders)
+        if first is None:
+            return None
+        cap = price_cap(first, self.config.sky_exchanger.exchange_client.max_price_rise)
+        price = buying_price(book.asks, self.market.rules, self._min_cost)
+        if cap is None or price is None or price <= cap:
+            return None
+        if is_dust(left, cap, self.market.rules, self._min_cost):
+            return None  # next_order finds nothing it can buy here: the deposit is finished
+        self._warn_once(
+            f"price:{deposit.deposit_id}",
+            "deposit waits: the cheapest ask is above its price limit",
+            watch=True,
+            deposit_id=deposit.deposit_id,
+            ask=plain_decimal(price),
+            first_fill=plain_decimal(first),
+            limit=plain_decimal(cap),
+            btc_left=plain_decimal(left),
+        )
+        return Wait(
+            self.failure_wait,
+            f"exchange: the cheapest ask ({plain_decimal(price)} BTC/SKY) is above the limit"
+            f" of {plain_decimal(cap)} (first fill {plain_decimal(first)} + max_price_rise)"
+            f" for a deposit with {plain_decimal(left)} BTC left to buy: waiting for cheaper asks",
         )
 
     def _budget_left(self, deposit: Deposit, orders: list[ExchangeOrder]) -> Decimal:
@@ -368,7 +412,10 @@ class PassthroughProcessor:
         except MarketRefused as exc:
             found = await self.market.find_by_client_id(order.client_id) if resend else None
             if found is None:
-                await asyncio.to_thread(self._refused, deposit_id, order, str(exc))
+                minimum = exc.minimum if isinstance(exc, BelowExchangeMinimum) else None
+                if await asyncio.to_thread(self._refused, deposit_id, order, str(exc), minimum):
+                    assert minimum is not None
+                    self._min_cost = max(self._min_cost, minimum)
                 return
             # Refused now, but an earlier send of it is on the exchange (its answer was
             # lost and the look-up before this send missed it): that order is followed.
@@ -403,9 +450,13 @@ class PassthroughProcessor:
         assert opened is not None
         return opened
 
-    def _refused(self, deposit_id: str, order: ExchangeOrder, error: str) -> None:
-        """The exchange will never take this order (e.g. below its variable minimum): the
-        buying of this deposit is over. The SKY bought so far is paid; if none, it ends."""
+    def _refused(
+        self, deposit_id: str, order: ExchangeOrder, error: str, minimum: Decimal | None
+    ) -> bool:
+        """The exchange will never take this order. Below its variable minimum of `minimum`
+        BTC (more than the order cost) with at least that left: the order is refused and the
+        deposit buys on with larger orders (True). Otherwise the buying of this deposit is
+        over: the SKY bought so far is paid; if none, it ends (False)."""
         with self.db.write() as conn:
             now = unix_now()
             order_store.update_order(
@@ -414,6 +465,18 @@ class PassthroughProcessor:
             deposit = get_deposit(conn, deposit_id)
             assert deposit is not None
             orders = order_store.orders_of(conn, deposit_id)
+            if minimum is not None and self._buys_on_above(minimum, deposit, orders, order):
+                # Nothing was bought by the refused order: the deposit plans its next one.
+                states.move(conn, deposit, states.WAITING_PASSTHROUGH, now)
+                log_event(
+                    log,
+                    logging.WARNING,
+                    "order below the exchange's minimum: planning larger orders",
+                    deposit_id=deposit_id,
+                    client_id=order.client_id,
+                    minimum_btc=plain_decimal(minimum),
+                )
+                return True
             bought = sum(o.sky_bought for o in orders)
             due = payable_droplets(bought, self.config.sky_exchanger.max_decimals)
             if due > 0:
@@ -449,6 +512,21 @@ class PassthroughProcessor:
         )
         if due > 0:
             self.sender_waker.wake()
+        return False
+
+    def _buys_on_above(
+        self,
+        minimum: Decimal,
+        deposit: Deposit,
+        orders: list[ExchangeOrder],
+        refused: ExchangeOrder,
+    ) -> bool:
+        """The refused order cost less than the exchange's stated minimum (so a larger order
+        may be taken; one costing as much was refused for another reason) and the deposit
+        still has that minimum to spend."""
+        with _exact():
+            cost = Decimal(refused.price) * Decimal(refused.volume)
+        return cost < minimum <= self._budget_left(deposit, orders)
 
     # -- 4. follow ------------------------------------------------------------------------
 
@@ -721,9 +799,14 @@ def _smallest_btc(market: Market) -> Decimal:
     return Decimal(1).scaleb(-market.rules.price_decimals)
 
 
-def _book_fills_minimum(book: OrderBook, market: Market) -> bool:
-    with _exact():
-        return sum((level.volume for level in book.asks), Decimal(0)) >= market.rules.min_volume
+def _first_fill_price(orders: list[ExchangeOrder]) -> Decimal | None:
+    """The limit price of the deposit's first order that bought anything (None: none yet)."""
+    for o in sorted(orders, key=lambda o: o.number):
+        if o.state == order_store.FILLED and o.price and Decimal(o.completed_amount or "0") > 0:
+            price = Decimal(o.price)
+            if price > 0:
+                return price
+    return None
 
 
 def _deposit_totals(orders: list[ExchangeOrder]) -> dict[str, Any]:

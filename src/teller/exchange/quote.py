@@ -162,7 +162,8 @@ class QuoteService:
         btc = Decimal(satoshis).scaleb(-8)
         requested = requested_btc(satoshis, rules)
         below = btc < minimum or requested <= 0
-        walk = walk_book(watch.book.asks, Decimal(0) if below else requested, rules)
+        max_rise = exchanger.exchange_client.max_price_rise
+        walk = walk_book(watch.book.asks, Decimal(0) if below else requested, rules, max_rise)
         due = payable_droplets(sky_bought_droplets(walk.sky), exchanger.max_decimals)
         return {
             "coin_type": coin,
@@ -175,6 +176,7 @@ class QuoteService:
             "btc_unspent": plain_decimal(btc - walk.btc_spent),
             "average_price": _average(walk.btc_spent, walk.sky),
             "orders": walk.orders,
+            "price_limited": walk.price_limited,
             "max_decimals": exchanger.max_decimals,
             "order_book_age_seconds": int(age),
             "order_book_read_at": watch.read_at_unix,

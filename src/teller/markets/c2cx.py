@@ -402,6 +402,15 @@ def _btc_of(value: Any, what: str) -> Decimal:
     return _decimal(amount, f"{what}.btc")
 
 
+def _stated_minimum(message: str) -> Decimal | None:
+    """The minimum of a "limit value: <min>" message, when it is a sane positive number."""
+    try:
+        minimum = _decimal(message[len(BELOW_MINIMUM_PREFIX) :].strip(), "limit value")
+    except _Garbage:
+        return None
+    return minimum if minimum > 0 else None
+
+
 def _api_error(endpoint: str, code: int, message: str) -> Exception:
     """The MarketError of an answer with a code other than 200 (the original's text)."""
     text = f"C2CX request failed: endpoint={endpoint} code={code} message={message}"
@@ -409,7 +418,7 @@ def _api_error(endpoint: str, code: int, message: str) -> Exception:
     if message == RATE_LIMITED:
         return MarketRateLimited(text, endpoint)
     if lowered.startswith(BELOW_MINIMUM_PREFIX):
-        return BelowExchangeMinimum(text, endpoint)
+        return BelowExchangeMinimum(text, endpoint, _stated_minimum(message))
     if code in (401, 403) or _CREDENTIALS.search(lowered):
         return CredentialsRefused(text, endpoint)
     if endpoint == "createorder" and _CID_TAKEN.search(lowered):
