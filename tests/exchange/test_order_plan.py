@@ -177,3 +177,11 @@ def test_a_walk_stops_where_the_purchase_would_wait_for_cheaper_asks() -> None:
     assert (limited.sky, limited.btc_left, limited.price_limited) == (D("5"), D("0.099"), True)
     walked = walk_book(asks, D("0.1"), RULES)  # no limit: up the book, as the original
     assert (walked.sky, walked.btc_left, walked.price_limited) == (D("6.98"), D("0"), False)
+
+
+def test_an_ask_finer_than_the_price_precision_is_bought_at_the_next_price_up() -> None:
+    asks = [PriceLevel(D("0.000201"), D("100"))]  # C2CX takes limit prices of 5 decimals
+    order = next_order(asks, D("0.01"), RULES)
+    assert order == PlannedOrder(D("0.00021"), D("47.61"))  # sized at 0.00021: 0.0099981 BTC
+    assert order is not None and order.cost() <= D("0.01")
+    assert str(next_order([PriceLevel(D("0.002"), D("5"))], D("1"), RULES).price) == "0.002"

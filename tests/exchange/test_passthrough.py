@@ -422,3 +422,15 @@ async def test_an_order_below_the_exchanges_minimum_is_followed_by_a_larger_one(
     assert rig.trades_of(deposit_id) == [(D("1"), D("0.00005")), (D("165.66"), D("0.0099396"))]
     deposit = rig.get(deposit_id)
     assert (deposit.sky_bought, deposit.error) == (166_660_000, "")
+
+
+async def test_an_ask_finer_than_the_exchanges_price_precision_is_still_bought(rig: Rig) -> None:
+    """The exchange refuses a limit price of 6 decimals ("price precision error"): teller
+    places 0.00021 for an ask at 0.000201, which fills at the ask's price."""
+    await rig.control("book", {"asks": [["0.000201", "100"]], "replace": True})
+    deposit_id = rig.deposit(1_000_000, "fine-price")
+    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    [order] = rig.orders(deposit_id)
+    assert (order.price, order.volume) == ("0.00021", "47.61")
+    assert rig.trades_of(deposit_id) == [(D("47.61"), D("0.00956961"))]
+    assert rig.get(deposit_id).sky_bought == 47_610_000

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Context, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_UP, Context, Decimal, localcontext
 
 from teller.exchange.amounts import SKY_DECIMALS, AmountError
 from teller.markets.base import MarketRules, PriceLevel
@@ -143,10 +143,15 @@ def next_order(
     `asks` cheapest first. None also when the book cannot fill the exchange's minimum
     (`min_cost`: the least BTC an order must cost, 0 until the exchange has told it).
     """
-    price, offered = _minimum_reached(asks, rules, min_cost)
+    ask, offered = _minimum_reached(asks, rules, min_cost)
     with _exact():
-        if price <= 0 or budget <= 0:
+        if ask <= 0 or budget <= 0:
             return None
+        # An ask finer than the exchange's price precision (which it would refuse to take as
+        # a limit) is bought at the next price up: it still fills at the ask's own price, and
+        # the volume is sized at the rounded price, so the charge stays within the budget.
+        rounded = ask.quantize(Decimal(1).scaleb(-rules.price_decimals), rounding=ROUND_UP)
+        price = ask if rounded == ask else rounded  # "0.002" stays written as it was
         affordable = _truncate(budget / price, rules.volume_decimals)
         volume = min(_truncate(offered, rules.volume_decimals), affordable)
         if volume < rules.min_volume or volume * price < min_cost:
