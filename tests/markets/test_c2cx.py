@@ -179,6 +179,30 @@ def _ok(data: Any) -> tuple[int, Any]:
     return 200, {"code": 200, "message": "success", "data": data}
 
 
+async def test_a_balance_without_its_frozen_part_is_no_answer(scripted: ScriptedNode) -> None:
+    """Read as 0, a missing "frozen" would overstate what can be spent."""
+    scripted.on("POST", "/v1/getbalance", _ok({"balance": {"btc": "1", "sky": "0"}}))
+    client = _client_of(scripted)
+    try:
+        with pytest.raises(MarketTemporary, match="frozen is not an object"):
+            await client.spendable_btc()
+    finally:
+        await client.aclose()
+
+
+async def test_an_order_listing_without_its_page_count_is_no_answer(
+    scripted: ScriptedNode,
+) -> None:
+    """Read as one page, an order on a later page would be taken for absent."""
+    scripted.on("POST", "/v1/getorderbystatus", _ok({"rows": [], "pageindex": 1}))
+    client = _client_of(scripted)
+    try:
+        with pytest.raises(MarketTemporary, match="pagecount is not an integer"):
+            await client.find_by_client_id("d/1")
+    finally:
+        await client.aclose()
+
+
 @pytest.mark.parametrize(
     "data",
     [

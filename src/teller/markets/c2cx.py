@@ -321,7 +321,8 @@ class C2CXClient:
         try:
             balances = _object(data, "the balance")
             balance = _btc_of(balances.get("balance"), "balance")
-            frozen = _btc_of(balances.get("frozen", {}), "frozen")
+            # No "frozen" is no answer: read as 0 it would overstate what can be spent.
+            frozen = _btc_of(balances.get("frozen"), "frozen")
         except _Garbage as exc:
             raise MarketTemporary(f"C2CX getbalance: unexpected answer: {exc}") from exc
         with localcontext() as context:
@@ -377,7 +378,9 @@ class C2CXClient:
                 rows = listing.get("rows")
                 if not isinstance(rows, list):  # a missing list is no "not found"
                     raise _Garbage("rows is not a list")
-                pages = _integer(listing.get("pagecount", 1), "pagecount")
+                # No "pagecount" is no answer: read as 1, an order on a later page would be
+                # taken for absent.
+                pages = _integer(listing.get("pagecount"), "pagecount")
                 for row in rows:
                     if isinstance(row, dict) and row.get("cid") == client_id:
                         return parse_order(row)
