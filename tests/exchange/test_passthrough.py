@@ -323,7 +323,8 @@ async def test_a_cancel_that_does_not_end_the_order_is_sent_again_and_shown(
         assert rig.get(deposit_id).sky_bought == 49_850_000
 
 
-async def test_more_filled_than_ordered_is_not_recorded(rig: Rig) -> None:
+async def test_an_order_reported_unlike_the_one_placed_is_not_recorded(rig: Rig) -> None:
+    """More filled than teller asked for, or another volume: not this order's fills."""
     deposit_id = rig.deposit(5_000_000, "over")
     await rig.run_until(lambda: bool(rig.orders(deposit_id)))
     order = rig.orders(deposit_id)[0]
@@ -339,7 +340,7 @@ async def test_more_filled_than_ordered_is_not_recorded(rig: Rig) -> None:
         )
         order_store.update_order(conn, order.client_id, order.state, 3, state=order_store.OPEN)
     wait = await rig.processor.step()
-    assert "which asked for 1: not recorded" in wait.problem
+    assert wait.problem.endswith(f"not the 1 at {order.price} placed as {order.client_id}")
     assert rig.orders(deposit_id)[0].state == order_store.OPEN
 
 

@@ -569,6 +569,16 @@ class PassthroughProcessor:
                 f"the exchange's order {order.order_id} carries client id {info.client_id},"
                 f" not {order.client_id}"
             )
+        if order.kind == order_store.LIMIT_BUY and (
+            info.price != Decimal(order.price) or info.amount != Decimal(order.volume)
+        ):
+            # Without a client id in the answer, the price and volume say whose order it is:
+            # another order's fills (one placed by hand, say) are never booked as this one's.
+            raise MarketTemporary(
+                f"the exchange's order {order.order_id} is {plain_decimal(info.amount)} SKY at"
+                f" {plain_decimal(info.price)}, not the {order.volume} at {order.price} placed"
+                f" as {order.client_id}"
+            )
         return await self._judge(deposit.deposit_id, order, info)
 
     async def _judge(self, deposit_id: str, order: ExchangeOrder, info: OrderInfo) -> Wait:
