@@ -242,9 +242,16 @@ class AnvilNode:
         self.rpc("anvil_mine", hex(blocks))
 
     def send(self, to: str, wei: int, sender: int = 0) -> str:
-        """A value transfer, mined at once (anvil's automine): its transaction hash."""
+        """A value transfer, mined at once (anvil's automine): its transaction hash, returned
+        once its receipt is there (on a loaded machine anvil can answer the send before the
+        block is in its chain, and a scan right after would not see it yet)."""
         tx = {"from": self.accounts[sender], "to": to, "value": hex(wei)}
-        return str(self.rpc("eth_sendTransaction", tx))
+        txid = str(self.rpc("eth_sendTransaction", tx))
+        deadline = time.monotonic() + 30
+        while self.rpc("eth_getTransactionReceipt", txid) is None:
+            assert time.monotonic() < deadline, f"anvil did not mine {txid} in 30 s"
+            time.sleep(0.02)
+        return txid
 
 
 @pytest.fixture(scope="module")
