@@ -185,3 +185,9 @@ def test_an_ask_finer_than_the_price_precision_is_bought_at_the_next_price_up() 
     assert order == PlannedOrder(D("0.00021"), D("47.61"))  # sized at 0.00021: 0.0099981 BTC
     assert order is not None and order.cost() <= D("0.01")
     assert str(next_order([PriceLevel(D("0.002"), D("5"))], D("1"), RULES).price) == "0.002"
+
+
+def test_fills_reported_dearer_than_the_limit_are_charged_at_their_average() -> None:
+    assert budget_charge(D("10"), D("0.002"), D("0.0019")) == D("0.020")  # the limit
+    assert budget_charge(D("10"), D("0.002"), D("0.0021")) == D("0.021")  # never less than paid
+    assert budget_charge(D("10"), D("0"), D("0.0021")) == D("0.021")  # a market buy

@@ -74,9 +74,10 @@ def satoshis_spent(bought: Decimal, price: Decimal) -> int:
 
 def budget_charge(completed: Decimal, limit_price: Decimal, avg_price: Decimal) -> Decimal:
     """What an order takes off its deposit's BTC: completed × its limit price (at least what
-    the exchange charged); an order without a limit price (a market buy) at its average."""
+    the exchange charged), or × its average price should the exchange report one above the
+    limit; an order without a limit price (a market buy) at its average."""
     with _exact():
-        return completed * (limit_price if limit_price > 0 else avg_price)
+        return completed * (max(limit_price, avg_price) if limit_price > 0 else avg_price)
 
 
 def payable_droplets(droplets: int, max_decimals: int) -> int:

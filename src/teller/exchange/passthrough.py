@@ -669,7 +669,21 @@ class PassthroughProcessor:
                 # The Go teller's market buy spent the deposit's whole requested amount.
                 charge = Decimal(deposit.requested_amount or "0")
             else:
-                charge = budget_charge(info.completed_amount, Decimal(order.price), Decimal(0))
+                limit = Decimal(order.price)
+                charge = budget_charge(info.completed_amount, limit, info.avg_price)
+                if info.avg_price > limit:
+                    # A limit buy cannot fill dearer: charged at the average all the same, so
+                    # the deposit never spends more than it brought; the operator is told.
+                    log_event(
+                        log,
+                        logging.WARNING,
+                        "exchange reports fills dearer than the order's limit",
+                        watch=True,
+                        deposit_id=deposit_id,
+                        client_id=client_id,
+                        limit=plain_decimal(limit),
+                        avg_price=plain_decimal(info.avg_price),
+                    )
             bought = sky_bought_droplets(info.completed_amount, info.fee)
             order_store.update_order(
                 conn,
