@@ -435,3 +435,22 @@ async def test_an_ask_finer_than_the_exchanges_price_precision_is_still_bought(r
     assert (order.price, order.volume) == ("0.00021", "47.61")
     assert rig.trades_of(deposit_id) == [(D("47.61"), D("0.00956961"))]
     assert rig.get(deposit_id).sky_bought == 47_610_000
+
+
+async def test_a_restart_before_a_minimum_refusal_is_recorded_buys_on_once(rig: Rig) -> None:
+    """A crash after the small order was stored, before its refusal was recorded: the
+    restarted processor looks it up (absent), sends it again, records the refusal and buys
+    through the next ask, under new client ids."""
+    await rig.control("book", {"asks": [["0.00005", "1"], ["0.00006", "100000"]], "replace": True})
+    deposit_id = rig.deposit(1_000_000, "tiny-crash")
+    rig.processor._decide_batch()
+    rig.processor._store_new_order(rig.get(deposit_id), 1, D("0.00005"), D("1"))
+    rig.restarted()
+    await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    states_by_cid = {o.client_id: o.state for o in rig.orders(deposit_id)}
+    assert states_by_cid == {
+        f"{deposit_id}/1": order_store.REFUSED,
+        f"{deposit_id}/2": order_store.FILLED,
+    }
+    assert sum(btc for _, btc in rig.trades_of(deposit_id)) <= D("0.01")
+    assert rig.get(deposit_id).sky_bought == 166_660_000

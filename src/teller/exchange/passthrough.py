@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any
 
+from sqlalchemy import Connection
+
 from teller.clock import unix_now
 from teller.config import Config
 from teller.errors import (
@@ -465,41 +467,24 @@ class PassthroughProcessor:
             deposit = get_deposit(conn, deposit_id)
             assert deposit is not None
             orders = order_store.orders_of(conn, deposit_id)
-            if minimum is not None and self._buys_on_above(minimum, deposit, orders, order):
+            # One transaction: the order refused and its deposit moved on together.
+            buys_on = minimum is not None and self._buys_on_above(minimum, deposit, orders, order)
+            due = 0
+            if buys_on:
                 # Nothing was bought by the refused order: the deposit plans its next one.
                 states.move(conn, deposit, states.WAITING_PASSTHROUGH, now)
-                log_event(
-                    log,
-                    logging.WARNING,
-                    "order below the exchange's minimum: planning larger orders",
-                    deposit_id=deposit_id,
-                    client_id=order.client_id,
-                    minimum_btc=plain_decimal(minimum),
-                )
-                return True
-            bought = sum(o.sky_bought for o in orders)
-            due = payable_droplets(bought, self.config.sky_exchanger.max_decimals)
-            if due > 0:
-                states.move(
-                    conn,
-                    deposit,
-                    states.WAITING_SEND,
-                    now,
-                    sky_due=due,
-                    order_final=True,
-                    order_status="refused",
-                )
             else:
-                message = f"the exchange refused to buy for this deposit: {error}; not paid"
-                states.move(
-                    conn,
-                    deposit,
-                    states.DONE,
-                    now,
-                    error=message,
-                    order_final=True,
-                    order_status="refused",
-                )
+                due = self._stop_buying(conn, deposit, orders, error, now)
+        if buys_on:
+            log_event(
+                log,
+                logging.WARNING,
+                "order below the exchange's minimum: planning larger orders",
+                deposit_id=deposit_id,
+                client_id=order.client_id,
+                minimum_btc=plain_decimal(minimum or Decimal(0)),
+            )
+            return True
         log_event(
             log,
             logging.WARNING,
@@ -513,6 +498,36 @@ class PassthroughProcessor:
         if due > 0:
             self.sender_waker.wake()
         return False
+
+    def _stop_buying(
+        self, conn: Connection, deposit: Deposit, orders: list[ExchangeOrder], error: str, now: int
+    ) -> int:
+        """After a refusal, in its transaction: the deposit is owed what it bought (its
+        droplets, returned), or ends if that is nothing (0 returned)."""
+        bought = sum(o.sky_bought for o in orders)
+        due = payable_droplets(bought, self.config.sky_exchanger.max_decimals)
+        if due > 0:
+            states.move(
+                conn,
+                deposit,
+                states.WAITING_SEND,
+                now,
+                sky_due=due,
+                order_final=True,
+                order_status="refused",
+            )
+        else:
+            message = f"the exchange refused to buy for this deposit: {error}; not paid"
+            states.move(
+                conn,
+                deposit,
+                states.DONE,
+                now,
+                error=message,
+                order_final=True,
+                order_status="refused",
+            )
+        return due
 
     def _buys_on_above(
         self,
