@@ -1,6 +1,6 @@
 """Scanner catch-up: N blocks of 2,000 transactions served by the btcd simulator.
 
-The simulator runs as its own process (`python -m teller.sim.btcd --no-tls`), so its work
+The simulator runs as its own process (`python -m teller_sims.btcd --no-tls`), so its work
 is not counted as teller's. Teller's BTC scanner (scanner/btc.py client, scanner/base.py
 loop, a SQLite store with a few bound addresses, the intake) runs in this process, alone,
 and scans the blocks from the first to the tip: its CPU time (`time.process_time`, every
@@ -79,14 +79,14 @@ def render_scanner(result: ScannerResult) -> str:
 
 
 class Simulator:
-    """`python -m teller.sim.btcd` on free ports, plain HTTP, stopped on exit."""
+    """`python -m teller_sims.btcd` on free ports, plain HTTP, stopped on exit."""
 
     def __init__(self, workdir: Path) -> None:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "teller.sim.btcd",
+                "teller_sims.btcd",
                 "--no-tls",
                 "--rpc",
                 "127.0.0.1:0",
@@ -182,10 +182,10 @@ def _cpu_per_call(function: Any, bodies: list[bytes], rounds: int = 3) -> float:
 async def _scan(
     database: Path, rpc: str, first: int, watched: list[str]
 ) -> tuple[float, float, int]:
-    from teller.exchange.health import ScannerHealth
-    from teller.exchange.intake import DepositIntake
-    from teller.scanner.base import BlockScanner, ScanSettings
-    from teller.scanner.btc import BitcoinClient
+    from teller.deposits.health import ScannerHealth
+    from teller.deposits.intake import DepositIntake
+    from teller.scanners.base import BlockScanner, ScanSettings
+    from teller.scanners.btc import BitcoinClient
     from teller.store.bindings import insert_binding
     from teller.store.db import Database, create_store_engine, sqlite_url
     from teller.store.deposits import deposits_by_status

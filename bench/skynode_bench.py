@@ -1,7 +1,7 @@
 """The real sender's throughput: deposits to `done` through the Skycoin node simulator.
 
 teller runs as a separate process with dummy.sender off: it signs every payout with a hot
-wallet and injects it into the node simulator (`python -m teller.sim.skynode`, its own
+wallet and injects it into the node simulator (`python -m teller_sims.skynode`, its own
 process), which makes a block every second while transactions are pending, as a node does
 (every 10 s on mainnet). Deposits arrive through the dummy scanner API as fast as wrk posts
 them (the same deposit.lua as the dummy-sender run), each to its own bound BTC address.
@@ -50,7 +50,7 @@ class SimProcess:
         port_file = directory / "port"
         self.log_path = directory / "sim.log"
         command = [
-            sys.executable, "-m", "teller.sim.skynode", "--port", "0",
+            sys.executable, "-m", "teller_sims.skynode", "--port", "0",
             "--port-file", str(port_file), "--block-interval", str(BLOCK_SECONDS),
             "--wallet", str(self.wallet), "--outputs", str(WALLET_OUTPUTS),
         ]  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from teller.addresses import AddressFileError, read_address_file
+from teller.deposits.address_files import AddressFileError, read_address_file
 
 ORIGINAL_FILES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "go-teller-files"
 BTC_1 = "1PZ63K3G4gZP6A6E2TTbBwxT5bFQGL2TLB"

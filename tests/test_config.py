@@ -1,4 +1,4 @@
-"""teller.config: the original's config files, defaults, every validation rule and message,
+"""teller.config.schema: the original's config files, defaults, every validation rule and message,
 environment overrides, the c2cx table name, redaction of secrets, and config file lookup."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import teller
-from teller.config import (
+from teller.config.schema import (
     Config,
     ConfigError,
     find_config_file,

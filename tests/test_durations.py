@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from teller.durations import (
+from teller.config.durations import (
     HOUR,
     MAX_DURATION_NS,
     MICROSECOND,

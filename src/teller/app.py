@@ -19,34 +19,34 @@ from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from teller_sims.c2cx import DEMO_KEY, DEMO_SECRET, InProcessExchange, in_process_exchange
+from teller_sims.skynode_inprocess import InProcessNode, in_process_node
 
-from teller.addresses import AddressFileError, read_address_file
-from teller.binding import BindService
+from teller.clients.c2cx import C2CXClient
+from teller.clients.market import Market
+from teller.clients.skycoin_node import SkyNodeClient
 from teller.coins.sky_wallet import WalletError, load_wallet
-from teller.config import Config
-from teller.exchange.health import StatusBoard
-from teller.exchange.intake import DepositIntake
-from teller.exchange.passthrough import PassthroughProcessor
-from teller.exchange.processor import DirectProcessor
-from teller.exchange.quote import OrderBookWatch, QuoteService
-from teller.exchange.sender import Sender
-from teller.hd import load_hd_chains
+from teller.config.schema import Config
+from teller.deposits.address_files import AddressFileError, read_address_file
+from teller.deposits.binding import BindService
+from teller.deposits.direct import DirectProcessor
+from teller.deposits.hd import load_hd_chains
+from teller.deposits.health import StatusBoard
+from teller.deposits.intake import DepositIntake
 from teller.http.admin import create_admin_app
 from teller.http.dummy import create_dummy_app
 from teller.http.public import create_public_app
 from teller.http.servers import EmbeddedServer, Listener, bind_socket
 from teller.logs import ReopenableFileHandler, log_event
-from teller.markets.base import Market
-from teller.markets.c2cx import C2CXClient
-from teller.payers.base import Payer
-from teller.payers.dummy import DummyPayer
-from teller.payers.skynode import SkyNodePayer
-from teller.payers.skynode_sim import InProcessNode, in_process_node
-from teller.scanner.base import BlockScanner
-from teller.scanner.nodes import build_scanners
-from teller.services import Services
-from teller.sim.c2cx import DEMO_KEY, DEMO_SECRET, InProcessExchange, in_process_exchange
-from teller.skynode import SkyNodeClient
+from teller.passthrough.orders import PassthroughProcessor
+from teller.passthrough.quote import OrderBookWatch, QuoteService
+from teller.payout.base import Payer
+from teller.payout.dummy import DummyPayer
+from teller.payout.sender import Sender
+from teller.payout.skycoin_node import SkyNodePayer
+from teller.scanners.base import BlockScanner
+from teller.scanners.nodes import build_scanners
+from teller.services.parts import Services
 from teller.store.db import Database, create_store_engine, sqlite_url
 from teller.store.migrate import upgrade
 from teller.store.pool import sync_pool

@@ -5,9 +5,6 @@ teller db migrate [-c CONFIG] [-d DIR] bring the database schema up to date
 teller addresses btc SEED N [--json]   the BTC addresses the original's tool printed
 teller addresses btc|eth --xpub KEY N  the addresses teller derives from an extended public key
 teller db import-bolt PATH [--dry-run] import a Go teller's BoltDB (read-only)
-teller sim btcd [--rpc ADDR --api ADDR] a btcd simulator (sim/btcd.py)
-teller sim skynode [--port N --wallet F] a Skycoin node simulator (sim/skynode.py)
-teller sim c2cx [--port N --btc B]       a C2CX exchange simulator (sim/c2cx.py)
 """
 
 from __future__ import annotations
@@ -21,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from teller.config import Config, ConfigError, find_config_file, load_config
+from teller.config.schema import Config, ConfigError, find_config_file, load_config
 
 DEFAULT_APPDIR = "~/.teller-skycoin"
 MAX_ADDRESSES = 1_000_000  # per run of `teller addresses` (they are held in memory)
@@ -69,23 +66,6 @@ def build_parser() -> argparse.ArgumentParser:
     eth.add_argument("--xpub", required=True, help="the account's extended public key")
     eth.add_argument("count", type=int, help="how many addresses")
     eth.add_argument("--json", action="store_true", help='print {"eth_addresses": [...]}')
-    sim = commands.add_parser("sim", help="run a simulator shipped with teller (sim/)")
-    simulators = sim.add_subparsers(dest="simulator", required=True)
-    from teller.sim import btcd as btcd_sim
-
-    btcd_sim.add_arguments(
-        simulators.add_parser("btcd", help="a btcd JSON-RPC node with a made-up chain")
-    )
-    from teller.sim import skynode as skynode_sim
-
-    skynode_sim.add_arguments(
-        simulators.add_parser("skynode", help="a Skycoin node (REST API) with a demo wallet")
-    )
-    from teller.sim import c2cx as c2cx_sim
-
-    c2cx_sim.add_arguments(
-        simulators.add_parser("c2cx", help="a C2CX exchange (BTC_SKY) with a demo order book")
-    )
     return parser
 
 
@@ -154,7 +134,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_import_bolt(args: argparse.Namespace) -> int:
-    from teller.bolt_import import run_import
+    from teller.goteller.importer import run_import
 
     config, appdir = _load(args)
     return run_import(
@@ -164,7 +144,7 @@ def cmd_import_bolt(args: argparse.Namespace) -> int:
 
 def cmd_addresses_hd(args: argparse.Namespace) -> int:
     """`teller addresses btc|eth --xpub KEY N`: the addresses teller hands out from KEY."""
-    from teller.hd import print_addresses
+    from teller.deposits.hd import print_addresses
 
     if args.coin == "btc":  # `--xpub KEY N`: the one positional is N (seed is unused)
         if args.count is not None or args.seed is None or not args.seed.isdigit():
@@ -219,18 +199,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_addresses_hd(args)
         if args.command == "addresses":
             return cmd_addresses_btc(args)
-        if args.command == "sim" and args.simulator == "btcd":
-            from teller.sim import btcd as btcd_sim
-
-            return btcd_sim.run(args)
-        if args.command == "sim" and args.simulator == "skynode":
-            from teller.sim import skynode as skynode_sim
-
-            return skynode_sim.run_args(args)
-        if args.command == "sim" and args.simulator == "c2cx":
-            from teller.sim import c2cx as c2cx_sim
-
-            return c2cx_sim.run_args(args)
         return cmd_run(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from teller.store.bolt import BoltError, BoltFile, BoltLocked, Bucket
+from teller.goteller.boltfile import BoltError, BoltFile, BoltLocked, Bucket
 
 from .boltfile import PAGE, leaf, meta_page, page_header
 from .conftest import fingerprint

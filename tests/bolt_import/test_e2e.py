@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from teller.store.bolt import BoltFile
+from teller.goteller.boltfile import BoltFile
 
 from ..e2e.conftest import EXAMPLE_CONFIG, TellerProcess, teller_process  # noqa: F401
 from ..e2e.test_dummy_mode import broadcasts, statuses, wait_for

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from teller.bolt_import import ImportConflict, import_go_database, run_import
-from teller.config import parse_config
-from teller.go_db import GoDatabaseError, read_go_database
+from teller.config.schema import parse_config
+from teller.goteller.importer import ImportConflict, import_go_database, run_import
+from teller.goteller.records import GoDatabaseError, read_go_database
 from teller.store import tables
 from teller.store.bindings import insert_binding
 from teller.store.db import Database
@@ -261,7 +261,7 @@ def test_a_running_teller_is_not_imported_into(tmp_path: Path, go_db: Path) -> N
 
 def test_records_match_the_json_the_go_teller_wrote(go_db: Path) -> None:
     """Every DepositInfo field is carried (amounts exact), checked against the raw JSON."""
-    from teller.store.bolt import BoltFile
+    from teller.goteller.boltfile import BoltFile
 
     with BoltFile(go_db) as bolt:
         bucket = bolt.root.bucket(b"deposit_info")

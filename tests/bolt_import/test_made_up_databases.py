@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from teller.bolt_import import ImportConflict, import_go_database
-from teller.go_db import GoDatabaseError, read_go_database
+from teller.goteller.importer import ImportConflict, import_go_database
+from teller.goteller.records import GoDatabaseError, read_go_database
 from teller.store import tables
 from teller.store.db import Database
 from teller.store.scans import ScannedBlock, record_blocks, scan_floor

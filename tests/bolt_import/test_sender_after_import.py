@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from teller.bolt_import import import_go_database
-from teller.exchange.health import StatusBoard
-from teller.exchange.sender import Sender
-from teller.go_db import read_go_database
-from teller.payers.dummy import DummyPayer
+from teller.deposits.health import StatusBoard
+from teller.goteller.importer import import_go_database
+from teller.goteller.records import read_go_database
+from teller.payout.dummy import DummyPayer
+from teller.payout.sender import Sender
 from teller.store.db import Database
 from teller.store.deposits import deposits_by_status
 from teller.store.payouts import get_payout

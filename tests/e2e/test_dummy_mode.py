@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from teller.coins.sky import address_from_pubkey, deterministic_keypairs
-from teller.exchange.amounts import sky_droplets_for_satoshis
+from teller.money import sky_droplets_for_satoshis
 
 from .conftest import EXAMPLE_CONFIG, TellerProcess
 

@@ -41,11 +41,11 @@ KEY, SECRET = "crash-key", "crash-secret"
 
 
 class ExchangeProcess(SimulatorProcess):
-    """`python -m teller.sim.c2cx` with 100 BTC and its demo book, as its own process."""
+    """`python -m teller_sims.c2cx` with 100 BTC and its demo book, as its own process."""
 
     def __init__(self, directory: Path) -> None:
         super().__init__(
-            directory, "teller.sim.c2cx", "--key", KEY, "--secret", SECRET, "--btc", "100"
+            directory, "teller_sims.c2cx", "--key", KEY, "--secret", SECRET, "--btc", "100"
         )
         self.url = f"http://127.0.0.1:{self.port}"
 

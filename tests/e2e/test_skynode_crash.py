@@ -36,12 +36,12 @@ SKY_PER_BTC = 500
 
 
 class SimProcess(SimulatorProcess):
-    """`python -m teller.sim.skynode` with a funded hot wallet, as its own process."""
+    """`python -m teller_sims.skynode` with a funded hot wallet, as its own process."""
 
     def __init__(self, directory: Path) -> None:
         self.wallet = directory / "hot.wlt"
         super().__init__(
-            directory, "teller.sim.skynode", "--block-interval", "0.5", "--wallet",
+            directory, "teller_sims.skynode", "--block-interval", "0.5", "--wallet",
             str(self.wallet), "--state", str(directory / "chain.json"), "--outputs", "20",
         )  # fmt: skip
         self.address = f"127.0.0.1:{self.port}"

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from teller.config import Config
-from teller.exchange.health import StatusBoard
-from teller.exchange.intake import DepositIntake
-from teller.exchange.processor import DirectProcessor
-from teller.exchange.sender import Sender
-from teller.payers.dummy import DummyPayer
+from teller.config.schema import Config
+from teller.deposits.direct import DirectProcessor
+from teller.deposits.health import StatusBoard
+from teller.deposits.intake import DepositIntake
+from teller.payout.dummy import DummyPayer
+from teller.payout.sender import Sender
 from teller.store.bindings import insert_binding
 from teller.store.db import Database
 from teller.store.deposits import get_deposit

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import httpx
+from teller_sims.c2cx import C2CXSim, new_exchange, running_sim
 
-from teller.config import Config
-from teller.exchange.health import StatusBoard
-from teller.exchange.intake import DepositIntake
-from teller.exchange.passthrough import PassthroughProcessor, Wait
-from teller.markets.c2cx import C2CXClient
-from teller.sim.c2cx import C2CXSim, new_exchange, running_sim
+from teller.clients.c2cx import C2CXClient
+from teller.config.schema import Config
+from teller.deposits.health import StatusBoard
+from teller.deposits.intake import DepositIntake
+from teller.passthrough.orders import PassthroughProcessor, Wait
 from teller.store import orders as order_store
 from teller.store.bindings import insert_binding
 from teller.store.db import Database

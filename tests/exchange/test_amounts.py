@@ -12,8 +12,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from teller.exchange import amounts
-from teller.exchange.amounts import AmountError
+from teller import money as amounts
+from teller.money import AmountError
 from tests.vectors import vector_params
 
 

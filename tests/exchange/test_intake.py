@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection
 
+from teller.deposits import intake as intake_module
+from teller.deposits import states
+from teller.deposits.intake import DepositIntake
 from teller.errors import DepositRejected
-from teller.exchange import intake as intake_module
-from teller.exchange import states
-from teller.exchange.intake import DepositIntake
 from teller.store.db import Database
 from teller.store.deposits import deposits_by_status
 from teller.store.models import Deposit, IncomingDeposit

@@ -10,8 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from teller.exchange.amounts import AmountError
-from teller.exchange.order_plan import (
+from teller.clients.c2cx import RULES
+from teller.clients.market import PriceLevel
+from teller.money import AmountError
+from teller.passthrough.orders import _deposit_totals
+from teller.passthrough.plan import (
     PlannedOrder,
     budget_charge,
     buying_price,
@@ -25,9 +28,6 @@ from teller.exchange.order_plan import (
     sky_bought_droplets,
     walk_book,
 )
-from teller.exchange.passthrough import _deposit_totals
-from teller.markets.base import PriceLevel
-from teller.markets.c2cx import RULES
 from teller.store.models import ExchangeOrder
 from tests.vectors import load_json
 

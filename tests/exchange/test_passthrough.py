@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from teller.exchange import states
-from teller.exchange.sender import Sender
-from teller.markets.c2cx import C2CXClient
-from teller.payers.dummy import DummyPayer
+from teller.clients.c2cx import C2CXClient
+from teller.deposits import states
+from teller.payout.dummy import DummyPayer
+from teller.payout.sender import Sender
 from teller.store import orders as order_store
 from teller.store.db import Database
 from teller.store.deposits import errored_deposits, update_deposit

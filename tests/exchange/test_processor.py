@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from teller.exchange import states
-from teller.exchange.processor import sky_droplets_owed
+from teller.deposits import states
+from teller.deposits.direct import sky_droplets_owed
 from teller.store.deposits import update_deposit
 
 from .conftest import SKY_A, Pipeline
@@ -71,7 +71,7 @@ def test_passthrough_deposits_wait_undecided_and_say_why(pipeline: Pipeline) -> 
 def test_undecided_passthrough_deposits_never_hold_back_direct_ones(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("teller.exchange.processor.BATCH", 2)  # a full batch of passthrough
+    monkeypatch.setattr("teller.deposits.direct.BATCH", 2)  # a full batch of passthrough
     for tx in ("p1", "p2"):
         pipeline.deposit(pipeline.bind("BTC"), 100_000, tx)
         with pipeline.db.write() as conn:

@@ -7,12 +7,12 @@ import random
 from decimal import Decimal
 
 import pytest
+from teller_sims.c2cx import C2CXSim, FailRule, new_exchange, running_sim
 
+from teller.clients.c2cx import C2CXClient
+from teller.deposits import states
 from teller.errors import BadRequest, Unavailable
-from teller.exchange import states
-from teller.exchange.quote import OrderBookWatch, QuoteService, parse_amount
-from teller.markets.c2cx import C2CXClient
-from teller.sim.c2cx import C2CXSim, FailRule, new_exchange, running_sim
+from teller.passthrough.quote import OrderBookWatch, QuoteService, parse_amount
 from teller.store.db import Database
 
 from .passthrough_rig import make_rig, passthrough_config

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from teller.deposits import states
 from teller.errors import SendConflict, SendTemporary
-from teller.exchange import states
-from teller.exchange.sender import choose_affordable
-from teller.payers.base import PayoutOutput
+from teller.payout.base import PayoutOutput
+from teller.payout.sender import choose_affordable
 from teller.store import payouts as payout_store
 from teller.store.deposits import deposits_by_status
 
@@ -250,7 +250,7 @@ async def test_a_failure_to_pay_new_deposits_does_not_stop_confirmations(
 async def test_a_payout_unconfirmed_for_long_is_shown_to_the_operator_once(
     pipeline: Pipeline, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from teller.exchange import sender as sender_module
+    from teller.payout import sender as sender_module
 
     pipeline.deposit(pipeline.bind("BTC"), 100_000_000, "aa")
     await _settle(pipeline, rounds=1)

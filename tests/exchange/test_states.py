@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from teller.exchange import processor as processor_module
-from teller.exchange import states
+from teller.deposits import direct as processor_module
+from teller.deposits import states
 from teller.store import payouts as payout_store
 from teller.store.db import Database
 from teller.store.deposits import StaleStatus, assign_payout

@@ -17,7 +17,7 @@ from embit.bip32 import HDKey
 from embit.networks import NETWORKS
 
 from teller.coins import eth
-from teller.hd import (
+from teller.deposits.hd import (
     GAP_LIMIT,
     HdKeyError,
     config_key_problems,

@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from teller.binding import BindService
+from teller.deposits.binding import BindService
+from teller.deposits.hd import HdChain, parse_key
 from teller.errors import BindError
-from teller.hd import HdChain, parse_key
 from teller.store import tables
 from teller.store.db import Database, create_store_engine
 from teller.store.hd_chains import ensure_chain, next_index

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from teller.cli import main
-from teller.config import Config, ConfigError, parse_config
+from teller.config.schema import Config, ConfigError, parse_config
 
 from .test_derivation import ACCOUNTS, UPUB, XPUB, ZPUB
 from .test_hd_bind import ETH_XPUB

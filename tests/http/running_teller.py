@@ -2,7 +2,7 @@
 
 `TellerLauncher(tmp_path).start(**options)` (the `start_teller` fixture) writes a config
 TOML into tmp_path (with copies of the example address files next to it), loads it with
-teller.config.load_config, builds teller with build_teller and runs teller.app.serve in a
+teller.config.schema.load_config, builds teller with build_teller and runs teller.app.serve in a
 background thread with its own event loop, on port-0 listeners. The returned RunningTeller
 has the base URLs of the public, HTTPS, admin and dummy servers and small helpers that
 talk to them over real HTTP; every teller started in a test is stopped cleanly (servers
@@ -32,7 +32,7 @@ import trustme
 
 import teller
 from teller.app import Teller, build_teller, serve
-from teller.config import Config, load_config
+from teller.config.schema import Config, load_config
 
 EXAMPLES = Path(teller.__file__).resolve().parent / "examples"
 ADDRESS_FILES = {

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 
 import pytest
+from teller_sims.c2cx import C2CXSim, new_exchange, running_sim
 
-from teller.markets.c2cx import C2CXClient
-from teller.sim.c2cx import C2CXSim, new_exchange, running_sim
+from teller.clients.c2cx import C2CXClient
 from tests.skynode.scripted import ScriptedNode, serve_scripted
 
 

@@ -9,7 +9,10 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from teller_sims.c2cx import C2CXSim
 
+from teller.clients.c2cx import C2CXClient, _Garbage, parse_order, sign_params, signed_body
+from teller.clients.market import OrderState
 from teller.errors import (
     BelowExchangeMinimum,
     ClientIdTaken,
@@ -17,9 +20,6 @@ from teller.errors import (
     MarketRateLimited,
     MarketTemporary,
 )
-from teller.markets.base import OrderState
-from teller.markets.c2cx import C2CXClient, _Garbage, parse_order, sign_params, signed_body
-from teller.sim.c2cx import C2CXSim
 from tests.skynode.scripted import ScriptedNode
 from tests.vectors import load_json
 

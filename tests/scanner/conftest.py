@@ -28,12 +28,12 @@ import pytest
 
 from teller.coins.base58check import hash160
 from teller.coins.btc import encode_segwit_address, p2pkh_address_from_hash160
-from teller.exchange.health import ScannerHealth, StatusBoard
-from teller.exchange.intake import DepositIntake
-from teller.exchange.processor import DirectProcessor
-from teller.exchange.sender import Sender
-from teller.payers.dummy import DummyPayer
-from teller.scanner.base import BlockScanner, ChainClient, ScanSettings
+from teller.deposits.direct import DirectProcessor
+from teller.deposits.health import ScannerHealth, StatusBoard
+from teller.deposits.intake import DepositIntake
+from teller.payout.dummy import DummyPayer
+from teller.payout.sender import Sender
+from teller.scanners.base import BlockScanner, ChainClient, ScanSettings
 from teller.store.bindings import insert_binding
 from teller.store.db import Database
 from teller.store.deposits import deposits_by_status

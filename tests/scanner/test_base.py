@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from teller.exchange.states import DONE, WAITING_CONFIRM, WAITING_DECIDE
-from teller.scanner.base import ORPHANED_ERROR, NodeBadAnswer
-from teller.scanner.btc import BitcoinClient
+from teller.deposits.states import DONE, WAITING_CONFIRM, WAITING_DECIDE
+from teller.scanners.base import ORPHANED_ERROR, NodeBadAnswer
+from teller.scanners.btc import BitcoinClient
 from teller.store.scans import last_scanned
 from tests.scanner.conftest import (
     RPC_PASS,

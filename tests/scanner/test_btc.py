@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from teller.coins.btc import script_pubkey_for_address
-from teller.scanner.base import NodeBadAnswer, NodeUnreachable
-from teller.scanner.btc import BitcoinClient, parse_block, satoshis
+from teller.scanners.base import NodeBadAnswer, NodeUnreachable
+from teller.scanners.btc import BitcoinClient, parse_block, satoshis
 from tests.scanner.conftest import (
     RPC_PASS,
     RPC_USER,

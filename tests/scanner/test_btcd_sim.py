@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from teller_sims import btcd
 
-from teller.exchange.states import DONE
-from teller.scanner.base import NodeUnreachable, ScanHalted
-from teller.scanner.btc import BitcoinClient
-from teller.sim import btcd
+from teller.deposits.states import DONE
+from teller.scanners.base import NodeUnreachable, ScanHalted
+from teller.scanners.btc import BitcoinClient
 from tests.scanner.conftest import Rig, scan_all, watch_notices
 
 A = "1PZ63K3G4gZP6A6E2TTbBwxT5bFQGL2TLB"
@@ -115,7 +115,7 @@ async def test_a_client_without_the_pinned_certificate_is_refused(sim: btcd.Simu
 
 def test_the_simulator_runs_as_a_command(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "teller.cli", "sim", "btcd", "--rpc", "127.0.0.1:0",
+        [sys.executable, "-m", "teller_sims.cli", "btcd", "--rpc", "127.0.0.1:0",
          "--api", "127.0.0.1:0", "--no-tls"],
         stdout=subprocess.PIPE,
         cwd=tmp_path,

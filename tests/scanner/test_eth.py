@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from teller.coins.eth import checksum_address
-from teller.exchange.states import DONE, WAITING_DECIDE
-from teller.scanner.base import ORPHANED_ERROR, NodeBadAnswer
-from teller.scanner.eth import EthereumClient, parse_block, quantity
+from teller.deposits.states import DONE, WAITING_DECIDE
+from teller.scanners.base import ORPHANED_ERROR, NodeBadAnswer
+from teller.scanners.eth import EthereumClient, parse_block, quantity
 from tests.scanner.conftest import AnvilNode, Rig, scan_all, watch_notices
 from tests.vectors import load_json
 
@@ -185,7 +185,7 @@ async def test_a_failed_transaction_with_a_value_is_no_deposit(
 
 
 async def test_a_node_of_another_chain_id_halts_the_scanner(anvil: AnvilNode, rig: Rig) -> None:
-    from teller.scanner.base import ScanHalted
+    from teller.scanners.base import ScanHalted
 
     address = checksum_address("0x" + "5e" * 20)
     rig.bind("ETH", address.lower())

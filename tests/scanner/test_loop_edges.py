@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from teller.exchange.states import DONE
-from teller.scanner.base import ORPHANED_ERROR, Block, BlockScanner, ChainOutput, NodeBadAnswer
+from teller.deposits.states import DONE
+from teller.scanners.base import ORPHANED_ERROR, Block, BlockScanner, ChainOutput, NodeBadAnswer
 from teller.store.bindings import insert_binding
 from teller.store.db import Database, create_store_engine
 from teller.store.migrate import upgrade

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from teller.scanner.base import ScanHalted
-from teller.scanner.btc import BitcoinClient
+from teller.scanners.base import ScanHalted
+from teller.scanners.btc import BitcoinClient
 from tests.scanner.conftest import RPC_PASS, RPC_USER, LitecoinNode, Rig, new_key, scan_all
 
 

@@ -84,9 +84,9 @@ def test_an_unreachable_node_is_reported_and_the_api_keeps_answering(
 
 async def test_sky_deposits_through_the_block_loop(tmp_path: Path, rig: Rig) -> None:
     """scanner/sky.py (another part's client) under this block loop, on the node simulator."""
+    from teller.clients.skycoin_node import SkyNodeClient
     from teller.coins import sky_tx
-    from teller.scanner.sky import SkyChainClient
-    from teller.skynode import SkyNodeClient
+    from teller.scanners.sky import SkyChainClient
     from tests.skynode.conftest import SKY_B, SimNode
 
     sim = SimNode(tmp_path / "skynode").start()

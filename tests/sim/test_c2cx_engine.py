@@ -9,9 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from teller.sim.c2cx import C2CXSim, demo_book, load_or_create, new_exchange, running_sim
-from teller.sim.c2cx_engine import (
+from teller_sims.c2cx import C2CXSim, demo_book, load_or_create, new_exchange, running_sim
+from teller_sims.c2cx_engine import (
     CANCELLED,
     COMPLETED,
     EXPIRED,

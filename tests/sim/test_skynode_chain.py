@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from teller_sims.skynode_chain import Chain, Rules, split_payments
 
 from teller.coins import sky, sky_tx
 from teller.coins.sky import DROPLETS_PER_SKY
-from teller.sim.skynode_chain import Chain, Rules, split_payments
 
 SKY = DROPLETS_PER_SKY
 PAIRS = list(sky.deterministic_keypairs(b"chain tests", 3))

@@ -13,11 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from teller.coins import sky, sky_tx
-from teller.coins.sky import DROPLETS_PER_SKY
-from teller.coins.sky_wallet import Wallet, load_wallet
-from teller.sim.skynode import (
+from teller_sims.skynode import (
     Genesis,
     SimOptions,
     SkyNodeSim,
@@ -26,6 +22,10 @@ from teller.sim.skynode import (
     parse_coins,
     running_sim,
 )
+
+from teller.coins import sky, sky_tx
+from teller.coins.sky import DROPLETS_PER_SKY
+from teller.coins.sky_wallet import Wallet, load_wallet
 
 SKY = DROPLETS_PER_SKY
 USERS = [sky.address_from_pubkey(k.pubkey) for k in sky.deterministic_keypairs(b"sim users", 3)]
@@ -552,17 +552,12 @@ async def test_state_file_keeps_the_ledger_and_pool_across_restarts(
 
 
 def test_command_help_and_subcommand() -> None:
-    from teller.cli import build_parser
+    from teller_sims.cli import build_parser
 
-    args = build_parser().parse_args(["sim", "skynode", "--port", "0", "--block-interval", "1"])
-    assert (args.command, args.simulator, args.port, args.block_interval) == (
-        "sim",
-        "skynode",
-        0,
-        1,
-    )
+    args = build_parser().parse_args(["skynode", "--port", "0", "--block-interval", "1"])
+    assert (args.simulator, args.port, args.block_interval) == ("skynode", 0, 1)
     result = subprocess.run(
-        [sys.executable, "-m", "teller.sim.skynode", "--help"],
+        [sys.executable, "-m", "teller_sims.skynode", "--help"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -577,7 +572,7 @@ def test_command_runs_a_node_and_writes_the_wallet(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "teller.sim.skynode",
+            "teller_sims.skynode",
             "--port",
             "0",
             "--port-file",

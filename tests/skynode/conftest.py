@@ -20,17 +20,17 @@ from typing import Any
 
 import httpx
 import pytest
+from teller_sims.skynode import Genesis, SimOptions, running_sim
+from teller_sims.skynode_chain import GENESIS_DROPLETS
 
+from teller.clients.skycoin_node import SkyNodeClient
 from teller.coins.sky_wallet import Wallet, load_wallet
-from teller.config import Config
-from teller.exchange.health import StatusBoard
-from teller.exchange.intake import DepositIntake
-from teller.exchange.processor import DirectProcessor
-from teller.exchange.sender import Sender
-from teller.payers.skynode import SkyNodePayer
-from teller.sim.skynode import Genesis, SimOptions, running_sim
-from teller.sim.skynode_chain import GENESIS_DROPLETS
-from teller.skynode import SkyNodeClient
+from teller.config.schema import Config
+from teller.deposits.direct import DirectProcessor
+from teller.deposits.health import StatusBoard
+from teller.deposits.intake import DepositIntake
+from teller.payout.sender import Sender
+from teller.payout.skycoin_node import SkyNodePayer
 from teller.store.bindings import insert_binding
 from teller.store.db import Database
 from teller.store.deposits import get_deposit

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from teller.skynode import SkyNodeClient, SkyNodeError, TransactionRejected
+from teller.clients.skycoin_node import SkyNodeClient, SkyNodeError, TransactionRejected
 
 from .scripted import ScriptedNode, serve_scripted
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from teller.clients.skycoin_node import SkyNodeClient, TransactionRejected, UnspentOutput
 from teller.coins import sky_tx
-from teller.skynode import SkyNodeClient, TransactionRejected, UnspentOutput
 
 from .conftest import SKY_A, SKY_B, SimNode
 

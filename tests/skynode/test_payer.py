@@ -11,10 +11,10 @@ import logging
 
 import pytest
 
+from teller.clients.skycoin_node import SkyNodeClient
 from teller.coins import sky_tx
-from teller.exchange import states
-from teller.payers.skynode import payout_inputs
-from teller.skynode import SkyNodeClient
+from teller.deposits import states
+from teller.payout.skycoin_node import payout_inputs
 from teller.store import payouts as payout_store
 from teller.store.db import Database
 from teller.store.models import Payout

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from teller_sims.skynode_inprocess import in_process_node
 
+from teller.clients.skycoin_node import U64_MAX, SkyNodeClient
 from teller.coins.sky_wallet import Wallet, write_wallet
 from teller.errors import InsufficientBalance, SendTemporary
-from teller.payers.base import PayoutOutput
-from teller.payers.skynode import SkyNodePayer
-from teller.payers.skynode_sim import in_process_node
-from teller.skynode import U64_MAX, SkyNodeClient
+from teller.payout.base import PayoutOutput
+from teller.payout.skycoin_node import SkyNodePayer
 
 from .conftest import SKY_A
 from .scripted import ScriptedNode, serve_scripted

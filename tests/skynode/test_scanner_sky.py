@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from teller.clients.skycoin_node import SkyNodeClient
 from teller.coins import sky_tx
-from teller.scanner.base import NodeError
-from teller.scanner.sky import SkyChainClient
-from teller.skynode import SkyNodeClient
+from teller.scanners.base import NodeError
+from teller.scanners.sky import SkyChainClient
 
 from .conftest import SKY_A, SKY_B, SimNode
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from teller.app import StartupError
-from teller.config import Config, validation_problems
+from teller.config.schema import Config, validation_problems
 
 from ..http.running_teller import RunningTeller, StartTeller
 from .conftest import SKY_A, SKY_B, SimNode
@@ -129,8 +129,8 @@ def test_the_switch_needs_neither_a_wallet_nor_a_node_address() -> None:
 
 async def _pay_from_wallet(sim: SimNode, address: str, droplets: int) -> str:
     """Pay `address` from the simulator's funded wallet (as a buyer would); the txid."""
+    from teller.clients.skycoin_node import SkyNodeClient
     from teller.coins import sky_tx
-    from teller.skynode import SkyNodeClient
 
     wallet = sim.wallet
     client = SkyNodeClient(sim.address)

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from teller.coins import sky
-from teller.exchange.amounts import (
+from teller.money import (
     format_droplets,
     parse_rate,
     plain_decimal,

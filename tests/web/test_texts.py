@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-from teller.exchange.states import ALL_STATUSES
+from teller.deposits.states import ALL_STATUSES
 from teller.http.pages import ADMIN_WEB_DIR, WEB_DIR
 
 STRINGS = json.loads((WEB_DIR / "i18n" / "en.json").read_text(encoding="utf-8"))

@@ -22,16 +22,16 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.background import BackgroundTask
 
 from teller.clock import unix_now
+from teller.deposits.hd import hd_admin_view
+from teller.deposits.states import ALL_STATUSES, COIN_TYPES, WAITING_DEPOSIT
 from teller.errors import BadRequest, NotFound
-from teller.exchange.amounts import format_droplets, format_units
-from teller.exchange.states import ALL_STATUSES, COIN_TYPES, WAITING_DEPOSIT
-from teller.exchange.views import COIN_DECIMALS, deposit_info
-from teller.hd import hd_admin_view
 from teller.http.metrics import render_metrics
 from teller.http.pages import ADMIN_WEB_DIR, page_files
 from teller.http.public import WebMount, health_view
 from teller.http.responses import IndentedJSON, create_app
-from teller.services import Services
+from teller.money import format_droplets, format_units
+from teller.services.parts import Services
+from teller.services.views import COIN_DECIMALS, deposit_info
 from teller.store.backup import BackupUnsupported, backup_sqlite
 from teller.store.bindings import bound_addresses
 from teller.store.deposits import (

@@ -13,12 +13,12 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
-from teller.addresses import address_validator
+from teller.deposits.address_files import address_validator
+from teller.deposits.states import COIN_TYPES
 from teller.errors import BadRequest, UnsupportedMedia
-from teller.exchange.amounts import format_droplets
-from teller.exchange.states import COIN_TYPES
 from teller.http.responses import IndentedJSON, create_app
-from teller.services import Services
+from teller.money import format_droplets
+from teller.services.parts import Services
 from teller.store.models import IncomingDeposit
 
 MAX_N = 2**32 - 1

@@ -12,9 +12,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from teller.exchange.states import ALL_STATUSES, COIN_TYPES, WAITING_DEPOSIT
-from teller.hd import hd_admin_view
-from teller.services import Services
+from teller.deposits.hd import hd_admin_view
+from teller.deposits.states import ALL_STATUSES, COIN_TYPES, WAITING_DEPOSIT
+from teller.services.parts import Services
 from teller.store.deposits import count_by_status, count_errored
 from teller.store.pool import pool_usage
 

@@ -16,17 +16,9 @@ from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Scope
 
 from teller import __version__
-from teller.binding import parse_sky_address
+from teller.deposits.binding import parse_sky_address
+from teller.deposits.health import go_duration
 from teller.errors import BadRequest, UnsupportedMedia
-from teller.exchange.amounts import (
-    AmountError,
-    fixed_rate_display,
-    format_droplets,
-    parse_rate,
-    plain_decimal,
-)
-from teller.exchange.health import go_duration
-from teller.exchange.views import statuses_of
 from teller.http.middleware import (
     BodyLimit,
     PathHeaders,
@@ -37,7 +29,15 @@ from teller.http.middleware import (
 from teller.http.pages import page_files
 from teller.http.qr import QR_PATH, qr_router
 from teller.http.responses import IndentedJSON, create_app
-from teller.services import Services
+from teller.money import (
+    AmountError,
+    fixed_rate_display,
+    format_droplets,
+    parse_rate,
+    plain_decimal,
+)
+from teller.services.parts import Services
+from teller.services.views import statuses_of
 from teller.store.deposits import count_errored
 
 WEB_DIR = Path(__file__).resolve().parent / "web"

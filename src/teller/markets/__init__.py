@@ -1,1 +1,0 @@
-"""Exchanges teller buys SKY on for passthrough deposits (DESIGN.md §2)."""

@@ -1,0 +1,332 @@
+"""The sender: pays SKY for deposits in waiting_send, exactly once (DESIGN.md §4).
+
+The order of steps is what makes a crash at any moment safe:
+
+1. Sign a transaction for a batch of waiting deposits, then store it (txid + bytes) and point
+   the deposits at it, in one database transaction. A crash before that commit loses only an
+   unsent signature; the deposits are still unassigned and will be paid by a new one.
+2. Broadcast the stored bytes, then commit `broadcast` / `waiting_confirm`. A crash between
+   the two re-broadcasts the same bytes on restart: the same txid, harmless. A deposit that
+   points at a stored payout is never put in another one.
+3. Ask for the stored txid until it is confirmed, then commit `done`.
+
+A stored transaction that can never confirm (its inputs spent elsewhere) is never replaced:
+its deposits stop with notice=WATCH for the operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+from teller.clock import unix_now
+from teller.deposits import states
+from teller.deposits.health import StatusBoard
+from teller.errors import InsufficientBalance, PayoutDeferred, SendConflict, SendTemporary
+from teller.logs import log_event
+from teller.money import format_droplets
+from teller.payout.base import Payer, PayoutOutput, SignedPayout, TxState
+from teller.store import payouts as payout_store
+from teller.store.db import Database
+from teller.store.deposits import (
+    StaleStatus,
+    assign_payout,
+    deposits_of_payout,
+    unpaid_waiting_send,
+)
+from teller.store.models import Deposit, Payout
+
+log = logging.getLogger("teller.sender")
+
+_T = TypeVar("_T")
+
+# A payout the node holds but has not confirmed for this long is shown to the operator
+# (notice=WATCH, /api/health): it is never re-signed, so someone has to look at it.
+STUCK_AFTER_SECONDS = 30 * 60
+
+
+def choose_affordable(deposits: Sequence[Deposit], spendable: int) -> list[Deposit]:
+    """The deposits, oldest first, that fit in `spendable` droplets.
+
+    One that does not fit is skipped, not waited for: a large unpayable deposit must not hold
+    back the smaller ones behind it (the original's head-of-line blocking).
+    """
+    chosen: list[Deposit] = []
+    left = spendable
+    for deposit in deposits:
+        if deposit.sky_due <= left:
+            chosen.append(deposit)
+            left -= deposit.sky_due
+    return chosen
+
+
+class Sender:
+    def __init__(
+        self, db: Database, payer: Payer, board: StatusBoard, *, send_enabled: bool
+    ) -> None:
+        self.db = db
+        self.payer = payer
+        self.board = board
+        self.send_enabled = send_enabled
+        self._problems: list[str] = []
+        self._reported_short: set[str] = set()
+        self._reported_unknown: set[str] = set()  # imported payouts the node did not know
+        self._reported_stuck: set[str] = set()  # payouts pending past STUCK_AFTER_SECONDS
+
+    async def step(self) -> bool:
+        """One round: re-broadcast stored payouts, pay new deposits, check confirmations.
+
+        What went wrong in this round (sold out, broadcast refused) is shown in /api/health
+        until a round passes without it.
+        """
+        self._problems = []
+        busy = False
+        try:
+            # Each phase runs even when another failed: a node answering garbage to new
+            # payouts must not stop the confirmation of payouts already sent (and the other
+            # way round). A failure is shown in /api/health and retried next round.
+            await self._phase("broadcast", self.broadcast_stored())
+            if self.send_enabled:
+                busy = bool(await self._phase("pay", self.pay_waiting()))
+            await self._phase("confirm", self.check_confirmations())
+        finally:
+            self.board.sender_error = "; ".join(dict.fromkeys(self._problems))
+        return busy
+
+    async def _phase(self, name: str, work: Coroutine[Any, Any, _T]) -> _T | None:
+        try:
+            return await work
+        except SendTemporary as exc:
+            # The node is down or answered garbage: shown in /api/health, retried next round.
+            self._problem(f"Send skycoin failed: {exc}")
+            log_event(
+                log, logging.WARNING, "skycoin node unavailable; will retry", phase=name, error=exc
+            )
+            return None
+
+    def _problem(self, message: str) -> None:
+        self._problems.append(message)
+
+    # -- 1. sign and store ---------------------------------------------------------------
+
+    async def pay_waiting(self) -> bool:
+        """Sign and store one payout for waiting deposits and broadcast it. True if made."""
+        waiting = await asyncio.to_thread(self._read_unpaid)
+        if not waiting:
+            return False
+        pending = await asyncio.to_thread(self._read_pending)
+        spendable = await self.payer.spendable(pending)
+        chosen = choose_affordable(waiting, spendable)
+        if len(chosen) < len(waiting):
+            short = next(d for d in waiting if d not in chosen)
+            # Public (/api/health): amounts only; which deposit waits goes to the log.
+            self._problem(
+                f"not enough coins to pay a waiting deposit of {format_droplets(short.sky_due)}"
+                f" SKY ({format_droplets(max(spendable, 0))} SKY spendable)"
+            )
+            if short.deposit_id not in self._reported_short:  # once per deposit, not per round
+                self._reported_short.add(short.deposit_id)
+                log_event(
+                    log,
+                    logging.WARNING,
+                    "deposit waits: hot wallet balance too low",
+                    deposit_id=short.deposit_id,
+                    sky_droplets=short.sky_due,
+                    spendable=spendable,
+                )
+        if not chosen:
+            return False
+        outputs = [PayoutOutput(d.sky_address, d.sky_due, d.deposit_id) for d in chosen]
+        try:
+            signed = await self.payer.build_payout(outputs, pending)
+        except PayoutDeferred:
+            return False  # the wallet's change is on its way: not sold out, just wait
+        except InsufficientBalance as exc:
+            self._problem(str(exc))
+            return False
+        try:
+            await asyncio.to_thread(self._store_payout, signed)
+        except StaleStatus:
+            # Another round assigned some of these deposits first; this signature is thrown
+            # away unbroadcast, so nothing can be paid twice.
+            return True
+        log_event(
+            log,
+            logging.INFO,
+            "payout signed and stored",
+            txid=signed.txid,
+            deposits=len(signed.outputs),  # a payer may pay only some of them now
+            droplets=signed.total_droplets,
+        )
+        await self._broadcast(signed.txid, signed.raw_tx)
+        return True
+
+    def _read_unpaid(self) -> list[Deposit]:
+        with self.db.read() as conn:
+            return unpaid_waiting_send(conn, self.payer.max_outputs_per_tx)
+
+    def _read_pending(self) -> list[Payout]:
+        with self.db.read() as conn:
+            return payout_store.payouts_by_status(conn, payout_store.SIGNED, payout_store.BROADCAST)
+
+    def _store_payout(self, signed: SignedPayout) -> None:
+        with self.db.write() as conn:
+            now = unix_now()
+            payout_store.insert_payout(
+                conn,
+                txid=signed.txid,
+                raw_tx=signed.raw_tx,
+                inputs=signed.inputs,
+                total_droplets=signed.total_droplets,
+                now=now,
+            )
+            assign_payout(conn, [o.deposit_id for o in signed.outputs], signed.txid, now)
+
+    # -- 2. broadcast --------------------------------------------------------------------
+
+    async def broadcast_stored(self) -> None:
+        for payout in await asyncio.to_thread(self._read_signed):
+            await self._broadcast(payout.txid, payout.raw_tx)
+
+    def _read_signed(self) -> list[Payout]:
+        with self.db.read() as conn:
+            return payout_store.payouts_by_status(conn, payout_store.SIGNED)
+
+    async def _broadcast(self, txid: str, raw_tx: str) -> None:
+        try:
+            await self.payer.broadcast(raw_tx)
+        except SendTemporary as exc:
+            self._problem(f"Send skycoin failed: {exc}")
+            await asyncio.to_thread(self._record_error, txid, str(exc))
+            log_event(log, logging.WARNING, "broadcast failed; will retry", txid=txid, error=exc)
+            return
+        except SendConflict as exc:
+            await asyncio.to_thread(self._mark_conflicted, txid, str(exc))
+            return
+        await asyncio.to_thread(self._mark_broadcast, txid)
+        log_event(log, logging.INFO, "payout broadcast", txid=txid)
+
+    def _record_error(self, txid: str, error: str) -> None:
+        with self.db.write() as conn:
+            payout_store.record_payout_error(conn, txid, error, unix_now())
+
+    def _mark_broadcast(self, txid: str) -> None:
+        """Record that the node accepted payout `txid`: the payout and its deposits move on.
+
+        Safe in any order with a crash: the bytes were broadcast before this commit, and if
+        the commit is lost the payout is still `signed`, so the next round broadcasts the same
+        bytes again (same txid) and comes back here. One statement moves all the payout's
+        deposits from waiting_send (compare-and-set on each row; states checks the
+        transition once) and records that each was sent exactly its sky_due, the amount the
+        signed transaction pays it.
+        """
+        with self.db.write() as conn:
+            now = unix_now()
+            if not payout_store.set_payout_status(
+                conn, txid, payout_store.SIGNED, payout_store.BROADCAST, now
+            ):
+                return  # already marked by an earlier round
+            states.move_payout_deposits(
+                conn, txid, states.WAITING_SEND, states.WAITING_CONFIRM, now, send_due=True
+            )
+
+    def _mark_conflicted(self, txid: str, error: str) -> None:
+        message = (
+            f"payout transaction {txid} can never confirm ({error}); it was not re-sent:"
+            " check the hot wallet and pay this deposit by hand"
+        )
+        with self.db.write() as conn:
+            now = unix_now()
+            payout_store.set_payout_status(
+                conn, txid, payout_store.SIGNED, payout_store.CONFLICTED, now, error
+            )
+            payout_store.set_payout_status(
+                conn, txid, payout_store.BROADCAST, payout_store.CONFLICTED, now, error
+            )
+            affected = deposits_of_payout(conn, txid)
+            for deposit in affected:
+                if deposit.status in (states.WAITING_SEND, states.WAITING_CONFIRM):
+                    # sky_sent back to 0: a deposit already marked waiting_confirm recorded
+                    # its sky_due as sent, but this transaction will never pay it.
+                    states.move(conn, deposit, states.DONE, now, error=message, sky_sent=0)
+        for deposit in affected:
+            log_event(
+                log,
+                logging.ERROR,
+                "payout conflicted",
+                watch=True,
+                deposit_id=deposit.deposit_id,
+                txid=txid,
+                error=error,
+            )
+
+    # -- 3. confirm ----------------------------------------------------------------------
+
+    async def check_confirmations(self) -> None:
+        for payout in await asyncio.to_thread(self._read_broadcast):
+            # One payout's garbage answer must not keep the others from being confirmed.
+            await self._phase(f"confirm {payout.txid}", self._check_confirmation(payout))
+
+    async def _check_confirmation(self, payout: Payout) -> None:
+        state = await self.payer.tx_state(payout.txid)
+        if state is TxState.CONFIRMED:
+            await asyncio.to_thread(self._mark_confirmed, payout.txid)
+            log_event(log, logging.INFO, "payout confirmed", txid=payout.txid)
+            return
+        if state is TxState.UNKNOWN:
+            # The node lost it (restart, mempool eviction): send the same bytes again.
+            await self._rebroadcast(payout)
+        waited = unix_now() - payout.created_at
+        if waited >= STUCK_AFTER_SECONDS:
+            self._problem(f"payout {payout.txid} unconfirmed for {waited // 60} minutes")
+            if payout.txid not in self._reported_stuck:  # once per payout, not per round
+                self._reported_stuck.add(payout.txid)
+                log_event(
+                    log,
+                    logging.WARNING,
+                    "payout not confirmed; it is never re-signed: check the node",
+                    watch=True,
+                    txid=payout.txid,
+                    minutes=waited // 60,
+                    node_state=state.value,
+                )
+
+    def _read_broadcast(self) -> list[Payout]:
+        with self.db.read() as conn:
+            return payout_store.payouts_by_status(conn, payout_store.BROADCAST)
+
+    async def _rebroadcast(self, payout: Payout) -> None:
+        if not payout.raw_tx:
+            # Imported from the Go teller (bolt_import.py): it signed and broadcast this
+            # payment; teller has only the txid, so there is nothing it could re-send, and it
+            # must never sign a new payment for these deposits. Keep asking about the txid;
+            # tell the operator once that the node does not know it.
+            if payout.txid not in self._reported_unknown:
+                self._reported_unknown.add(payout.txid)
+                log_event(
+                    log,
+                    logging.WARNING,
+                    "the node does not know an imported payout yet; watching it, never re-sent",
+                    watch=True,
+                    txid=payout.txid,
+                )
+            return
+        try:
+            await self.payer.broadcast(payout.raw_tx)
+        except SendTemporary as exc:
+            self._problem(f"Send skycoin failed: {exc}")
+            await asyncio.to_thread(self._record_error, payout.txid, str(exc))
+        except SendConflict as exc:
+            await asyncio.to_thread(self._mark_conflicted, payout.txid, str(exc))
+
+    def _mark_confirmed(self, txid: str) -> None:
+        with self.db.write() as conn:
+            now = unix_now()
+            # The payout and its deposits are done in one transaction: a crash before the
+            # commit leaves the payout `broadcast`, and the next round asks the node again.
+            if payout_store.set_payout_status(
+                conn, txid, payout_store.BROADCAST, payout_store.CONFIRMED, now
+            ):
+                states.move_payout_deposits(conn, txid, states.WAITING_CONFIRM, states.DONE, now)

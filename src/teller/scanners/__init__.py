@@ -1,0 +1,1 @@
+"""Block loops: follow each chain, count confirmations, survive reorgs, hand deposits to intake."""
