@@ -1,19 +1,31 @@
 # teller: two commands on a fresh Debian machine with Python 3.11
 #   make run    create .venv, install, start teller in dummy mode (http://127.0.0.1:7071)
 #   make test   the whole test suite
-#   make run PASSTHROUGH=1   the same, buying the SKY on the in-process C2CX simulator
+#   make run PASSTHROUGH=1   the same, buying the SKY on a C2CX simulator (`teller-sim c2cx`)
+#   make run SKYNODE=1       the same, paying real signed transactions through a Skycoin node
+#                            simulator (`teller-sim skynode`) from its demo wallet
+# With PASSTHROUGH or SKYNODE the simulator runs as its own process beside teller
+# (`teller-sim demo`, sims/src/teller_sims/demo.py); Ctrl-C stops both.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA ?= data
 CONFIG ?= src/teller/examples/config.toml
-# PASSTHROUGH=1: buy_method passthrough on the project's C2CX simulator (BTC only), in its own
-# data directory so that the direct demo's bindings stay apart.
+# PASSTHROUGH=1: buy_method passthrough on the project's C2CX simulator (BTC only); SKYNODE=1:
+# dummy.sender off, paying through the Skycoin node simulator. Each in its own data directory
+# (which also holds the simulator's files), so that the direct demo's bindings stay apart.
 ifdef PASSTHROUGH
-RUN_ENV := TELLER_SKY_EXCHANGER__BUY_METHOD=passthrough TELLER_DUMMY__C2CX_SIM=true \
-	TELLER_ETH_SCANNER__ENABLED=false
+RUN_ENV := TELLER_SKY_EXCHANGER__BUY_METHOD=passthrough TELLER_ETH_SCANNER__ENABLED=false
+SIMS += --c2cx
 DATA := $(DATA)-passthrough
+endif
+ifdef SKYNODE
+SIMS += --skynode
+DATA := $(DATA)-skynode
+endif
+ifdef SIMS
+WITH_SIMS := $(BIN)/teller-sim demo $(SIMS) --dir $(DATA) --
 endif
 
 .PHONY: run test test-deps lint bench install clean
@@ -27,7 +39,7 @@ $(STAMP): pyproject.toml sims/pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(RUN_ENV) $(BIN)/teller -c $(CONFIG) -d $(DATA)
+	$(RUN_ENV) $(WITH_SIMS) $(BIN)/teller -c $(CONFIG) -d $(DATA)
 
 # System programs some tests run as real peers (litecoind, chromium, anvil); see the script.
 test-deps:
@@ -40,12 +52,12 @@ test: $(STAMP) test-deps
 	$(BIN)/pytest -q -p no:cacheprovider -n $(WORKERS) --dist loadfile
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench sims
+	$(BIN)/ruff format --check src tests bench sims
 	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info src/*.egg-info sims/build sims/src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,7 @@
 """Scanner catch-up: N blocks of 2,000 transactions served by the btcd simulator.
 
 The simulator runs as its own process (`python -m teller_sims.btcd --no-tls`), so its work
-is not counted as teller's. Teller's BTC scanner (scanner/btc.py client, scanner/base.py
+is not counted as teller's. Teller's BTC scanner (clients/bitcoind.py client, scanners/base.py
 loop, a SQLite store with a few bound addresses, the intake) runs in this process, alone,
 and scans the blocks from the first to the tip: its CPU time (`time.process_time`, every
 thread) per block is set beside the limit, the CPU time of `json.loads` of the same block
@@ -182,10 +182,10 @@ def _cpu_per_call(function: Any, bodies: list[bytes], rounds: int = 3) -> float:
 async def _scan(
     database: Path, rpc: str, first: int, watched: list[str]
 ) -> tuple[float, float, int]:
+    from teller.clients.bitcoind import BitcoinClient
     from teller.deposits.health import ScannerHealth
     from teller.deposits.intake import DepositIntake
     from teller.scanners.base import BlockScanner, ScanSettings
-    from teller.scanners.btc import BitcoinClient
     from teller.store.bindings import insert_binding
     from teller.store.db import Database, create_store_engine, sqlite_url
     from teller.store.deposits import deposits_by_status

@@ -3,11 +3,33 @@
 #   litecoind  Litecoin Core in regtest: a Bitcoin Core 0.21-style JSON-RPC node (BTC scanner tests)
 #   chromium   Debian's browser, driven by Playwright (web page tests)
 #   anvil      an Ethereum JSON-RPC node, from npm @foundry-rs/anvil, into .tools/ (ETH scanner tests)
-# Each is installed only when missing. A failed install does not stop `make test`: the tests
-# that need the missing program are skipped and say which program is missing and how to get it.
+# Each is installed only when missing. The fourth peer, a PostgreSQL server at 127.0.0.1:5432
+# (`apt-get install postgresql`, or TELLER_TEST_POSTGRES), is not installed here.
+#
+# Locally (CI unset) a failed install does not stop `make test`: the tests that need the missing
+# program are skipped, each saying which program is missing and how to get it.
+# In CI (CI=true) a failed install exits non-zero with the reason, and so stops `make test`;
+# the tests would fail on the missing program anyway (tests/peers.py), never skip.
 set -u
 TOOLS="${TOOLS:-.tools}"
 ANVIL_VERSION="1.7.1"
+
+case "$(printf '%s' "${CI:-}" | tr '[:upper:]' '[:lower:]')" in
+    true | 1 | yes) ci=1 ;;
+    *) ci=0 ;;
+esac
+failed=""
+
+# A program could not be installed: say so; in CI remember it, to fail at the end.
+could_not() {
+    if [ "$ci" = 1 ]; then
+        echo "install-test-deps: ERROR: $1" >&2
+        failed="$failed
+  $1"
+    else
+        echo "install-test-deps: $1 (the tests needing it will be skipped)"
+    fi
+}
 
 missing=""
 command -v litecoind >/dev/null 2>&1 || missing="$missing litecoind"
@@ -18,9 +40,9 @@ if [ -n "$missing" ]; then
         (apt-get update -qq >/dev/null 2>&1 || true)
         # shellcheck disable=SC2086
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing \
-            >/dev/null 2>&1 || echo "install-test-deps: could not install$missing (tests needing it will be skipped)"
+            >/dev/null 2>&1 || could_not "could not install$missing: as root run: apt-get install$missing"
     else
-        echo "install-test-deps: missing$missing; as root run: apt-get install$missing"
+        could_not "missing$missing: as root run: apt-get install$missing"
     fi
 fi
 
@@ -29,9 +51,14 @@ if [ ! -x "$TOOLS/node_modules/.bin/anvil" ]; then
         echo "install-test-deps: npm install @foundry-rs/anvil@$ANVIL_VERSION into $TOOLS"
         mkdir -p "$TOOLS"
         npm install --silent --no-audit --no-fund --prefix "$TOOLS" "@foundry-rs/anvil@$ANVIL_VERSION" \
-            >/dev/null 2>&1 || echo "install-test-deps: could not install anvil (ETH node tests will be skipped)"
+            >/dev/null 2>&1 || could_not "could not install anvil: npm install --prefix $TOOLS @foundry-rs/anvil@$ANVIL_VERSION failed"
     else
-        echo "install-test-deps: npm not found; ETH node tests will be skipped"
+        could_not "npm not found, so anvil cannot be installed: apt-get install npm, then make test-deps"
     fi
+fi
+
+if [ -n "$failed" ]; then
+    echo "install-test-deps: CI=true and test peers are missing:$failed" >&2
+    exit 1
 fi
 exit 0

@@ -15,10 +15,20 @@ from sqlalchemy.exc import OperationalError
 from teller.store.db import Database, create_store_engine, sqlite_url
 from teller.store.migrate import upgrade
 
-# Timings belong in bench/, not in tests: no per-example deadline, which a loaded machine (the
-# suite runs on two workers) would trip without anything being wrong.
-settings.register_profile("teller", deadline=None)
-settings.load_profile("teller")
+from .peers import POSTGRES_HINT, in_ci, require_peer
+
+# Hypothesis profiles. Timings belong in bench/, not in tests: no per-example deadline, which a
+# loaded machine (the suite runs on two workers) would trip without anything being wrong.
+# - "ci" (CI=true): derandomized (the same examples on every run) and without the example
+#   database, so CI passes or fails on the code alone, never by chance or on a replayed find.
+# - "dev" (otherwise): randomized, with the example database (.hypothesis/), so local runs keep
+#   exploring and a failure found once is tried again first.
+# `pytest --hypothesis-profile NAME` picks another.
+settings.register_profile(
+    "ci", derandomize=True, database=None, deadline=None, max_examples=100, print_blob=True
+)
+settings.register_profile("dev", deadline=None, max_examples=100)
+settings.load_profile("ci" if in_ci() else "dev")
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TELLER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -34,7 +44,9 @@ def _postgres_database() -> Iterator[str]:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except OperationalError as exc:
         admin.dispose()
-        pytest.skip(f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL}: {exc.orig}")
+        require_peer(
+            "PostgreSQL", POSTGRES_HINT, why=f"unreachable at {POSTGRES_ADMIN_URL}: {exc.orig}"
+        )
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
@@ -72,5 +84,5 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database URL (the test is skipped, saying why, if unreachable)."""
+    """A fresh PostgreSQL database URL (if unreachable: skipped locally, failed in CI)."""
     yield from _postgres_database()

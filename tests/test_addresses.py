@@ -10,7 +10,8 @@ import pytest
 
 from teller.deposits.address_files import AddressFileError, read_address_file
 
-ORIGINAL_FILES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "go-teller-files"
+from .vectors import go_teller_file
+
 BTC_1 = "1PZ63K3G4gZP6A6E2TTbBwxT5bFQGL2TLB"
 BTC_2 = "14FG8vQnmK6B7YbLSr6uC5wfGY78JFNCYg"
 P2SH = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"
@@ -26,9 +27,7 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 
 @pytest.mark.parametrize("coin", ["btc", "eth", "sky"])
 def test_the_original_example_files_load_unchanged(coin: str) -> None:
-    path = ORIGINAL_FILES / f"example_{coin}_addresses.json"
-    if not path.exists():
-        pytest.skip(f"{path} is not here (shared/ missing)")
+    path = go_teller_file(f"example_{coin}_addresses.json")
     addresses = read_address_file(path, coin.upper())
     assert addresses == [
         a.strip().lower() if coin == "eth" else a.strip()

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .e2e.conftest import EXAMPLE_CONFIG, free_port
-from .vectors import VECTORS
+from .e2e.conftest import ANY_PORT, EXAMPLE_CONFIG, ready_addresses
+from .vectors import load_json
 
 TELLER = [sys.executable, "-m", "teller.cli"]
 
@@ -27,10 +27,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def _golden(name: str) -> dict[str, object]:
-    path = VECTORS / "skycoin" / "cipher" / name
-    if not path.exists():
-        pytest.skip(f"vector {path} is missing")
-    return dict(json.loads(path.read_text()))
+    return dict(load_json(f"skycoin/cipher/{name}"))
 
 
 @pytest.mark.parametrize("name", ["seed-0000.golden", "seed-0001.golden"])
@@ -112,14 +109,11 @@ def test_a_bad_address_file_stops_start_up_naming_file_and_line(tmp_path: Path) 
 def test_sigterm_stops_cleanly_sighup_reopens_the_log_and_pidfile_is_removed(
     tmp_path: Path,
 ) -> None:
-    public, admin, dummy = free_port(), free_port(), free_port()
     logfile, pidfile = tmp_path / "teller.log", tmp_path / "teller.pid"
     env = dict(os.environ)
+    env.update(ANY_PORT)  # the kernel picks the ports; the ready line says which
     env.update(
         {
-            "TELLER_WEB__HTTP_ADDR": f"127.0.0.1:{public}",
-            "TELLER_ADMIN_PANEL__HOST": f"127.0.0.1:{admin}",
-            "TELLER_DUMMY__HTTP_ADDR": f"127.0.0.1:{dummy}",
             "TELLER_LOGFILE": str(logfile),
             "TELLER_PIDFILE": str(pidfile),
         }
@@ -132,14 +126,18 @@ def test_sigterm_stops_cleanly_sighup_reopens_the_log_and_pidfile_is_removed(
     )
     try:
         deadline = time.monotonic() + 30
-        while not logfile.exists() or "teller ready" not in logfile.read_text():
+        addresses = None
+        while addresses is None:
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
+            if logfile.exists():
+                addresses = ready_addresses(logfile.read_text(), proc.pid)
+        public = addresses["web.http_addr"]
         assert pidfile.read_text().strip() == str(proc.pid)
         logfile.rename(tmp_path / "teller.log.1")  # what logrotate does
         proc.send_signal(signal.SIGHUP)
         time.sleep(0.3)
-        assert httpx.get(f"http://127.0.0.1:{public}/api/health").status_code == 200
+        assert httpx.get(f"http://{public}/api/health").status_code == 200
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
     finally:

@@ -1,5 +1,6 @@
-"""teller.config.schema: the original's config files, defaults, every validation rule and message,
-environment overrides, the c2cx table name, redaction of secrets, and config file lookup."""
+"""teller.config (schema, load, go_compat, preflight): the original's config files, defaults,
+every validation rule and message, environment overrides (pydantic-settings), the c2cx table
+name, redaction of secrets, and config file lookup."""
 
 from __future__ import annotations
 
@@ -15,23 +16,14 @@ from typing import Any
 import pytest
 
 import teller
-from teller.config.schema import (
-    Config,
-    ConfigError,
-    find_config_file,
-    load_config,
-    redact_url_password,
-    split_host_port,
-)
+from teller.config.load import find_config_file, load_config
+from teller.config.preflight import split_host_port
+from teller.config.schema import Config, ConfigError, redact_url_password
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-GO_TELLER_FILES = SHARED / "reference" / "go-teller-files"
+from .peers import closed_port
+from .vectors import GO_TELLER_FILES
+
 EXAMPLE_CONFIG = Path(teller.__file__).resolve().parent / "examples" / "config.toml"
-
-needs_go_teller_files = pytest.mark.skipif(
-    not (GO_TELLER_FILES / "config.toml").is_file(),
-    reason=f"the original teller's files are not in {GO_TELLER_FILES}",
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,7 +131,6 @@ def problems_of(
 # The original's shipped configs, unchanged
 
 
-@needs_go_teller_files
 @pytest.mark.parametrize("name", ["config.toml", "config.passthrough.toml"])
 def test_original_configs_load(name: str) -> None:
     config = load_config(GO_TELLER_FILES / name, check_network=False, env={})
@@ -151,7 +142,6 @@ def test_original_configs_load(name: str) -> None:
     assert config.sky_exchanger.send_enabled is True
 
 
-@needs_go_teller_files
 def test_original_config_toml_values() -> None:
     config = load_config(GO_TELLER_FILES / "config.toml", check_network=False, env={})
     assert config.sky_addresses == str(GO_TELLER_FILES / "example_sky_addresses.json")
@@ -160,7 +150,6 @@ def test_original_config_toml_values() -> None:
     assert config.web.http_addr == "127.0.0.1:7071"
 
 
-@needs_go_teller_files
 def test_original_passthrough_config_values() -> None:
     config = load_config(GO_TELLER_FILES / "config.passthrough.toml", check_network=False, env={})
     exchanger = config.sky_exchanger
@@ -172,14 +161,12 @@ def test_original_passthrough_config_values() -> None:
     assert config.dbfile == "teller-passthrough-test.db"
 
 
-@needs_go_teller_files
 def test_original_simulated_btcd_config_lacks_its_cert() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(GO_TELLER_FILES / "config.simulated-btcd.toml", check_network=False, env={})
     assert caught.value.problems == ["btc_rpc.cert file does not exist"]
 
 
-@needs_go_teller_files
 def test_original_https_reverse_proxy_config_loads_in_dummy_mode() -> None:
     # eth_rpc.server/port are "" but no real ETH scanner runs; auto_tls_host covers https_addr.
     config = load_config(
@@ -191,7 +178,6 @@ def test_original_https_reverse_proxy_config_loads_in_dummy_mode() -> None:
     assert config.eth_rpc.server == "" and not config.eth_scanner.enabled
 
 
-@needs_go_teller_files
 def test_original_https_reverse_proxy_config_without_dummy_scanner_needs_rpc_settings() -> None:
     env = {"TELLER_DUMMY__SCANNER": "false", "TELLER_ETH_SCANNER__ENABLED": "true"}
     with pytest.raises(ConfigError) as caught:
@@ -711,7 +697,6 @@ def test_real_sender_with_a_wallet_loads(config_dir: Path) -> None:
     assert config.sky_exchanger.wallet == str(config_dir / "hot.wlt")
 
 
-@needs_go_teller_files
 def test_the_originals_example_wallet_is_accepted(config_dir: Path) -> None:
     shutil.copy(GO_TELLER_FILES / "example.wlt", config_dir / "example.wlt")
     load(config_dir, REAL_SENDER, {"sky_exchanger": {"wallet": "example.wlt"}})
@@ -736,13 +721,17 @@ def test_passthrough_with_key_and_secret_loads(config_dir: Path) -> None:
     assert client.orderbook_refresh.total_seconds() == 10
 
 
-def test_passthrough_on_the_simulator_needs_no_credentials(config_dir: Path) -> None:
-    layer = {"sky_exchanger": {"buy_method": "passthrough"}, "dummy": {"c2cx_sim": True}}
-    assert load(config_dir, layer).dummy.c2cx_sim is True
+def test_passthrough_needs_key_and_secret(config_dir: Path) -> None:
     assert problems_of(config_dir, {"sky_exchanger": {"buy_method": "passthrough"}}) == [
         "c2cx.key must be set for buy_method passthrough",
         "c2cx.secret must be set for buy_method passthrough",
     ]
+
+
+@pytest.mark.parametrize("key", ["skynode_sim", "c2cx_sim"])
+def test_no_in_process_simulator_can_be_configured(config_dir: Path, key: str) -> None:
+    # Simulators are peers run as their own processes (sky_rpc.address, exchange_client.*).
+    assert problems_of(config_dir, {"dummy": {key: True}}) == [f"unknown config key dummy.{key}"]
 
 
 @pytest.mark.parametrize("url", ["api.c2cx.com/v1/", "ftp://x/", "http://", ""])
@@ -1037,6 +1026,46 @@ def test_environment_names_that_are_no_key_are_ignored(config_dir: Path) -> None
     )
 
 
+def test_environment_table_names_do_not_hide_their_keys(config_dir: Path) -> None:
+    # A variable named for a whole table is no key: ignored, and its keys still apply.
+    config = load(
+        config_dir,
+        env={
+            "TELLER_WEB": "x",
+            "TELLER_WEB__HTTP_ADDR": "0.0.0.0:8080",
+            "TELLER_WEB__TLS_KEY__X": "1",
+            "TELLER_SKY_EXCHANGER": '{"wallet": "x.wlt"}',
+            "TELLER_SKY_EXCHANGER__C2CX": "x",
+            "TELLER_SKY_EXCHANGER__C2CX__KEY": "k",
+            "TELLER_SKY_EXCHANGER__EXCHANGE_CLIENT": "x",
+            "TELLER_SKY_EXCHANGER__EXCHANGE_CLIENT__SECRET": "s",
+        },
+    )
+    assert config.web.http_addr == "0.0.0.0:8080"
+    assert config.web.tls_key == ""
+    assert config.sky_exchanger.wallet == ""
+    assert config.sky_exchanger.exchange_client.key.get_secret_value() == "k"
+    assert config.sky_exchanger.exchange_client.secret.get_secret_value() == "s"
+
+
+def test_environment_list_that_is_not_json(config_dir: Path) -> None:
+    assert problems_of(config_dir, env={"TELLER_WEB__CORS_ALLOWED": '["a", 1]'}) == [
+        "web.cors_allowed: expected a list of strings, got ['a', 1]"
+    ]
+    assert problems_of(config_dir, env={"TELLER_WEB__CORS_ALLOWED": "[nope"}) == [
+        "web.cors_allowed: expected a list of strings, got '[nope'"
+    ]
+
+
+def test_environment_empty_value_overrides(config_dir: Path) -> None:
+    config = load(
+        config_dir,
+        {"web": {"https_addr": "127.0.0.1:7443", "auto_tls_host": "a.example"}},
+        env={"Teller_Web__Https_Addr": "", "TELLER_WEB__AUTO_TLS_HOST": ""},
+    )
+    assert config.web.https_addr == "" and config.web.auto_tls_host == ""
+
+
 def test_process_environment_is_the_default(
     config_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1140,26 +1169,27 @@ def listening_address() -> Iterator[str]:
         yield f"127.0.0.1:{server.getsockname()[1]}"
 
 
-def closed_address() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{probe.getsockname()[1]}"
+@pytest.fixture
+def closed_address() -> Iterator[str]:
+    """An address where connections are refused (its port held, so nothing else takes it)."""
+    with closed_port() as port:
+        yield f"127.0.0.1:{port}"
 
 
 def test_sky_rpc_reachable(config_dir: Path, listening_address: str) -> None:
     load(config_dir, REAL_SENDER, {"sky_rpc": {"address": listening_address}}, check_network=True)
 
 
-def test_sky_rpc_unreachable(config_dir: Path) -> None:
-    address = closed_address()
+def test_sky_rpc_unreachable(config_dir: Path, closed_address: str) -> None:
+    address = closed_address
     with pytest.raises(ConfigError) as caught:
         load(config_dir, REAL_SENDER, {"sky_rpc": {"address": address}}, check_network=True)
     [problem] = caught.value.problems
     assert problem.startswith(f"sky_rpc.address connect failed: dial tcp {address}: ")
 
 
-def test_sky_rpc_not_dialled_for_the_dummy_sender(config_dir: Path) -> None:
-    load(config_dir, {"sky_rpc": {"address": closed_address()}}, check_network=True)
+def test_sky_rpc_not_dialled_for_the_dummy_sender(config_dir: Path, closed_address: str) -> None:
+    load(config_dir, {"sky_rpc": {"address": closed_address}}, check_network=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1266,11 +1296,6 @@ def test_example_config_loads(tmp_path: Path) -> None:
 
 
 def test_example_config_loads_in_place() -> None:
-    address_files = [
-        EXAMPLE_CONFIG.parent / f"example_{coin}_addresses.txt" for coin in ("btc", "eth", "sky")
-    ]
-    if not all(path.is_file() for path in address_files):
-        pytest.skip("the example address files are not in src/teller/examples yet")
     load_config(EXAMPLE_CONFIG, check_network=False, env={})
 
 

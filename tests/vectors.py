@@ -1,8 +1,15 @@
-"""Where the shared test vectors live (/work/main/../shared/vectors) and how to read them.
+"""Where the test vectors live (tests/fixtures/, in the repository) and how to read them.
 
-Import with `from vectors import VECTORS, load_json` from a test module once `tests/` is on
-sys.path (pytest puts it there when `tests/conftest.py` exists). Tests whose vectors are
-missing are skipped with the path in the reason, never failed.
+Import with `from tests.vectors import VECTORS, load_json` (or `from ..vectors import ...`).
+The vectors are data copied into the repository, so a clone alone runs every test: a missing
+vector file is an error (the test, or the collection of its module, fails and names the path),
+never a skip.
+
+- `tests/fixtures/vectors/`: Skycoin's cipher, transaction and wallet vectors, teller's
+  calculation and address vectors, and a database the Go teller wrote (each folder has a README
+  saying where its files come from).
+- `tests/fixtures/go-teller-files/`: the original Go teller's shipped config files, example
+  address files and example wallet.
 """
 
 from __future__ import annotations
@@ -13,37 +20,48 @@ from typing import Any
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
-VECTORS: Path = SHARED / "vectors"
-REFERENCE: Path = SHARED / "reference"
+FIXTURES: Path = Path(__file__).resolve().parent / "fixtures"
+VECTORS: Path = FIXTURES / "vectors"
+GO_TELLER_FILES: Path = FIXTURES / "go-teller-files"
 
 
-def vector_path(relpath: str) -> Path:
-    """The path of a vector file; skips the calling test (or module) if it is missing."""
-    path = VECTORS / relpath
+class MissingVectorError(FileNotFoundError):
+    """A test vector the repository should hold is not there."""
+
+
+def _required(path: Path) -> Path:
     if not path.is_file():
-        pytest.skip(f"shared test vector not found: {path}", allow_module_level=True)
+        raise MissingVectorError(
+            f"test vector not found: {path} (the vectors are part of the repository, "
+            "under tests/fixtures/; restore it from version control)"
+        )
     return path
 
 
+def vector_path(relpath: str) -> Path:
+    """The path of a vector file (relative to VECTORS); an error if it is missing."""
+    return _required(VECTORS / relpath)
+
+
+def go_teller_file(name: str) -> Path:
+    """The path of one of the Go teller's files (relative to GO_TELLER_FILES); an error if
+    it is missing."""
+    return _required(GO_TELLER_FILES / name)
+
+
 def load_json(relpath: str) -> Any:
-    """A vector file (relative to VECTORS) parsed as JSON; skips if it is missing."""
+    """A vector file (relative to VECTORS) parsed as JSON; an error if it is missing."""
     return json.loads(vector_path(relpath).read_text(encoding="utf-8"))
 
 
 def vector_params(relpath: str, *keys: str, id_key: str | None = None) -> list[Any]:
-    """The list at `keys` of a vector file as pytest parameters.
-
-    When the file is missing, one skipped parameter says where it was looked for, so a
-    parametrized test is reported as skipped (with the path) rather than collected as empty.
-    """
-    path = VECTORS / relpath
-    if not path.is_file():
-        reason = f"shared test vector not found: {path}"
-        return [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
-    node: Any = json.loads(path.read_text(encoding="utf-8"))
+    """The list at `keys` of a vector file as pytest parameters (an error if it is missing,
+    so a parametrized test can never be collected as empty)."""
+    node: Any = load_json(relpath)
     for key in keys:
         node = node[key]
+    if not node:
+        raise MissingVectorError(f"no cases at {'/'.join(keys)} in {VECTORS / relpath}")
     return [
         pytest.param(item, id=repr(item[id_key]) if id_key else json.dumps(item)) for item in node
     ]

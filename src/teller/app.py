@@ -16,11 +16,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from logging.handlers import WatchedFileHandler
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
-from teller_sims.c2cx import DEMO_KEY, DEMO_SECRET, InProcessExchange, in_process_exchange
-from teller_sims.skynode_inprocess import InProcessNode, in_process_node
 
 from teller.clients.c2cx import C2CXClient
 from teller.clients.market import Market
@@ -37,7 +36,7 @@ from teller.http.admin import create_admin_app
 from teller.http.dummy import create_dummy_app
 from teller.http.public import create_public_app
 from teller.http.servers import EmbeddedServer, Listener, bind_socket
-from teller.logs import ReopenableFileHandler, log_event
+from teller.logs import log_event
 from teller.passthrough.orders import PassthroughProcessor
 from teller.passthrough.quote import OrderBookWatch, QuoteService
 from teller.payout.base import Payer
@@ -47,7 +46,7 @@ from teller.payout.skycoin_node import SkyNodePayer
 from teller.scanners.base import BlockScanner
 from teller.scanners.nodes import build_scanners
 from teller.services.parts import Services
-from teller.store.db import Database, create_store_engine, sqlite_url
+from teller.store.db import Database, create_store_engine, store_url
 from teller.store.migrate import upgrade
 from teller.store.pool import sync_pool
 from teller.store.worker_lock import DatabaseInUse, PostgresWorkerLock, SqliteProcessLock
@@ -67,7 +66,7 @@ class StartupError(Exception):
 
 
 def database_url(config: Config, appdir: Path) -> str:
-    return config.database_url or sqlite_url(appdir / config.dbfile)
+    return store_url(config.database_url, appdir, config.dbfile)
 
 
 def open_database(config: Config, appdir: Path) -> Database:
@@ -125,75 +124,45 @@ class Teller:
     process_lock: SqliteProcessLock | None = None
     worker_lock: PostgresWorkerLock | None = None
     scanners: list[BlockScanner] = field(default_factory=list)  # chain scanners (not dummy)
-    skynode_sim: InProcessNode | None = None  # dummy.skynode_sim: served in teller's loop
     market: Market | None = None  # the exchange of passthrough deposits, if there is one
     passthrough: PassthroughProcessor | None = None
     book_watch: OrderBookWatch | None = None  # the order book behind passthrough quotes
-    c2cx_sim: InProcessExchange | None = None  # dummy.c2cx_sim: served in teller's loop
 
     def addresses(self) -> dict[str, str]:
         return {lst.name: lst.address for lst in self.listeners}
 
 
-def build_payer(
-    config: Config, appdir: Path
-) -> tuple[Payer, DummyPayer | None, InProcessNode | None]:
-    """The payer the sender uses, the dummy payer if it is that one (for its API), and the
-    in-process node simulator if there is one (for serve() to run).
+def build_payer(config: Config, appdir: Path) -> tuple[Payer, DummyPayer | None]:
+    """The payer the sender uses, and the dummy payer if it is that one (for its API).
 
-    dummy.skynode_sim: the real payer against a node simulator teller runs itself, with a
-    demo wallet in the data directory. dummy.sender: the fake network of payers/dummy.py.
-    Otherwise the real one: the hot wallet of sky_exchanger.wallet (unencrypted; checked
-    here, before anything runs) signing for the Skycoin node at sky_rpc.address.
+    dummy.sender: the fake network of payout/dummy.py. Otherwise the real one: the hot
+    wallet of sky_exchanger.wallet (unencrypted; checked here, before anything runs) signing
+    for the Skycoin node at sky_rpc.address (a node simulator is just such a node, on a
+    loopback address: `teller-sim skynode`).
     """
-    if config.dummy.skynode_sim:
-        try:
-            node = in_process_node(appdir)
-        except (OSError, ValueError) as exc:  # WalletError is a ValueError
-            raise StartupError([f"dummy.skynode_sim: {exc}"]) from exc
-        log_event(
-            log,
-            logging.INFO,
-            "paying through the in-process Skycoin node simulator",
-            node=f"http://{node.address}",
-            wallet=node.wallet.path,
-        )
-        return SkyNodePayer(SkyNodeClient(node.address), node.wallet), None, node
     if config.dummy.sender:
         dummy = DummyPayer(
             appdir / DUMMY_LEDGER,
             dummy_droplets(config.dummy.balance),
             auto_confirm=config.dummy.auto_confirm,
         )
-        return dummy, dummy, None
+        return dummy, dummy
     try:
         wallet = load_wallet(config.sky_exchanger.wallet)
     except WalletError as exc:
         raise StartupError([f"sky_exchanger.wallet: {exc}"]) from exc
-    return SkyNodePayer(SkyNodeClient(config.sky_rpc.address), wallet), None, None
+    return SkyNodePayer(SkyNodeClient(config.sky_rpc.address), wallet), None
 
 
-def build_market(config: Config, appdir: Path) -> tuple[Market | None, InProcessExchange | None]:
-    """The exchange passthrough deposits are bought on, and the in-process simulator if it
-    is that one. None without dummy.c2cx_sim or credentials: passthrough deposits then wait
-    (the config refuses buy_method passthrough without them)."""
-    if config.dummy.c2cx_sim:
-        try:
-            sim = in_process_exchange(appdir)
-        except (OSError, ValueError, KeyError) as exc:
-            raise StartupError([f"dummy.c2cx_sim: {exc}"]) from exc
-        log_event(
-            log,
-            logging.INFO,
-            "buying passthrough deposits on the in-process C2CX simulator",
-            exchange=sim.base_url,
-        )
-        return C2CXClient(DEMO_KEY, DEMO_SECRET, sim.base_url), sim
+def build_market(config: Config) -> Market | None:
+    """The exchange passthrough deposits are bought on: C2CX at exchange_client.base_url (or
+    a `teller-sim c2cx` on a loopback address). None without credentials: passthrough
+    deposits then wait (the config refuses buy_method passthrough without them)."""
     client = config.sky_exchanger.exchange_client
     key, secret = client.key.get_secret_value(), client.secret.get_secret_value()
     if key and secret:
-        return C2CXClient(key, secret, client.base_url), None
-    return None, None
+        return C2CXClient(key, secret, client.base_url)
+    return None
 
 
 def build_teller(config: Config, appdir: Path) -> Teller:
@@ -212,8 +181,8 @@ def build_teller(config: Config, appdir: Path) -> Teller:
     load_pools(config, db, coins - hd_chains.keys())
     board = StatusBoard()
     processor_waker, sender_waker = Waker(), Waker()
-    payer, dummy_payer, skynode_sim = build_payer(config, appdir)
-    market, c2cx_sim = build_market(config, appdir)
+    payer, dummy_payer = build_payer(config, appdir)
+    market = build_market(config)
     exchanger = config.sky_exchanger
     book_watch = None
     if market is not None:
@@ -253,8 +222,7 @@ def build_teller(config: Config, appdir: Path) -> Teller:
         worker_lock=PostgresWorkerLock(db.engine) if db.backend == "postgresql" else None,
     )
     teller.scanners = build_scanners(config, db, services.intake, board)
-    teller.skynode_sim = skynode_sim
-    teller.market, teller.c2cx_sim, teller.book_watch = market, c2cx_sim, book_watch
+    teller.market, teller.book_watch = market, book_watch
     if market is not None:
         passthrough_waker = Waker()
         processor_waker.add_follower(passthrough_waker)
@@ -320,7 +288,7 @@ def make_listeners(services: Services) -> list[Listener]:
 async def serve(
     teller: Teller,
     *,
-    log_handler: ReopenableFileHandler | None = None,
+    log_handler: WatchedFileHandler | None = None,
     on_ready: Callable[[Teller], None] | None = None,
 ) -> None:
     """Run every stage and server until SIGINT/SIGTERM (or cancellation), then stop cleanly."""
@@ -345,10 +313,6 @@ async def serve(
                     server.serve(sockets=[listener.sock]), name=f"serve {listener.name}"
                 )
             side_tasks = []
-            if teller.skynode_sim is not None:
-                side_tasks.append(group.create_task(teller.skynode_sim.serve(), name="skynode sim"))
-            if teller.c2cx_sim is not None:
-                side_tasks.append(group.create_task(teller.c2cx_sim.serve(), name="c2cx sim"))
             if teller.book_watch is not None:
                 # Every replica quotes, so every replica reads the book (not only the worker).
                 side_tasks.append(group.create_task(teller.book_watch.run(), name="order book"))
@@ -364,8 +328,6 @@ async def serve(
             workers.cancel()
             for task in side_tasks:
                 task.cancel()
-            if teller.c2cx_sim is not None:
-                teller.c2cx_sim.sim.stop()
             for server in teller.servers:
                 server.should_exit = True
     finally:
@@ -423,7 +385,7 @@ async def run_workers_when_allowed(teller: Teller, poll_seconds: float = 5.0) ->
 
 
 def _install_signal_handlers(
-    loop: asyncio.AbstractEventLoop, stop: asyncio.Event, log_handler: ReopenableFileHandler | None
+    loop: asyncio.AbstractEventLoop, stop: asyncio.Event, log_handler: WatchedFileHandler | None
 ) -> list[int]:
     installed: list[int] = []
     try:
@@ -431,7 +393,7 @@ def _install_signal_handlers(
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
         if log_handler is not None:
-            loop.add_signal_handler(signal.SIGHUP, log_handler.reopen)
+            loop.add_signal_handler(signal.SIGHUP, log_handler.reopenIfNeeded)
             installed.append(signal.SIGHUP)
     except (NotImplementedError, RuntimeError):
         pass  # not the main thread (tests running teller in a thread): no signals

@@ -18,7 +18,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from teller.config.schema import Config, ConfigError, find_config_file, load_config
+from teller.config.load import find_config_file, load_config
+from teller.config.schema import Config, ConfigError
 
 DEFAULT_APPDIR = "~/.teller-skycoin"
 MAX_ADDRESSES = 1_000_000  # per run of `teller addresses` (they are held in memory)
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     btc.add_argument("seed", nargs="?", help="the seed text (not with --xpub)")
     btc.add_argument("count", type=int, nargs="?", help="how many addresses")
     btc.add_argument("--json", action="store_true", help='print {"btc_addresses": [...]}')
-    btc.add_argument("--xpub", help="derive from this xpub/ypub/zpub instead (teller hd.py)")
+    btc.add_argument("--xpub", help="derive from this xpub/ypub/zpub instead")
     eth = coins.add_parser("eth", help="ETH addresses from an account xpub (m/44'/60'/0')")
     eth.add_argument("--xpub", required=True, help="the account's extended public key")
     eth.add_argument("count", type=int, help="how many addresses")

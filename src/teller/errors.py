@@ -1,7 +1,10 @@
-"""The exception tree of teller: what callers catch, and which failures are retried.
+"""The one exception tree of teller: what callers catch, and which failures are retried.
 
-Every error a user or operator can see derives from TellerError, whose str() is the exact
-message shown (HTTP bodies are plain text, as the original's were).
+Every exception teller raises derives from TellerError, whose str() is the exact message shown
+(HTTP bodies are plain text, as the original's were). Where a class is also a ValueError,
+TypeError or RuntimeError, that is for callers that catch the built-in kind (a bad value read
+from a file is both). Each class is defined where its job is (the module in brackets) and
+drawn here; this module is the bottom of the import order, imported by every room.
 
     TellerError
     ├── RequestError           bad input from an API caller; 4xx, nothing changed
@@ -17,6 +20,32 @@ message shown (HTTP bodies are plain text, as the original's were).
     │                          zero value); the deposit is not recorded
     ├── InvalidTransition      a state-machine step from the wrong status (a bug or a race lost;
     │                          the step is abandoned and retried from what is stored)
+    ├── InvalidValue (+ValueError)   a value that is not what it must be: pure-code checks
+    │   ├── AmountError                  [money] an amount that cannot be exact or is too large
+    │   ├── Base58Error                  [coins.base58check]
+    │   ├── AddressError                 [coins.btc, coins.eth, coins.sky] an invalid address
+    │   ├── HdKeyError                   [coins.xpub] not a usable extended public key
+    │   ├── WalletError                  [coins.sky_wallet]
+    │   │   └── EncryptedWalletError
+    │   ├── TransactionDecodeError       [coins.sky_tx] bytes that are no transaction
+    │   ├── TransactionInvalid           [coins.sky_tx] breaks a consensus constraint
+    │   ├── TransactionBuildError        [coins.sky_tx]
+    │   │   └── InsufficientCoins
+    │   └── DurationError                [config.durations] not a Go duration
+    ├── InvalidType (+TypeError)     a value of the wrong type handed to the store
+    ├── InternalError (+RuntimeError) a state that the code rules out: a bug, logged as one
+    ├── ConfigError            [config] the config file or environment cannot run teller
+    ├── StartupError           [app] teller cannot start (one line per problem)
+    ├── ListenError            [http.servers] a listen address cannot be bound
+    ├── AddressFileError       [deposits.address_files] an address pool file is unusable
+    ├── NodeError              a chain node could not answer usefully now: retried with backoff
+    │   ├── NodeUnreachable    no answer at all (connection refused, timeout)
+    │   └── NodeBadAnswer      an answer teller cannot use (garbage, missing block)
+    │       ├── RpcError       [clients.jsonrpc] the node answered with a JSON-RPC error
+    │       └── SkyNodeError   [clients.skycoin_node]
+    ├── ScanHalted             the node's chain differs from every stored block, or is another
+    │                          network: nothing is scanned until the operator looks (WATCH)
+    ├── TransactionRejected    [clients.skycoin_node] the node refused a transaction for good
     ├── SendError              paying SKY failed
     │   ├── SendTemporary      retried with backoff: node unreachable, broadcast refused (503),
     │   │   ├── InsufficientBalance   the hot wallet cannot cover a payout: "sold out"
@@ -24,17 +53,27 @@ message shown (HTTP bodies are plain text, as the original's were).
     │   │                             transactions confirm (their change): wait, not sold out
     │   └── SendConflict       a stored transaction can never confirm (its inputs were spent
     │                          elsewhere): the deposit stops with notice=WATCH, never re-signed
-    └── MarketError            the exchange (passthrough buying, markets/) failed a request
-        ├── MarketTemporary    retried after request_failure_wait: network, 5xx, an answer
-        │   │                  that is not the exchange's envelope, an unknown API error
-        │   └── MarketRateLimited   "Too Many Requests": retried after ratelimit_wait
-        ├── ClientIdTaken      the client order id was used before: the order is looked up
-        │                      by that id, never placed again under another
-        └── MarketRefused      permanent: the same request will never succeed
-            ├── BelowExchangeMinimum   "limit value: <min>": the order is below the
-            │                          exchange's (variable) minimum
-            └── CredentialsRefused     the API key or signature was refused: passthrough
-                                       halts with notice=WATCH until the operator fixes it
+    ├── MarketError            the exchange (passthrough buying, clients/c2cx.py) failed a request
+    │   ├── MarketTemporary    retried after request_failure_wait: network, 5xx, an answer
+    │   │   │                  that is not the exchange's envelope, an unknown API error
+    │   │   └── MarketRateLimited   "Too Many Requests": retried after ratelimit_wait
+    │   ├── ClientIdTaken      the client order id was used before: the order is looked up
+    │   │                      by that id, never placed again under another
+    │   └── MarketRefused      permanent: the same request will never succeed
+    │       ├── BelowExchangeMinimum   "limit value: <min>": the order is below the
+    │       │                          exchange's (variable) minimum
+    │       └── CredentialsRefused     the API key or signature was refused: passthrough
+    │                                  halts with notice=WATCH until the operator fixes it
+    ├── StoreError             the store refused a step
+    │   ├── StaleStatus        [store.deposits] a compare-and-set lost: the row moved on;
+    │   │                      the caller's transaction rolls back and the step is re-read
+    │   ├── DatabaseInUse      [store.worker_lock] another teller holds this SQLite file
+    │   └── BackupUnsupported  [store.backup] no online backup for this database
+    └── GoTellerError          switching from the Go teller (goteller/)
+        ├── BoltError          [goteller.boltfile] not a readable Bolt file
+        │   └── BoltLocked     the Go teller still has it open
+        ├── GoDatabaseError    [goteller.records] a record the Go teller could not have written
+        └── ImportConflict     [goteller.importer] the import would contradict the store
 """
 
 from __future__ import annotations
@@ -95,6 +134,26 @@ class InvalidTransition(TellerError):
     http_status = 500
 
 
+class InvalidValue(TellerError, ValueError):
+    """A value that is not what it must be (also a ValueError, for callers that catch that)."""
+
+
+class InvalidType(TellerError, TypeError):
+    """A value of the wrong type (also a TypeError)."""
+
+
+class InternalError(TellerError, RuntimeError):
+    """A state the code rules out: a bug (also a RuntimeError)."""
+
+
+class StoreError(TellerError):
+    """The store refused a step."""
+
+
+class GoTellerError(TellerError):
+    """Reading or importing a Go teller's database failed."""
+
+
 class SendError(TellerError):
     pass
 
@@ -149,3 +208,20 @@ class BelowExchangeMinimum(MarketRefused):
 
 class CredentialsRefused(MarketRefused):
     pass
+
+
+class NodeError(TellerError):
+    """The node could not answer usefully now (unreachable, slow, error, garbage): retry."""
+
+
+class NodeUnreachable(NodeError):
+    """No answer from the node at all (connection refused, reset, timed out)."""
+
+
+class NodeBadAnswer(NodeError):
+    """The node answered, but not with something teller can use (RPC error, garbage)."""
+
+
+class ScanHalted(TellerError):
+    """Scanning stops until the operator acts: the node's chain shares no stored block with
+    what was scanned, or the node is on another network than the config says."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
-from pathlib import Path
+from logging.handlers import WatchedFileHandler
 from typing import Any
+
+from teller.errors import InvalidValue
 
 WATCH = "WATCH"
 _SECRET_FIELD_NAMES = ("pass", "secret", "key", "password")
@@ -44,42 +45,16 @@ def log_event(
     """Log `message` with `fields`; `watch=True` marks it notice=WATCH for the operator."""
     for name in fields:
         if name.lower() in _SECRET_FIELD_NAMES:
-            raise ValueError(f"refusing to log a field named {name!r}: it may hold a secret")
+            raise InvalidValue(f"refusing to log a field named {name!r}: it may hold a secret")
     extra: dict[str, Any] = {"fields": fields}
     if watch:
         extra["notice"] = WATCH
     logger.log(level, message, extra=extra)
 
 
-class ReopenableFileHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Appends to a file; `reopen()` (on SIGHUP) starts writing to a fresh file of that name."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._reopen_lock = threading.Lock()
-        super().__init__(path.open("a", encoding="utf-8"))
-
-    def reopen(self) -> None:
-        with self._reopen_lock:
-            self.acquire()
-            try:
-                old = self.stream
-                self.stream = self.path.open("a", encoding="utf-8")
-                old.close()
-            finally:
-                self.release()
-
-    def close(self) -> None:
-        self.acquire()
-        try:
-            self.stream.close()
-        finally:
-            self.release()
-        super().close()
-
-
-def setup_logging(debug: bool, logfile: str) -> ReopenableFileHandler | None:
-    """Log to stderr, and to `logfile` too when set. Returns the file handler (for SIGHUP)."""
+def setup_logging(debug: bool, logfile: str) -> WatchedFileHandler | None:
+    """Log to stderr, and to `logfile` too when set. The file handler reopens the file when
+    logrotate has moved it (checked at each line, and at SIGHUP); it is returned for that."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -90,7 +65,7 @@ def setup_logging(debug: bool, logfile: str) -> ReopenableFileHandler | None:
     root.addHandler(console)
     file_handler = None
     if logfile:
-        file_handler = ReopenableFileHandler(Path(logfile))
+        file_handler = WatchedFileHandler(logfile, encoding="utf-8")
         file_handler.setFormatter(formatter)
         root.addHandler(file_handler)
     for noisy in ("uvicorn.access", "httpx", "httpcore", "alembic.runtime.migration"):

@@ -28,6 +28,7 @@ from fractions import Fraction
 
 from teller.coins.btc import SATOSHIS_PER_BTC
 from teller.coins.eth import WEI_PER_ETH
+from teller.errors import InvalidValue
 
 SKY_DROPLETS = 1_000_000
 SKY_DECIMALS = 6
@@ -47,7 +48,7 @@ _RATIONAL = re.compile(r"(?P<num>[+-]?(?:0|[1-9][0-9]*))/(?P<den>0|[1-9][0-9]*)"
 RATE_NOT_POSITIVE = "rate must be greater than zero"
 
 
-class AmountError(ValueError):
+class AmountError(InvalidValue):
     """A rate or amount cannot be used; str() is the original teller's message."""
 
 
@@ -205,7 +206,7 @@ def _exact_context(amount: int, rate: Decimal) -> Context:
 def format_units(value: int, decimals: int) -> str:
     """An int of base units as a fixed-point string with exactly `decimals` decimals."""
     if decimals < 0:
-        raise ValueError("decimals must not be negative")
+        raise InvalidValue("decimals must not be negative")
     sign = "-" if value < 0 else ""
     whole, fraction = divmod(abs(value), 10**decimals)
     if decimals == 0:

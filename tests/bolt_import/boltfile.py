@@ -1,4 +1,5 @@
-"""Writing small BoltDB files for tests, byte by byte from the format's facts (store/bolt.py).
+"""Writing small BoltDB files for tests, byte by byte from the format's facts (the reader:
+goteller/boltfile.py).
 
 Every bucket is inline (its page inside the root page, which grows overflow pages as
 needed): enough to hold a made-up Go teller database of a few records.

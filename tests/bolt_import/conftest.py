@@ -1,4 +1,4 @@
-"""Fixtures of the import tests: the Go teller's database (shared vectors) and copies of it."""
+"""Fixtures of the import tests: the Go teller's database (a test vector) and copies of it."""
 
 from __future__ import annotations
 

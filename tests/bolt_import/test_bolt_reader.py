@@ -1,7 +1,7 @@
-"""store/bolt.py: the read-only BoltDB reader, on the Go teller's file and on made-up files.
+"""goteller/boltfile.py: the read-only BoltDB reader, on the Go teller's file and on made-up files.
 
 The made-up files are built here byte by byte from the format's facts (the module docstring
-of store/bolt.py), to reach what the Go teller's small database does not: overflow pages,
+of goteller/boltfile.py), to reach what the Go teller's small database does not: overflow pages,
 nested and inline buckets, and every kind of damage.
 """
 

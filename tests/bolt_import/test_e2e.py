@@ -1,6 +1,6 @@
 """Switching from the Go teller, as an operator does it: `teller db import-bolt`, then `teller`.
 
-The database is one the Go teller wrote (shared vectors go-teller-db, whose README tells what
+The database is one the Go teller wrote (test vectors go-teller-db, whose README tells what
 happened in it). After the import the real teller process must answer /api/status and the
 admin API as the original did, then finish the deposits the original left waiting, each
 paid exactly once — checked on the dummy network's ledger, not on teller's own records.

@@ -1,4 +1,4 @@
-"""bolt_import.py: what the Go teller's database becomes in the store (SQLite and PostgreSQL),
+"""goteller/importer.py: what the Go teller's database becomes in the store (SQLite and PostgreSQL),
 idempotence, the dry run, conflicts, and damaged files that must import nothing."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from teller.config.schema import parse_config
+from teller.config.load import parse_config
 from teller.goteller.importer import ImportConflict, import_go_database, run_import
 from teller.goteller.records import GoDatabaseError, read_go_database
 from teller.store import tables

@@ -1,10 +1,15 @@
-"""Running the real `teller` command as a separate process, with the shipped example config."""
+"""Running the real `teller` command as a separate process, with the shipped example config.
+
+Its servers bind port 0 at the first start and the test reads the ports teller got from its
+"teller ready" log line; later starts (after a kill) reuse those ports, so URLs a test holds
+stay valid across restarts. No port is picked beforehand for teller to bind later.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,10 +23,23 @@ import pytest
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "src" / "teller" / "examples" / "config.toml"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# The servers of the example config: config key, environment variable, TellerProcess field.
+SERVERS = [
+    ("web.http_addr", "TELLER_WEB__HTTP_ADDR", "public"),
+    ("admin_panel.host", "TELLER_ADMIN_PANEL__HOST", "admin"),
+    ("dummy.http_addr", "TELLER_DUMMY__HTTP_ADDR", "dummy"),
+]
+ANY_PORT = {variable: "127.0.0.1:0" for _, variable, _ in SERVERS}
+_READY = re.compile(r'teller ready pid=(\d+) listening="([^"]*)"')
+
+
+def ready_addresses(log_text: str, pid: int) -> dict[str, str] | None:
+    """The addresses process `pid` listens on, by config key ("web.http_addr":
+    "127.0.0.1:41234"), from its "teller ready" log line; None before that line."""
+    for match in _READY.finditer(log_text):
+        if int(match.group(1)) == pid:
+            return dict(item.split("=", 1) for item in match.group(2).split())
+    return None
 
 
 @dataclass
@@ -31,9 +49,9 @@ class TellerProcess:
     datadir: Path
     log_path: Path
     env: dict[str, str]
-    public: str
-    admin: str
-    dummy: str
+    public: str = ""  # "http://127.0.0.1:port", known once teller has first started
+    admin: str = ""
+    dummy: str = ""
     proc: subprocess.Popen[bytes] | None = None
     starts: int = field(default=0)
 
@@ -62,13 +80,23 @@ class TellerProcess:
                 raise AssertionError(
                     f"teller exited at start:\n{self.log_path.read_text()[-3000:]}"
                 )
-            try:
-                if httpx.get(f"{self.public}/api/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
+            addresses = ready_addresses(self.log_path.read_text(errors="replace"), self.proc.pid)
+            if addresses is not None:
+                self._listening_on(addresses)
+                try:
+                    if httpx.get(f"{self.public}/api/health", timeout=5).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
             time.sleep(0.05)
         raise AssertionError("teller did not become ready in 30 s")
+
+    def _listening_on(self, addresses: dict[str, str]) -> None:
+        """Note the ports teller got, and keep them for its next starts."""
+        for key, variable, name in SERVERS:
+            if key in addresses:  # the dummy server runs only in dummy mode
+                setattr(self, name, f"http://{addresses[key]}")
+                self.env[variable] = addresses[key]
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a crash or power cut."""
@@ -87,24 +115,10 @@ class TellerProcess:
 
 @pytest.fixture
 def teller_process(tmp_path: Path) -> Iterator[TellerProcess]:
-    ports = {name: free_port() for name in ("public", "admin", "dummy")}
     env = dict(os.environ)
-    env.update(
-        {
-            "TELLER_WEB__HTTP_ADDR": f"127.0.0.1:{ports['public']}",
-            "TELLER_ADMIN_PANEL__HOST": f"127.0.0.1:{ports['admin']}",
-            "TELLER_DUMMY__HTTP_ADDR": f"127.0.0.1:{ports['dummy']}",
-            "TELLER_SKY_EXCHANGER__TX_CONFIRMATION_CHECK_WAIT": "100ms",
-        }
-    )
-    process = TellerProcess(
-        datadir=tmp_path / "data",
-        log_path=tmp_path / "teller.log",
-        env=env,
-        public=f"http://127.0.0.1:{ports['public']}",
-        admin=f"http://127.0.0.1:{ports['admin']}",
-        dummy=f"http://127.0.0.1:{ports['dummy']}",
-    )
+    env.update(ANY_PORT)
+    env["TELLER_SKY_EXCHANGER__TX_CONFIRMATION_CHECK_WAIT"] = "100ms"
+    process = TellerProcess(datadir=tmp_path / "data", log_path=tmp_path / "teller.log", env=env)
     yield process
     if process.proc is not None:
         process.kill()

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.peers import LITECOIND_HINT, require_peer
 from tests.scanner.conftest import RPC_PASS, RPC_USER, Key, LitecoinNode, new_key
 
 from .conftest import TellerProcess
@@ -29,7 +30,7 @@ BUYERS = [
 @pytest.fixture(scope="module")
 def node() -> Iterator[LitecoinNode]:
     if shutil.which("litecoind") is None:
-        pytest.skip("litecoind (Litecoin Core) is not installed: run `make test-deps`")
+        require_peer("litecoind (Litecoin Core)", LITECOIND_HINT, why="not on PATH")
     with tempfile.TemporaryDirectory(prefix="teller-e2e-ltc-") as folder:
         ltc = LitecoinNode(Path(folder))
         ltc.start()

@@ -256,6 +256,7 @@ rates = st.one_of(decimal_rates, rational_rates)
 satoshis = st.integers(0, 21_000_000 * 10**8)
 wei = st.integers(0, 10**9 * 10**18)
 max_decimals = st.integers(0, 8)
+INT64_MAX = 2**63 - 1  # the most droplets a SKY transaction output can hold
 
 
 @given(satoshis, rates, max_decimals)
@@ -272,7 +273,7 @@ def test_satoshis_match_exact_reference(sat: int, rate: str, md: int) -> None:
 def test_wei_match_exact_reference(amount: int, rate: str, md: int) -> None:
     parsed = amounts.parse_rate(rate)
     expected = reference_droplets(amount, 18, parsed, md)
-    if expected > 2**63 - 1:  # more SKY than exists: refused, never wrapped around
+    if expected > INT64_MAX:  # more SKY than exists: refused, never wrapped around
         with pytest.raises(AmountError, match="calculated sky amount is too large"):
             amounts.sky_droplets_for_wei(amount, rate, md)
         return
@@ -286,14 +287,24 @@ def test_wei_match_exact_reference(amount: int, rate: str, md: int) -> None:
 @given(satoshis, satoshis, rates, max_decimals)
 def test_monotone_in_the_amount(a: int, b: int, rate: str, md: int) -> None:
     low, high = sorted((a, b))
+    # Only where the larger amount is still payable: beyond, the function refuses (below).
+    assume(reference_droplets(high, 8, amounts.parse_rate(rate), md) <= INT64_MAX)
     calc = amounts.sky_droplets_for_satoshis
     assert calc(low, rate, md) <= calc(high, rate, md)
+
+
+def test_satoshis_worth_more_sky_than_can_be_paid_are_refused() -> None:
+    """What hypothesis once found for the monotony property: 21M BTC at 999980 SKY/BTC is more
+    SKY than an int64 of droplets holds, and the function refuses it rather than wrap."""
+    with pytest.raises(AmountError, match="calculated sky amount is too large"):
+        amounts.sky_droplets_for_satoshis(2_099_981_793_391_761, "999980/1", 8)
+    assert amounts.sky_droplets_for_satoshis(0, "999980/1", 8) == 0
 
 
 @given(wei, wei, rates, max_decimals)
 def test_monotone_in_wei(a: int, b: int, rate: str, md: int) -> None:
     low, high = sorted((a, b))
-    assume(reference_droplets(high, 18, amounts.parse_rate(rate), md) <= 2**63 - 1)
+    assume(reference_droplets(high, 18, amounts.parse_rate(rate), md) <= INT64_MAX)
     calc = amounts.sky_droplets_for_wei
     assert calc(low, rate, md) <= calc(high, rate, md)
 

@@ -1,4 +1,4 @@
-"""Passthrough arithmetic (exchange/order_plan.py): the original's amounts per the vectors,
+"""Passthrough arithmetic (passthrough/plan.py): the original's amounts per the vectors,
 and the order plan's rules, each rounding direction stated."""
 
 from __future__ import annotations

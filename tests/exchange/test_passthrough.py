@@ -1,4 +1,4 @@
-"""The passthrough processor (exchange/passthrough.py) on a real SQLite store, buying on the
+"""The passthrough processor (passthrough/orders.py) on a real SQLite store, buying on the
 project's C2CX simulator over loopback HTTP: each deposit's BTC spent once, its fills
 recorded once, through partial fills, cancels, short balances, rate limits, refusals,
 failed orders, lost answers and restarts."""

@@ -1,4 +1,4 @@
-"""Quotes (exchange/quote.py): amounts parsed exactly, the order book's age respected, and
+"""Quotes (passthrough/quote.py): amounts parsed exactly, the order book's age respected, and
 a quote equal to what the passthrough processor then buys on the same (unchanged) book."""
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import pytest
 
 from teller.deposits import direct as processor_module
 from teller.deposits import states
+from teller.errors import InvalidTransition
 from teller.store import payouts as payout_store
 from teller.store.db import Database
 from teller.store.deposits import StaleStatus, assign_payout
@@ -61,7 +62,7 @@ def test_check_transition_allows_exactly_the_moves_of_the_design() -> None:
         if (current, new) in ALLOWED:
             states.check_transition(current, new)
         else:
-            with pytest.raises(ValueError, match="cannot move"):
+            with pytest.raises(InvalidTransition, match="cannot move"):
                 states.check_transition(current, new)
 
 
@@ -92,7 +93,7 @@ def test_move_each_checks_every_transition_before_writing_any(both: Pipeline) ->
         (first, states.WAITING_SEND, {"sky_due": 1}),
         (second, states.WAITING_CONFIRM, {}),  # not allowed from waiting_decide
     ]
-    with pytest.raises(ValueError, match="cannot move"), both.db.write() as conn:
+    with pytest.raises(InvalidTransition, match="cannot move"), both.db.write() as conn:
         states.move_each(conn, moves, 5)
     sneaky: list[tuple[Deposit, str, dict[str, Any]]] = [
         (first, states.WAITING_SEND, {"sky_due": 1}),
@@ -164,7 +165,7 @@ def test_move_payout_deposits_refuses_a_move_the_state_machine_forbids(
     both: Pipeline, expected: str, new: str
 ) -> None:
     deposits = _payout_of_two(both)
-    with pytest.raises(ValueError, match="cannot move"), both.db.write() as conn:
+    with pytest.raises(InvalidTransition, match="cannot move"), both.db.write() as conn:
         states.move_payout_deposits(conn, TXID, expected, new, 4)
     assert _statuses(both, deposits) == [states.WAITING_SEND] * 3
 

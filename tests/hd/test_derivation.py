@@ -1,4 +1,4 @@
-"""hd.py: extended public keys → deposit addresses, against the BIPs' test vectors.
+"""deposits/hd.py: extended public keys → deposit addresses, against the BIPs' test vectors.
 
 The vectors (hd_vectors.json) name their sources. Each account is checked twice: the
 published account key derives the published addresses, and the key derived here from the
@@ -17,7 +17,7 @@ from embit.bip32 import HDKey
 from embit.networks import NETWORKS
 
 from teller.coins import eth
-from teller.deposits.hd import (
+from teller.coins.xpub import (
     GAP_LIMIT,
     HdKeyError,
     config_key_problems,

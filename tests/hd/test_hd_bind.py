@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
+from teller.coins.xpub import HdChain, parse_key
 from teller.deposits.binding import BindService
-from teller.deposits.hd import HdChain, parse_key
 from teller.errors import BindError
 from teller.store import tables
 from teller.store.db import Database, create_store_engine

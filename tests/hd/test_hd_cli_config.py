@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from teller.cli import main
-from teller.config.schema import Config, ConfigError, parse_config
+from teller.config.load import parse_config
+from teller.config.schema import Config, ConfigError
 
 from .test_derivation import ACCOUNTS, UPUB, XPUB, ZPUB
 from .test_hd_bind import ETH_XPUB

@@ -2,7 +2,7 @@
 
 `TellerLauncher(tmp_path).start(**options)` (the `start_teller` fixture) writes a config
 TOML into tmp_path (with copies of the example address files next to it), loads it with
-teller.config.schema.load_config, builds teller with build_teller and runs teller.app.serve in a
+teller.config.load.load_config, builds teller with build_teller and runs teller.app.serve in a
 background thread with its own event loop, on port-0 listeners. The returned RunningTeller
 has the base URLs of the public, HTTPS, admin and dummy servers and small helpers that
 talk to them over real HTTP; every teller started in a test is stopped cleanly (servers
@@ -32,7 +32,8 @@ import trustme
 
 import teller
 from teller.app import Teller, build_teller, serve
-from teller.config.schema import Config, load_config
+from teller.config.load import load_config
+from teller.config.schema import Config
 
 EXAMPLES = Path(teller.__file__).resolve().parent / "examples"
 ADDRESS_FILES = {
@@ -41,7 +42,7 @@ ADDRESS_FILES = {
     "SKY": "example_sky_addresses.txt",
 }
 
-# Valid SKY addresses (shared vectors address_validation.json, sky_valid: true).
+# Valid SKY addresses (test vector teller/address_validation.json, sky_valid: true).
 SKY_A = "2Wbi4wvxC4fkTYMsS2f6HaFfW4pafDjXcQW"
 SKY_B = "hs1pyuNgxDLyLaZsnqzQG9U3DKdJsbzNpn"
 SKY_C = "6bCydnmFtHpZSL88McsynH3kNPDdaNxQpY"

@@ -1,20 +1,25 @@
 """GET /api/quote on a real teller: the fixed rate's answer in direct mode, the order book's
-in passthrough mode (the project's C2CX simulator in teller's process), bad amounts 400;
-and a quoted amount, then paid, gets exactly the SKY quoted."""
+in passthrough mode (the project's C2CX simulator as its own process, its demo order book),
+bad amounts 400; and a quoted amount, then paid, gets exactly the SKY quoted."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
 
+from ..sim_peers import c2cx_process, exchange_client
 from .running_teller import SKY_A, RunningTeller, StartTeller
 
-PASSTHROUGH = {
-    "sky_exchanger": {
-        "buy_method": "passthrough",
-        "exchange_client": {"check_order_wait": "50ms", "orderbook_refresh": "1s"},
-    },
-    "dummy": {"c2cx_sim": True},
-}
+
+@pytest.fixture
+def passthrough(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The config layer of a passthrough teller buying on a `teller-sim c2cx` process."""
+    with c2cx_process(tmp_path / "c2cx") as sim:
+        client = exchange_client(sim, check_order_wait="50ms", orderbook_refresh="1s")
+        yield {"sky_exchanger": {"buy_method": "passthrough", "exchange_client": client}}
 
 
 def quote(tel: RunningTeller, **params: str) -> tuple[int, object]:
@@ -70,8 +75,10 @@ def test_quotes_are_rate_limited(start_teller: StartTeller) -> None:
     assert codes[:2] == [200, 200] and codes[-1] == 429
 
 
-def test_passthrough_quote_is_what_the_same_deposit_is_paid(start_teller: StartTeller) -> None:
-    tel = start_teller(eth_enabled=False, auto_confirm=True, overrides=PASSTHROUGH)
+def test_passthrough_quote_is_what_the_same_deposit_is_paid(
+    passthrough: dict[str, Any], start_teller: StartTeller
+) -> None:
+    tel = start_teller(eth_enabled=False, auto_confirm=True, overrides=passthrough)
     answer = tel.wait_for(
         lambda: (q := quote(tel, coin_type="BTC", amount="0.5"))[0] == 200 and q[1],
         what="a quote",
@@ -97,8 +104,10 @@ def test_passthrough_quote_is_what_the_same_deposit_is_paid(start_teller: StartT
     assert config["deposits"]["btc"]["passthrough_minimum_volume"] == "0.005"
 
 
-def test_passthrough_quote_below_the_minimum_says_so(start_teller: StartTeller) -> None:
-    tel = start_teller(eth_enabled=False, overrides=PASSTHROUGH)
+def test_passthrough_quote_below_the_minimum_says_so(
+    passthrough: dict[str, Any], start_teller: StartTeller
+) -> None:
+    tel = start_teller(eth_enabled=False, overrides=passthrough)
     answer = tel.wait_for(
         lambda: (q := quote(tel, coin_type="BTC", amount="0.001"))[0] == 200 and q[1],
         what="a quote",

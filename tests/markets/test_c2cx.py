@@ -1,4 +1,4 @@
-"""The C2CX client (markets/c2cx.py): signing per the vectors, every endpoint against the
+"""The C2CX client (clients/c2cx.py): signing per the vectors, every endpoint against the
 simulator over loopback HTTP, and every kind of failure classified as the processor needs."""
 
 from __future__ import annotations

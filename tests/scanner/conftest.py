@@ -1,18 +1,20 @@
-"""Real chain nodes for the scanner tests, one per test module, on free loopback ports.
+"""Real chain nodes for the scanner tests, one per test module, each on the loopback port the
+kernel gave it (the node binds port 0; no port is picked beforehand, so no two workers race).
 
 - `ltc`: Litecoin Core (litecoind) in regtest, with a funded wallet. It speaks Bitcoin Core
   0.21's JSON-RPC; teller matches deposits by scriptPubKey, so BTC regtest addresses of
   teller's pool are paid through the Litecoin forms of the same scripts.
 - `anvil`: an Ethereum JSON-RPC node (foundry's anvil), from .tools/ (make test-deps).
 
-A test needing a program that is missing is skipped with a message naming it.
+A test needing a program that is missing is skipped with a message naming it and how to
+install it; in CI (CI=true) it fails instead (tests/peers.py).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -26,6 +28,7 @@ import coincurve
 import httpx
 import pytest
 
+from teller.clients.chain import ChainClient
 from teller.coins.base58check import hash160
 from teller.coins.btc import encode_segwit_address, p2pkh_address_from_hash160
 from teller.deposits.direct import DirectProcessor
@@ -33,7 +36,7 @@ from teller.deposits.health import ScannerHealth, StatusBoard
 from teller.deposits.intake import DepositIntake
 from teller.payout.dummy import DummyPayer
 from teller.payout.sender import Sender
-from teller.scanners.base import BlockScanner, ChainClient, ScanSettings
+from teller.scanners.base import BlockScanner, ScanSettings
 from teller.store.bindings import insert_binding
 from teller.store.db import Database
 from teller.store.deposits import deposits_by_status
@@ -41,17 +44,12 @@ from teller.store.models import Deposit
 from teller.store.scans import Orphan, orphans
 from teller.worker import Waker
 
-REPO = Path(__file__).resolve().parents[2]
+from ..peers import ANVIL_HINT, LITECOIND_HINT, REPO, closed_port, require_peer, wait_for_port
+
 ANVIL = REPO / ".tools" / "node_modules" / ".bin" / "anvil"
 SKY_A = "2Wbi4wvxC4fkTYMsS2f6HaFfW4pafDjXcQW"
 RPC_USER, RPC_PASS = "teller", "regtest-pass"
 START_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_rpc(url: str, body: dict[str, Any], auth: tuple[str, str] | None, proc: Any) -> None:
@@ -120,17 +118,19 @@ def _varint(n: int) -> bytes:
 class LitecoinNode:
     def __init__(self, datadir: Path) -> None:
         self.datadir = datadir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = 0  # known once started: litecoind binds port 0, the kernel picks the port
+        self.url = ""
         self.proc: subprocess.Popen[bytes] | None = None
         self.miner = ""
 
     def start(self) -> None:
         binary = shutil.which("litecoind")
         assert binary is not None
+        # -rpcport=0: the kernel picks a free port, read back from the process's listening
+        # socket (litecoind does not report it); -listen=0: no P2P port at all.
         self.proc = subprocess.Popen(
             [
-                binary, "-regtest", f"-datadir={self.datadir}", f"-rpcport={self.port}",
+                binary, "-regtest", f"-datadir={self.datadir}", "-rpcport=0",
                 f"-rpcuser={RPC_USER}", f"-rpcpassword={RPC_PASS}", "-rpcbind=127.0.0.1",
                 "-rpcallowip=127.0.0.1", "-listen=0", "-server=1", "-fallbackfee=0.0002",
                 "-printtoconsole=0", "-txindex=0", "-rpcthreads=4",
@@ -138,6 +138,11 @@ class LitecoinNode:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
+        proc = self.proc
+        self.port = wait_for_port(
+            proc.pid, lambda: proc.poll() is None, "litecoind", timeout=START_TIMEOUT
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
         _wait_rpc(
             self.url,
             {"jsonrpc": "1.0", "id": 0, "method": "getblockcount", "params": []},
@@ -189,7 +194,7 @@ class LitecoinNode:
 @pytest.fixture(scope="module")
 def ltc() -> Iterator[LitecoinNode]:
     if shutil.which("litecoind") is None:
-        pytest.skip("litecoind (Litecoin Core) is not installed: run `make test-deps`")
+        require_peer("litecoind (Litecoin Core)", LITECOIND_HINT, why="not on PATH")
     with tempfile.TemporaryDirectory(prefix="teller-ltc-") as folder:
         node = LitecoinNode(Path(folder))
         node.start()
@@ -202,26 +207,49 @@ def ltc() -> Iterator[LitecoinNode]:
             node.stop()
 
 
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port where no node listens (connections are refused), held for the test."""
+    with closed_port() as port:
+        yield port
+
+
 # -- anvil -----------------------------------------------------------------------------------
 
 
 class AnvilNode:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path  # anvil's output, which says the port it got
+        self.port = 0  # known once started: anvil binds port 0, the kernel picks the port
+        self.url = ""
         self.proc: subprocess.Popen[bytes] | None = None
         self.accounts: list[str] = []
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port), "--silent"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [str(ANVIL), "--host", "127.0.0.1", "--port", "0"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.port = self._reported_port(self.proc)
+        self.url = f"http://127.0.0.1:{self.port}"
         _wait_rpc(
             self.url, {"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber"}, None, self.proc
         )
         self.accounts = list(self.rpc("eth_accounts"))
+
+    def _reported_port(self, proc: subprocess.Popen[bytes]) -> int:
+        """The port of anvil's "Listening on 127.0.0.1:PORT" line."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            found = re.search(r"Listening on 127\.0\.0\.1:(\d+)", self.log_path.read_text())
+            if found:
+                return int(found.group(1))
+            if proc.poll() is not None:
+                raise RuntimeError(f"anvil exited with {proc.returncode} before it listened")
+            time.sleep(0.05)
+        raise RuntimeError(f"anvil did not say its port in {START_TIMEOUT:.0f} s")
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -257,13 +285,14 @@ class AnvilNode:
 @pytest.fixture(scope="module")
 def anvil() -> Iterator[AnvilNode]:
     if not ANVIL.is_file():
-        pytest.skip(f"anvil is not installed at {ANVIL}: run `make test-deps`")
-    node = AnvilNode()
-    node.start()
-    try:
-        yield node
-    finally:
-        node.stop()
+        require_peer("anvil", ANVIL_HINT, why=f"not at {ANVIL.relative_to(REPO)}")
+    with tempfile.TemporaryDirectory(prefix="teller-anvil-") as folder:
+        node = AnvilNode(Path(folder) / "anvil.log")
+        node.start()
+        try:
+            yield node
+        finally:
+            node.stop()
 
 
 # -- teller's side: a store, the intake, a scanner -------------------------------------------

@@ -1,4 +1,4 @@
-"""The block loop (scanner/base.py) on a real Bitcoin-style node: Litecoin Core in regtest.
+"""The block loop (scanners/base.py) on a real Bitcoin-style node: Litecoin Core in regtest.
 
 Confirmations gating, addresses bound late, restarts mid-scan, and reorgs made with
 invalidateblock both shallower and deeper than the confirmations required.
@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from teller.clients.bitcoind import BitcoinClient
 from teller.deposits.states import DONE, WAITING_CONFIRM, WAITING_DECIDE
-from teller.scanners.base import ORPHANED_ERROR, NodeBadAnswer
-from teller.scanners.btc import BitcoinClient
+from teller.errors import NodeBadAnswer
+from teller.scanners.base import ORPHANED_ERROR
 from teller.store.scans import last_scanned
 from tests.scanner.conftest import (
     RPC_PASS,

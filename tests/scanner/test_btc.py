@@ -1,4 +1,4 @@
-"""The BTC node client (scanner/btc.py): block JSON shapes, exact amounts, node trouble.
+"""The BTC node client (clients/bitcoind.py): block JSON shapes, exact amounts, node trouble.
 
 Against Litecoin Core in regtest (Bitcoin Core 0.21's JSON-RPC) and, for the answers a good
 node never gives, tiny loopback HTTP servers that answer badly.
@@ -16,15 +16,14 @@ from typing import Any
 
 import pytest
 
+from teller.clients.bitcoind import BitcoinClient, parse_block, satoshis
 from teller.coins.btc import script_pubkey_for_address
-from teller.scanners.base import NodeBadAnswer, NodeUnreachable
-from teller.scanners.btc import BitcoinClient, parse_block, satoshis
+from teller.errors import NodeBadAnswer, NodeUnreachable
 from tests.scanner.conftest import (
     RPC_PASS,
     RPC_USER,
     LitecoinNode,
     Rig,
-    free_port,
     multisig_script,
     new_key,
     scan_all,
@@ -231,9 +230,9 @@ async def test_a_node_answering_badly_is_a_node_error(
 
 
 async def test_node_trouble_is_retried_shown_in_health_and_recovers(
-    ltc: LitecoinNode, rig: Rig, caplog: pytest.LogCaptureFixture
+    ltc: LitecoinNode, rig: Rig, caplog: pytest.LogCaptureFixture, refused_port: int
 ) -> None:
-    port = free_port()  # nothing listens here yet
+    port = refused_port  # nothing listens here
     client = BitcoinClient(f"127.0.0.1:{port}", RPC_USER, RPC_PASS, tls=False, network="regtest")
     key = new_key()
     rig.bind("BTC", key.btc_address)

@@ -1,4 +1,4 @@
-"""The btcd simulator (sim/btcd.py) as the BTC scanner's peer: TLS with its pinned rpc.cert,
+"""The btcd simulator (teller_sims/btcd.py) as the BTC scanner's peer: TLS with its pinned rpc.cert,
 basic auth, blocks added and reorganized through its control API."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import httpx
 import pytest
 from teller_sims import btcd
 
+from teller.clients.bitcoind import BitcoinClient
 from teller.deposits.states import DONE
-from teller.scanners.base import NodeUnreachable, ScanHalted
-from teller.scanners.btc import BitcoinClient
+from teller.errors import NodeUnreachable, ScanHalted
 from tests.scanner.conftest import Rig, scan_all, watch_notices
 
 A = "1PZ63K3G4gZP6A6E2TTbBwxT5bFQGL2TLB"

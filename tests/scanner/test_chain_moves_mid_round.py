@@ -4,8 +4,8 @@ deposits are handed on (never with fewer confirmations than required)."""
 
 from __future__ import annotations
 
-from teller.scanners.base import Block
-from teller.scanners.btc import BitcoinClient, VerboseBlock
+from teller.clients.bitcoind import BitcoinClient, VerboseBlock
+from teller.clients.chain import Block
 from tests.scanner.conftest import RPC_PASS, RPC_USER, LitecoinNode, Rig, new_key, scan_all
 
 

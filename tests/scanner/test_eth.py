@@ -1,4 +1,4 @@
-"""The ETH node client (scanner/eth.py) and the block loop on a real Ethereum node: anvil."""
+"""The ETH node client (clients/ethereum.py) and the block loop on a real Ethereum node: anvil."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from teller.clients.ethereum import EthereumClient, parse_block, quantity
 from teller.coins.eth import checksum_address
 from teller.deposits.states import DONE, WAITING_DECIDE
-from teller.scanners.base import ORPHANED_ERROR, NodeBadAnswer
-from teller.scanners.eth import EthereumClient, parse_block, quantity
+from teller.errors import NodeBadAnswer
+from teller.scanners.base import ORPHANED_ERROR
 from tests.scanner.conftest import AnvilNode, Rig, scan_all, watch_notices
 from tests.vectors import load_json
 
@@ -185,7 +186,7 @@ async def test_a_failed_transaction_with_a_value_is_no_deposit(
 
 
 async def test_a_node_of_another_chain_id_halts_the_scanner(anvil: AnvilNode, rig: Rig) -> None:
-    from teller.scanners.base import ScanHalted
+    from teller.errors import ScanHalted
 
     address = checksum_address("0x" + "5e" * 20)
     rig.bind("ETH", address.lower())

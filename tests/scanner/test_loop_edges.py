@@ -1,4 +1,4 @@
-"""The block loop (scanner/base.py) on a made-up chain held in memory: binding ids committed
+"""The block loop (scanners/base.py) on a made-up chain held in memory: binding ids committed
 out of order, a node whose answers do not fit together, orphans seen again by a later reorg.
 """
 
@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
+from teller.clients.chain import Block, ChainOutput
 from teller.deposits.states import DONE
-from teller.scanners.base import ORPHANED_ERROR, Block, BlockScanner, ChainOutput, NodeBadAnswer
+from teller.errors import NodeBadAnswer
+from teller.scanners.base import ORPHANED_ERROR, BlockScanner
 from teller.store.bindings import insert_binding
 from teller.store.db import Database, create_store_engine
 from teller.store.migrate import upgrade

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from teller.scanners.base import ScanHalted
-from teller.scanners.btc import BitcoinClient
+from teller.clients.bitcoind import BitcoinClient
+from teller.errors import ScanHalted
 from tests.scanner.conftest import RPC_PASS, RPC_USER, LitecoinNode, Rig, new_key, scan_all
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from teller.scanners.btc import BitcoinClient
+from teller.clients.bitcoind import BitcoinClient
 from teller.store.scans import last_scanned, raise_scan_floor
 from tests.scanner.conftest import RPC_PASS, RPC_USER, LitecoinNode, Rig, new_key, scan_all
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.http.running_teller import SKY_A, RunningTeller, TellerLauncher, reap_stopping
-from tests.scanner.conftest import AnvilNode, Rig, free_port, scan_all
+from tests.scanner.conftest import AnvilNode, Rig, scan_all
 
 
 @pytest.fixture
@@ -63,9 +63,9 @@ def test_an_eth_deposit_goes_from_the_chain_to_done(
 
 
 def test_an_unreachable_node_is_reported_and_the_api_keeps_answering(
-    launcher: TellerLauncher,
+    launcher: TellerLauncher, refused_port: int
 ) -> None:
-    tel = eth_teller(launcher, free_port(), 0)
+    tel = eth_teller(launcher, refused_port, 0)
 
     def reported() -> bool:
         scanner = tel.http.get(tel.public + "/api/health").json()["scanners"]["eth"]
@@ -83,7 +83,7 @@ def test_an_unreachable_node_is_reported_and_the_api_keeps_answering(
 
 
 async def test_sky_deposits_through_the_block_loop(tmp_path: Path, rig: Rig) -> None:
-    """scanner/sky.py (another part's client) under this block loop, on the node simulator."""
+    """scanners/sky.py (another part's client) under this block loop, on the node simulator."""
     from teller.clients.skycoin_node import SkyNodeClient
     from teller.coins import sky_tx
     from teller.scanners.sky import SkyChainClient

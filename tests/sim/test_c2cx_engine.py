@@ -1,4 +1,4 @@
-"""The C2CX simulator's exchange (sim/c2cx_engine.py): matching, frozen balances, partial
+"""The C2CX simulator's exchange (teller_sims/c2cx_engine.py): matching, frozen balances, partial
 fills, cancels, the minimum and precision refusals, client ids, fees, and its state file."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The simulator's chain (sim/skynode_chain.py) without HTTP: hours over time, block size, state."""
+"""The simulator's chain (teller_sims/skynode_chain.py) without HTTP: hours over time, block
+size, state."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The Skycoin node simulator (sim/skynode.py) over real loopback HTTP, as teller sees it."""
+"""The Skycoin node simulator (teller_sims/skynode.py) over real loopback HTTP, as teller sees
+it."""
 
 from __future__ import annotations
 

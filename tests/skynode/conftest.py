@@ -1,11 +1,12 @@
 """Fixtures of the Skycoin node tests: the project's node simulator on loopback, restartable.
 
-`SimNode` runs sim/skynode.py in a thread with its own event loop on a 127.0.0.1 port that
-stays the same across restarts (its chain is kept in a state file, as a node keeps its
-database), with a funded hot wallet written next to it. Tests drive it over HTTP with its
-/sim/ controls and check payouts on its ledger (what the chain paid), never on teller's own
-records. `sky_pipeline` is the deposit pipeline (store, intake, processor, sender) with the
-real SKY payer against it, stepped by hand; `start_teller` (tests/http) runs a whole teller.
+`SimNode` runs teller_sims/skynode.py in a thread with its own event loop, served on a
+127.0.0.1 port that stays the same across restarts (its chain is kept in a state file, as a
+node keeps its database), with a funded hot wallet written next to it. Tests drive it over
+HTTP with its /sim/ controls and check payouts on its ledger (what the chain paid), never on
+teller's own records. `sky_pipeline` is the deposit pipeline (store, intake, processor,
+sender) with the real SKY payer against it, stepped by hand; `start_teller` (tests/http) runs
+a whole teller.
 """
 
 from __future__ import annotations

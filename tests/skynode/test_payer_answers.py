@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from teller_sims.skynode_inprocess import in_process_node
 
 from teller.clients.skycoin_node import U64_MAX, SkyNodeClient
 from teller.coins.sky_wallet import Wallet, write_wallet
@@ -91,12 +90,9 @@ async def test_a_payout_the_builder_cannot_encode_is_a_temporary_send_error(
         await payer.build_payout([PayoutOutput(SKY_A, 4 * SKY, "d:0")], [])
 
 
-def test_the_in_process_simulator_does_not_show_its_wallet_secrets(tmp_path: Path) -> None:
-    node = in_process_node(tmp_path, block_interval=0)
-    try:
-        shown = repr(node)
-        entry = node.wallet.entries[0]
+def test_the_payer_does_not_show_its_wallet_secrets(node: ScriptedNode, wallet: Wallet) -> None:
+    payer = SkyNodePayer(SkyNodeClient(node.address), wallet)
+    entry = wallet.entries[0]
+    for shown in (repr(payer), repr(wallet), str(wallet)):
         assert entry.seckey.hex() not in shown and repr(entry.seckey) not in shown
-        assert node.wallet.meta["seed"] not in shown
-    finally:
-        node.sock.close()
+        assert wallet.meta["seed"] not in shown

@@ -1,4 +1,4 @@
-"""scanner/sky.py: Skycoin blocks as the block loop sees them, read from the node simulator."""
+"""scanners/sky.py: Skycoin blocks as the block loop sees them, read from the node simulator."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from teller.clients.skycoin_node import SkyNodeClient
 from teller.coins import sky_tx
-from teller.scanners.base import NodeError
+from teller.errors import NodeError
 from teller.scanners.sky import SkyChainClient
 
 from .conftest import SKY_A, SKY_B, SimNode

@@ -7,14 +7,21 @@ every check waits for a state (never for a time).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from teller_sims.demo import start_skynode
+from teller_sims.process import SimProcess
 
 from teller.app import StartupError
-from teller.config.schema import Config, validation_problems
+from teller.config.preflight import validation_problems
+from teller.config.schema import Config
 
 from ..http.running_teller import RunningTeller, StartTeller
+from ..sim_peers import env_overrides
 from .conftest import SKY_A, SKY_B, SimNode
 
 SKY = 1_000_000
@@ -97,20 +104,46 @@ def test_an_encrypted_wallet_is_a_clear_startup_error(
         start_teller(overrides=overrides)
 
 
-def test_the_switch_runs_a_simulator_inside_teller(start_teller: StartTeller) -> None:
-    """dummy.skynode_sim: real signed transactions, no node installed, one key."""
-    tel = start_teller(overrides={"dummy": {"skynode_sim": True}})
-    sim = tel.teller.skynode_sim
-    assert sim is not None
+@pytest.fixture
+def demo_node(tmp_path: Path) -> Iterator[tuple[SimProcess, dict[str, str]]]:
+    """What `make run SKYNODE=1` starts beside teller: `teller-sim skynode` as its own process,
+    with the demo wallet it writes and funds, and the environment that points teller at it."""
+    node, env = start_skynode(tmp_path / "demo")
+    yield node, env
+    node.stop()
+
+
+def test_the_demo_node_is_a_simulator_process_teller_pays_through(
+    demo_node: tuple[SimProcess, dict[str, str]], start_teller: StartTeller, tmp_path: Path
+) -> None:
+    """Real signed transactions, no node installed, one key; nothing of the simulator in
+    teller: it is configured with the node's address and wallet file like any node's."""
+    node, env = demo_node
+    assert set(env) == {
+        "TELLER_DUMMY__SENDER",
+        "TELLER_SKY_RPC__ADDRESS",
+        "TELLER_SKY_EXCHANGER__WALLET",
+    }
+    overrides = env_overrides(env)
+    overrides["sky_exchanger"]["tx_confirmation_check_wait"] = "100ms"
+    tel = start_teller(overrides=overrides)
+    assert tel.config.sky_rpc.address == node.address and tel.config.dummy.sender is False
+    assert Path(tel.config.sky_exchanger.wallet) == tmp_path / "demo" / "skynode_sim.wlt"
     assert _health(tel)["balance"]["coins"] == "100000000.000000"
     _deposit(tel, SKY_A, 1_000_000, "aa")
     [waiting] = tel.wait_status(SKY_A, "waiting_confirm")
-    status = tel.http.get(f"http://{sim.address}/sim/status").json()
-    assert status["pending"] == [waiting["txid"]]
-    assert (tel.dir / "data" / "skynode_sim.wlt").is_file()
+    status = httpx.get(f"{node.url}/sim/status", timeout=10).json()
+    assert waiting["txid"] in status["pending"] or status["pending"] == []  # a block came
+    assert httpx.post(f"{node.url}/sim/block", timeout=10).status_code == 200
+    [done] = tel.wait_status(SKY_A, "done")
+    assert done["txid"] == waiting["txid"]
+    ledger = httpx.get(f"{node.url}/sim/ledger", params={"addrs": SKY_A}, timeout=10).json()
+    paid = ledger["addresses"][SKY_A]
+    assert (paid["count"], paid["droplets"]) == (1, 5 * SKY)
+    assert not [p.name for p in (tel.dir / "data").iterdir() if "sim" in p.name]
 
 
-def test_the_switch_needs_neither_a_wallet_nor_a_node_address() -> None:
+def test_a_real_sender_needs_a_wallet_and_a_node_address() -> None:
     base = {
         "btc_addresses": __file__,
         "eth_addresses": __file__,
@@ -121,10 +154,6 @@ def test_the_switch_needs_neither_a_wallet_nor_a_node_address() -> None:
     assert {"sky_exchanger.wallet missing", "sky_rpc.address missing"} <= set(
         validation_problems(real)
     )
-    switched = Config.model_validate(
-        {**base, "dummy": {"sender": False, "scanner": True, "skynode_sim": True}}
-    )
-    assert validation_problems(switched) == []
 
 
 async def _pay_from_wallet(sim: SimNode, address: str, droplets: int) -> str:

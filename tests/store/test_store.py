@@ -274,8 +274,8 @@ def test_payout_status_moves_only_from_the_expected_status(db: Database) -> None
 
 
 def test_status_rows_give_bindings_with_their_deposits_in_order(db: Database) -> None:
-    """The hot /api/status read (driver cursor on SQLite, SQLAlchemy elsewhere): every binding
-    of the SKY address, each with its deposits, amounts exact."""
+    """The hot /api/status read (one compiled query on the driver's own cursor, every backend):
+    every binding of the SKY address, each with its deposits, amounts exact."""
     with db.write() as conn:
         sync_pool(conn, "BTC", ["b1", "b2"])
         sync_pool(conn, "ETH", ["e1"])

@@ -1,9 +1,10 @@
 """Fixtures of the browser tests: Debian's chromium driven by Playwright against real tellers.
 
 Playwright's own browser download cannot work here, so the system chromium is launched
-(`make test-deps` installs it). One browser per test module; every page opened through
-`open_page` fails its test if the page logged a Content-Security-Policy violation or threw
-an uncaught error. Screenshots go to test-output/screenshots/ (kept out of git).
+(`make test-deps` installs it; missing, it skips the tests locally and fails them in CI). One
+browser per test module; every page opened through `open_page` fails its test if the page
+logged a Content-Security-Policy violation or threw an uncaught error. Screenshots go to
+test-output/screenshots/ (kept out of git).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.http.running_teller import TellerLauncher, reap_stopping
+from tests.peers import CHROMIUM_HINT, PLAYWRIGHT_HINT, require_peer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,22 +40,17 @@ except ImportError:  # pragma: no cover - the dev extra installs it
     sync_playwright = None  # type: ignore[assignment]
 
 
-def _skip_reason() -> str | None:
+def _require_browser() -> None:
+    """Skip (locally) or fail (in CI) when Playwright or chromium is missing."""
     if sync_playwright is None:
-        return "the Python package playwright is missing: pip install -e '.[dev]'"
+        require_peer("the Python package playwright", PLAYWRIGHT_HINT)
     if not CHROMIUM.exists() and shutil.which("chromium") is None:
-        return (
-            "chromium is missing (Debian package `chromium`): run `make test-deps` "
-            "(scripts/install-test-deps.sh) as root"
-        )
-    return None
+        require_peer("chromium (Debian package `chromium`)", CHROMIUM_HINT)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
+    _require_browser()
     executable = CHROMIUM if CHROMIUM.exists() else Path(shutil.which("chromium") or "")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(

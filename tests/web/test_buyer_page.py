@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
+from teller_sims.process import SimProcess
 
 from teller.coins import sky
 from teller.money import (
@@ -25,6 +27,7 @@ from teller.money import (
     sky_droplets_for_wei,
 )
 from tests.http.running_teller import SKY_A, SKY_B, SKY_C, RunningTeller, example_addresses
+from tests.sim_peers import c2cx_process, exchange_client
 
 from .conftest import EXPECT_TIMEOUT_MS, OpenPage, TellerLauncher, screenshot
 
@@ -33,6 +36,14 @@ expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 BTC_RATE = "512.3456"  # more decimals than max_decimals: a cut rate would quote wrongly
 ETH_RATE = "2/3"
 MAX_BOUND = 2
+
+
+@pytest.fixture(scope="module", autouse=True)
+def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
+    """`teller-sim c2cx` with its demo order book, as its own process, for the passthrough
+    shop. Autouse so that it starts before the module's tellers and stops after them."""
+    with c2cx_process(tmp_path_factory.mktemp("c2cx")) as sim:
+        yield sim
 
 
 @pytest.fixture(scope="module")
@@ -347,16 +358,16 @@ def test_sold_out_shop_says_so(launcher: TellerLauncher, open_page: OpenPage) ->
 
 
 def test_passthrough_shop_tells_the_minimum_and_market_price(
-    launcher: TellerLauncher, open_page: OpenPage
+    launcher: TellerLauncher, open_page: OpenPage, exchange: SimProcess
 ) -> None:
     passthrough = launcher.start(
         eth_enabled=False,
         overrides={
             "sky_exchanger": {
                 "buy_method": "passthrough",
-                "exchange_client": {"btc_minimum_volume": "0.005"},
+                # the exchange: the simulator's demo order book
+                "exchange_client": exchange_client(exchange, btc_minimum_volume="0.005"),
             },
-            "dummy": {"c2cx_sim": True},  # the exchange: the simulator's demo order book
         },
     )
     page = open_page(passthrough.public + "/")

@@ -2,7 +2,7 @@
 
     python -m teller_sims.btcd [--rpc 127.0.0.1:8334] [--api 127.0.0.1:8834] [--user U --pass P]
                               [--dir DIR] [--no-tls] [--network mainnet] [--start-height 0]
-    teller sim btcd ...        (the same)
+    teller-sim btcd ...        (the same)
 
 RPC (btcd's calls the BTC scanner makes, over TLS with a self-signed rpc.cert made in --dir
 on first run, as btcd does; --no-tls for plain HTTP like Bitcoin Core): getblockcount,
@@ -542,7 +542,7 @@ def start(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="teller sim btcd", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="teller-sim btcd", description=__doc__.split("\n")[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -1,8 +1,9 @@
 """A C2CX exchange simulator: C2CX's HTTP API over an in-memory account and order book.
 
-Run it with `teller sim c2cx` or `python -m teller_sims.c2cx --help`; teller runs one inside
-its own process with `dummy.c2cx_sim = true`. Teller's C2CX client talks to it as to
-https://api.c2cx.com/v1/ (base URL `http://HOST:PORT/v1/`).
+A peer of teller, never part of it: run it as its own process with `teller-sim c2cx` (or
+`python -m teller_sims.c2cx --help`); `make run PASSTHROUGH=1` starts one beside teller.
+Teller's C2CX client talks to it as to https://api.c2cx.com/v1/ (base URL
+`http://HOST:PORT/v1/`, with the simulator's key and secret).
 
 The exchange's side (wire facts: teller-go.md §7 and Appendix A):
 - GET  /v1/getorderbook?symbol=BTC_SKY   {"timestamp": "<unix s>", "bids": [[price, volume]…],
@@ -557,38 +558,6 @@ def load_or_create(state_file: Path | None, btc: Decimal) -> Exchange:
     return new_exchange(btc)
 
 
-@dataclass
-class InProcessExchange:
-    """`dummy.c2cx_sim`: a simulator bound to a loopback socket, served in teller's loop."""
-
-    sim: C2CXSim
-    sock: socket.socket
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.sim.port}/v1/"
-
-    async def serve(self) -> None:
-        try:
-            await self.sim.serve(self.sock)
-        finally:
-            self.sock.close()
-
-
-IN_PROCESS_STATE = "c2cx_sim.json"
-IN_PROCESS_BTC = Decimal(10)
-
-
-def in_process_exchange(appdir: Path) -> InProcessExchange:
-    """The demo exchange of `dummy.c2cx_sim`, its account kept in DIR/c2cx_sim.json."""
-    state = appdir / IN_PROCESS_STATE
-    sim = C2CXSim(load_or_create(state, IN_PROCESS_BTC), state_file=state)
-    sock = bind("127.0.0.1", 0)
-    sim.port = sock.getsockname()[1]
-    sim.save()
-    return InProcessExchange(sim, sock)
-
-
 @contextlib.asynccontextmanager
 async def running_sim(sim: C2CXSim, host: str = "127.0.0.1") -> AsyncIterator[C2CXSim]:
     """Serve `sim` in this event loop on a free port while the block runs (for tests)."""
@@ -599,7 +568,7 @@ async def running_sim(sim: C2CXSim, host: str = "127.0.0.1") -> AsyncIterator[C2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The simulator's options (shared by `teller sim c2cx`)."""
+    """The simulator's options (shared by `teller-sim c2cx`)."""
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8090, help="port, 0 = any free (default 8090)")
     parser.add_argument("--port-file", type=Path, help="write the port listened on to this file")

@@ -1,6 +1,6 @@
 """The C2CX simulator's exchange: one account, the BTC_SKY book, matching, orders, trades.
 
-Place in the flow: sim/c2cx.py serves this over C2CX's HTTP API; nothing here does I/O.
+Place in the flow: teller_sims/c2cx.py serves this over C2CX's HTTP API; nothing here does I/O.
 It is written from the wire facts (teller-go.md §7, Appendix A), not from teller's own
 buying code, so that teller's tests check teller against an independent account of the
 exchange:

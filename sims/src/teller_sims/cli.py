@@ -3,6 +3,7 @@
 teller-sim btcd [--rpc ADDR --api ADDR]    a btcd JSON-RPC node with a made-up chain
 teller-sim skynode [--port N --wallet F]   a Skycoin node (REST API) with a demo wallet
 teller-sim c2cx [--port N --btc B]         a C2CX exchange (BTC_SKY) with a demo order book
+teller-sim demo --c2cx|--skynode --dir D -- TELLER…   teller beside simulators (the demos)
 
 Teller talks to each over loopback sockets exactly as to the real peer; it never imports them.
 """
@@ -13,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from teller_sims import btcd, c2cx, skynode
+from teller_sims import btcd, c2cx, demo, skynode
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     btcd.add_arguments(simulators.add_parser("btcd", help="a btcd JSON-RPC node"))
     skynode.add_arguments(simulators.add_parser("skynode", help="a Skycoin node (REST API)"))
     c2cx.add_arguments(simulators.add_parser("c2cx", help="a C2CX exchange (BTC_SKY)"))
+    demo.add_arguments(
+        simulators.add_parser("demo", help="run a teller command beside simulator processes")
+    )
     return parser
 
 
@@ -31,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return btcd.run(args)
     if args.simulator == "skynode":
         return skynode.run_args(args)
+    if args.simulator == "demo":
+        return demo.run(args)
     return c2cx.run_args(args)
 
 

@@ -1,6 +1,6 @@
-"""How the simulators (sim/skynode.py, sim/c2cx.py) are served: a bound loopback socket, a
-uvicorn server that leaves signals alone, and a context manager that runs one in the current
-event loop for a test or a tool."""
+"""How the simulators (teller_sims/skynode.py, teller_sims/c2cx.py) are served: a bound
+loopback socket, a uvicorn server that leaves signals alone, and a context manager that runs
+one in the current event loop for a test or a tool."""
 
 from __future__ import annotations
 

@@ -1,13 +1,14 @@
 """A Skycoin node simulator: the REST API teller uses, over real HTTP, with a real ledger.
 
-Place in the flow: stands in for a Skycoin node (v0.25–v0.27) at `sky_rpc.address` in demos
-(`make run`), component tests and the crash test. teller's node client (skynode.py), SKY
-payer and SKY scanner talk to it exactly as to a node; it decodes, verifies and confirms the
-transactions teller signs (sim/skynode_chain.py, coins/sky_tx.py). Reference: skycoin.md §5
-and §9. Run it with `python -m teller_sims.skynode --help` or `teller sim skynode`.
+Place in the flow: a peer of teller, never part of it. As its own process it stands in for a
+Skycoin node (v0.25–v0.27) at `sky_rpc.address` in the demo (`make run SKYNODE=1`), component
+tests and the crash test. teller's node client (clients/skycoin_node.py), SKY payer and SKY
+scanner talk to it exactly as to a node; it decodes, verifies and confirms the transactions
+teller signs (teller_sims/skynode_chain.py, coins/sky_tx.py). Reference: skycoin.md §5 and §9.
+Run it with `teller-sim skynode --help` (or `python -m teller_sims.skynode`).
 
 This module builds the node (genesis, demo wallet, state file) and runs it; the endpoints are
-in sim/skynode_api.py, the chain in sim/skynode_chain.py.
+in teller_sims/skynode_api.py, the chain in teller_sims/skynode_chain.py.
 
 The node's API (errors are text "<code> <status> - <message>", as the node's):
 
@@ -202,7 +203,7 @@ def build_parser(prog: str = "python -m teller_sims.skynode") -> argparse.Argume
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The simulator's options (shared by `teller sim skynode`)."""
+    """The simulator's options (shared by `teller-sim skynode`)."""
     net = parser.add_argument_group("network")
     net.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     net.add_argument("--port", type=int, default=6420, help="port, 0 = any free (default 6420)")

@@ -1,9 +1,10 @@
 """The Skycoin node simulator's HTTP side: the node's REST endpoints and the /sim/ controls.
 
-Place in the flow: sim/skynode.py builds a chain (sim/skynode_chain.py) and serves this app
-on 127.0.0.1; teller's node client, payer and SKY scanner talk to it as to a Skycoin node.
+Place in the flow: teller_sims/skynode.py builds a chain (teller_sims/skynode_chain.py) and
+serves this app on 127.0.0.1; teller's node client, payer and SKY scanner talk to it as to a
+Skycoin node.
 The endpoints, the error texts and the request checks (Host, CSRF, JSON content type) are
-listed in sim/skynode.py's docstring; the facts come from reference skycoin.md §5 and §9.
+listed in teller_sims/skynode.py's docstring; the facts come from reference skycoin.md §5 and §9.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The Skycoin node simulator's chain: blocks, unspent outputs, the pool, the ledger.
 
-Place in the flow: sim/skynode.py serves this over the node's REST API; teller's SKY payer
+Place in the flow: teller_sims/skynode.py serves this over the node's REST API; teller's SKY payer
 and SKY scanner talk to it exactly as to a real node. Everything that decides whether a
 transaction is valid comes from coins/sky_tx.py, applied in the node's order (reference
 skycoin.md §4 "Fee rules the node enforces", §9 "Observed on a real v0.27.1 node"):

@@ -1,7 +1,7 @@
 """The C2CX exchange client: the market passthrough deposits buy their SKY on.
 
-Place in the flow: exchange/passthrough.py places and follows orders through `C2CXClient`;
-exchange/quote.py reads its order book. Wire facts (teller-go.md §7 and Appendix A):
+Place in the flow: passthrough/orders.py places and follows orders through `C2CXClient`;
+passthrough/quote.py reads its order book. Wire facts (teller-go.md §7 and Appendix A):
 
 - base URL `https://api.c2cx.com/v1/` (configurable), endpoint name appended;
 - `getorderbook?symbol=BTC_SKY` is an unsigned GET; `getbalance`, `createorder`,
@@ -37,8 +37,10 @@ from teller.errors import (
     BelowExchangeMinimum,
     ClientIdTaken,
     CredentialsRefused,
+    InvalidValue,
     MarketRateLimited,
     MarketTemporary,
+    TellerError,
 )
 from teller.money import plain_decimal
 
@@ -88,7 +90,7 @@ def sign_params(key: str, secret: str, params: Mapping[str, str]) -> str:
     """C2CX's signature: upper-case hex MD5 of "apiKey=K&a=1&b=2&secretKey=S".
 
     The parameters (without apiKey) are sorted by key and joined as k=v with "&", values NOT
-    URL-escaped (vectors: shared/vectors/teller/c2cx_sign.json).
+    URL-escaped (vectors: tests/fixtures/vectors/teller/c2cx_sign.json).
     """
     joined = "&".join(f"{k}={params[k]}" for k in sorted(params))
     text = f"apiKey={key}" + (f"&{joined}" if joined else "") + f"&secretKey={secret}"
@@ -104,7 +106,7 @@ def signed_body(key: str, secret: str, params: Mapping[str, str]) -> str:
     return urlencode(sorted(fields.items())) + f"&sign={signature}"
 
 
-class _Garbage(Exception):
+class _Garbage(TellerError):
     """An answer that is not what the exchange sends; becomes MarketTemporary."""
 
 
@@ -396,7 +398,7 @@ class C2CXClient:
 
 
 def _no_nan(constant: str) -> Any:
-    raise ValueError(f"{constant} is not a number")
+    raise InvalidValue(f"{constant} is not a number")
 
 
 def _btc_of(value: Any, what: str) -> Decimal:

@@ -2,7 +2,7 @@
 
 Answers are parsed with JSON numbers that have a fraction or exponent as `Decimal`, never
 float: a BTC amount such as 0.1 must become exactly 10,000,000 satoshis. Every failure is a
-`NodeError` (scanner/base.py): `NodeUnreachable` when no answer came, `NodeBadAnswer` when
+`NodeError` (scanners/base.py): `NodeUnreachable` when no answer came, `NodeBadAnswer` when
 the answer cannot be used.
 
 A call runs in a worker thread on the standard library's http.client, with one kept-alive
@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from teller.scanners.base import NodeBadAnswer, NodeUnreachable
+from teller.errors import NodeBadAnswer, NodeUnreachable
 
 DEFAULT_TIMEOUT = 30.0  # seconds: a block of thousands of transactions takes a while
 
@@ -179,5 +179,5 @@ class RpcError(NodeBadAnswer):
     def __init__(self, method: str, message: str, code: Any) -> None:
         super().__init__(f"{method} failed: {message}" + (f" (code {code})" if code else ""))
         self.method = method
-        self.message = message
+        self.node_message = message  # the node's own words (str() is the whole sentence)
         self.code = code

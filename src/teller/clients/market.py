@@ -1,7 +1,7 @@
 """What the passthrough processor needs of an exchange: the small interface every market has.
 
-Place in the flow: exchange/passthrough.py buys the SKY for a BTC deposit through a `Market`
-(markets/c2cx.py is the C2CX one); exchange/quote.py reads its order book. A client knows its
+Place in the flow: passthrough/orders.py buys the SKY for a BTC deposit through a `Market`
+(clients/c2cx.py is the C2CX one); passthrough/quote.py reads its order book. A client knows its
 wire protocol and nothing of deposits; it turns every answer into the records below, exact
 decimals only, and every failure into the MarketError tree of errors.py.
 
@@ -63,7 +63,7 @@ class OrderInfo:
     amount: Decimal  # the volume asked (SKY)
     completed_amount: Decimal  # SKY filled so far
     avg_price: Decimal  # BTC per SKY over the fills (0 when nothing filled)
-    fee: Decimal  # the exchange's fee on the fills, in SKY (see exchange/order_plan.py)
+    fee: Decimal  # the exchange's fee on the fills, in SKY (see passthrough/plan.py)
     original: str  # the order as received, JSON with sorted keys (the admin API shows it)
 
 

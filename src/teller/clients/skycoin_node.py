@@ -1,8 +1,8 @@
 """The Skycoin node's REST API (node versions v0.25 to v0.27), as teller uses it.
 
-Place in the flow: the SKY payer (payers/skynode.py) asks the node for the hot wallet's
+Place in the flow: the SKY payer (payout/skycoin_node.py) asks the node for the hot wallet's
 unspent outputs, the burn factor and size limit, injects the transactions that coins/sky.py
-signed and asks for their status; the SKY scanner (scanner/sky.py) reads blocks through it.
+signed and asks for their status; the SKY scanner (scanners/sky.py) reads blocks through it.
 This module knows the node's wire protocol and nothing of deposits. The node never signs:
 teller builds every transaction itself (DESIGN.md §4).
 
@@ -25,7 +25,7 @@ The node's quirks handled here (reference skycoin.md §5, §9):
 
 Errors (everything else a node can answer, garbage included, is one of these; never a crash):
 
-    NodeError (scanner/base.py)   temporary: the scanner's block loop and the payer retry
+    NodeError (scanners/base.py)   temporary: the scanner's block loop and the payer retry
     └── SkyNodeError              unreachable, timeout, 5xx, 503 on inject, wrong Host,
                                   an answer that is not what the API documents
     TransactionRejected           the node refused a transaction (a constraint violation);
@@ -46,7 +46,7 @@ from typing import Any
 import httpx
 
 from teller.coins.sky import DROPLETS_PER_SKY
-from teller.scanners.base import NodeError
+from teller.errors import InvalidValue, NodeError, TellerError
 
 SKY_DECIMALS = 6
 U64_MAX = 2**64 - 1  # coins (droplets) and hours are uint64 on the node
@@ -72,7 +72,7 @@ class SkyNodeError(NodeError):
     """The Skycoin node could not answer usefully now; retry later."""
 
 
-class TransactionRejected(Exception):
+class TransactionRejected(TellerError):
     """The node refused a transaction for good: the same bytes will be refused again."""
 
     def __init__(self, message: str, status_code: int) -> None:
@@ -184,7 +184,7 @@ class ChainHead:
 # -- parsing helpers: every surprise becomes a SkyNodeError naming what was wrong -----------
 
 
-class _Garbage(Exception):
+class _Garbage(TellerError):
     """An answer that is not what the API documents; becomes a SkyNodeError."""
 
 
@@ -492,7 +492,7 @@ class SkyNodeClient:
         (asked again otherwise), so the result is one consistent view.
         """
         if not addresses:
-            raise ValueError("outputs of no addresses")
+            raise InvalidValue("outputs of no addresses")
         chunks = [
             list(addresses[i : i + ADDRESSES_PER_REQUEST])
             for i in range(0, len(addresses), ADDRESSES_PER_REQUEST)
@@ -530,7 +530,7 @@ class SkyNodeClient:
     async def balance(self, addresses: Sequence[str]) -> AddressBalance:
         """The summed balance of `addresses` (/api/v1/balance: droplets as integers)."""
         if not addresses:
-            raise ValueError("balance of no addresses")
+            raise InvalidValue("balance of no addresses")
         path = "/api/v1/balance"
         total = [0, 0, 0, 0]
         for i in range(0, len(addresses), ADDRESSES_PER_REQUEST):

@@ -13,6 +13,8 @@ import re
 import base58
 from Crypto.Hash import RIPEMD160
 
+from teller.errors import InvalidValue
+
 BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 # The base58 package strips trailing whitespace and accepts "", so strings are checked first.
@@ -22,7 +24,7 @@ EMPTY_STRING = "Invalid base58 string"
 BAD_CHARACTER = "Invalid base58 character"
 
 
-class Base58Error(ValueError):
+class Base58Error(InvalidValue):
     """A string is not base58; str() is the message Skycoin's decoder uses."""
 
 

@@ -23,6 +23,7 @@ from teller.coins.base58check import (
     encode_base58check,
     hash160,
 )
+from teller.errors import InvalidValue
 
 SATOSHIS_PER_BTC = 100_000_000
 
@@ -35,7 +36,7 @@ INVALID_VERSION = "Invalid version"
 INVALID_CHECKSUM = "Invalid checksum"
 
 
-class AddressError(ValueError):
+class AddressError(InvalidValue):
     """A string is not a valid Bitcoin address for the network; str() is the message."""
 
 
@@ -70,7 +71,7 @@ def _params(network: str) -> _NetworkParams:
     try:
         return _PARAMS[network]
     except KeyError:
-        raise ValueError(f"unknown bitcoin network {network!r}") from None
+        raise InvalidValue(f"unknown bitcoin network {network!r}") from None
 
 
 # --- base58check ------------------------------------------------------------------------------
@@ -103,14 +104,14 @@ def validate_p2pkh_address(text: str, network: Network = "mainnet") -> str:
 
 def p2pkh_address_from_hash160(key_hash: bytes, network: Network = "mainnet") -> str:
     if len(key_hash) != 20:
-        raise ValueError(f"hash160 must be 20 bytes, got {len(key_hash)}")
+        raise InvalidValue(f"hash160 must be 20 bytes, got {len(key_hash)}")
     return encode_base58check(bytes([_params(network).p2pkh_version]) + key_hash)
 
 
 def p2pkh_address_from_pubkey(pub33: bytes, network: Network = "mainnet") -> str:
     """P2PKH address of a compressed public key: base58check(version || RIPEMD160(SHA256(pub)))."""
     if len(pub33) != 33 or pub33[0] not in (2, 3):
-        raise ValueError("public key must be 33 bytes, compressed (02/03 prefix)")
+        raise InvalidValue("public key must be 33 bytes, compressed (02/03 prefix)")
     return p2pkh_address_from_hash160(hash160(pub33), network)
 
 

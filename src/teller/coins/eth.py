@@ -11,6 +11,8 @@ import re
 
 from Crypto.Hash import keccak
 
+from teller.errors import InvalidValue
+
 WEI_PER_ETH = 10**18
 GWEI_PER_ETH = 10**9
 WEI_PER_GWEI = 10**9
@@ -24,7 +26,7 @@ INVALID_HEX = "Invalid hex character in address"
 INVALID_CHECKSUM = "Invalid EIP-55 checksum"
 
 
-class AddressError(ValueError):
+class AddressError(InvalidValue):
     """A string is not a valid Ethereum address; str() is the message."""
 
 

@@ -28,6 +28,7 @@ from teller.coins.base58check import (
     ripemd160,
     sha256,
 )
+from teller.errors import InvalidValue
 
 DROPLETS_PER_SKY = 1_000_000
 ADDRESS_VERSION = 0
@@ -45,7 +46,7 @@ NULL_ADDRESS_ERROR = "Address is the null address"
 EMPTY_SEED = "Seed input is empty"
 
 
-class AddressError(ValueError):
+class AddressError(InvalidValue):
     """A string is not a usable Skycoin address; str() is the exact message."""
 
 
@@ -89,7 +90,7 @@ def validate_address(text: str) -> str:
 
 def address_from_key_hash(key_hash: bytes) -> str:
     if len(key_hash) != KEY_HASH_LENGTH:
-        raise ValueError(f"key hash must be {KEY_HASH_LENGTH} bytes, got {len(key_hash)}")
+        raise InvalidValue(f"key hash must be {KEY_HASH_LENGTH} bytes, got {len(key_hash)}")
     body = key_hash + bytes([ADDRESS_VERSION])
     return encode_base58(body + sha256(body)[:4])
 
@@ -107,13 +108,13 @@ def address_from_pubkey(pub33: bytes) -> str:
 def pubkey_from_seckey(seckey: bytes) -> bytes:
     """The 33-byte compressed public key of a valid 32-byte secret key."""
     if len(seckey) != 32 or not 0 < int.from_bytes(seckey, "big") < SECP256K1_ORDER:
-        raise ValueError("invalid secret key")
+        raise InvalidValue("invalid secret key")
     return _pubkey_of_valid_secret(seckey)
 
 
 def _check_compressed_pubkey(pub33: bytes) -> None:
     if len(pub33) != 33 or pub33[0] not in (2, 3):
-        raise ValueError("public key must be 33 bytes, compressed (02/03 prefix)")
+        raise InvalidValue("public key must be 33 bytes, compressed (02/03 prefix)")
 
 
 def _pubkey_of_valid_secret(seckey: bytes) -> bytes:
@@ -160,7 +161,7 @@ class DeterministicKeyChain:
 
     def __init__(self, seed: bytes) -> None:
         if not seed:
-            raise ValueError(EMPTY_SEED)
+            raise InvalidValue(EMPTY_SEED)
         self.seed = bytes(seed)
 
     def next(self) -> KeyPair:
@@ -182,5 +183,5 @@ def deterministic_keypairs(seed: bytes, n: int) -> Iterator[KeyPair]:
     Prefix-stable: key i does not depend on n. Raises ValueError for an empty seed or n < 0.
     """
     if n < 0:
-        raise ValueError("n must not be negative")
+        raise InvalidValue("n must not be negative")
     return islice(DeterministicKeyChain(seed), n)

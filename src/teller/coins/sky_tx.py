@@ -3,7 +3,8 @@
 Place in the flow: the SKY payer (payers/) turns the sender's batch of deposits into a call
 of `build_transaction` with the hot wallet's unspent outputs (read from the node); the signed
 bytes it returns are stored by the sender before they are ever broadcast (DESIGN.md §4). The
-node simulator (sim/skynode.py) uses the same functions to decode and verify what it is sent.
+node simulator (sims/, teller_sims/skynode.py) uses the same functions to decode and verify
+what it is sent.
 Pure: no I/O. Facts from reference skycoin.md §3–§4; everything is bit-compatible with
 skycoin `coin.Transaction` (v0.22 to v0.27, the encoding never changed).
 
@@ -54,6 +55,7 @@ from teller.coins.sky import (
     decode_address,
     pubkey_from_seckey,
 )
+from teller.errors import InvalidValue
 
 # --- constants (skycoin.md §4) ---------------------------------------------------------------
 
@@ -96,11 +98,11 @@ SOFT = "soft"
 USER = "user"
 
 
-class TransactionDecodeError(ValueError):
+class TransactionDecodeError(InvalidValue):
     """Bytes (or hex) that do not decode to exactly one transaction."""
 
 
-class TransactionInvalid(ValueError):
+class TransactionInvalid(InvalidValue):
     """A transaction breaks a node rule. `constraint` is "hard", "soft" or "user"."""
 
     def __init__(self, message: str, constraint: str = HARD) -> None:
@@ -114,7 +116,7 @@ class TransactionInvalid(ValueError):
         return f"Transaction violates {self.constraint} constraint: {self.message}"
 
 
-class TransactionBuildError(ValueError):
+class TransactionBuildError(InvalidValue):
     """The builder cannot make a transaction for this request."""
 
 
@@ -171,9 +173,9 @@ def address_to_wire(address: str) -> bytes:
 def address_from_wire(wire: bytes) -> str:
     """The address string of 21 wire bytes; raises ValueError for a version other than 0."""
     if len(wire) != ADDRESS_WIRE_SIZE:
-        raise ValueError(f"wire address must be {ADDRESS_WIRE_SIZE} bytes")
+        raise InvalidValue(f"wire address must be {ADDRESS_WIRE_SIZE} bytes")
     if wire[0] != ADDRESS_VERSION:
-        raise ValueError(f"address version {wire[0]} is not 0")
+        raise InvalidValue(f"address version {wire[0]} is not 0")
     return address_from_key_hash(wire[1:])
 
 
@@ -267,17 +269,17 @@ def compute_inner_hash(inputs: Sequence[bytes], outputs: Sequence[TxOutput]) -> 
 def encode_transaction(tx: Transaction) -> bytes:
     """The exact binary encoding. Raises ValueError for a field that cannot be encoded."""
     if len(tx.inner_hash) != HASH_SIZE:
-        raise ValueError("inner hash must be 32 bytes")
+        raise InvalidValue("inner hash must be 32 bytes")
     if any(len(s) != SIGNATURE_SIZE for s in tx.sigs):
-        raise ValueError("signatures must be 65 bytes")
+        raise InvalidValue("signatures must be 65 bytes")
     if any(len(i) != HASH_SIZE for i in tx.inputs):
-        raise ValueError("inputs must be 32-byte uxids")
+        raise InvalidValue("inputs must be 32-byte uxids")
     for name, items in (("sigs", tx.sigs), ("inputs", tx.inputs), ("outputs", tx.outputs)):
         if len(items) > MAX_LIST_LENGTH:
-            raise ValueError(f"too many {name}: {len(items)} > {MAX_LIST_LENGTH}")
+            raise InvalidValue(f"too many {name}: {len(items)} > {MAX_LIST_LENGTH}")
     for o in tx.outputs:
         if not (0 <= o.droplets <= _U64_MAX and 0 <= o.hours <= _U64_MAX):
-            raise ValueError("output coins and hours must fit in 64 bits")
+            raise InvalidValue("output coins and hours must fit in 64 bits")
     return b"".join(
         (
             struct.pack("<IB", tx.length, tx.type),
@@ -365,7 +367,7 @@ def uxid(src_txid: bytes, address: str, droplets: int, hours: int) -> bytes:
     `src_txid` is the txid (full hash) of the creating transaction; 32 zero bytes for genesis.
     """
     if len(src_txid) != HASH_SIZE:
-        raise ValueError("source txid must be 32 bytes")
+        raise InvalidValue("source txid must be 32 bytes")
     return sha256(src_txid + TxOutput(address, droplets, hours).wire())
 
 
@@ -383,20 +385,20 @@ def sign_digest(seckey: bytes, digest: bytes) -> bytes:
     libsecp256k1 signs with an RFC6979 nonce and low S, which skycoin nodes accept.
     """
     if len(digest) != HASH_SIZE or digest == bytes(HASH_SIZE):
-        raise ValueError("digest must be 32 bytes and not all zero")
+        raise InvalidValue("digest must be 32 bytes and not all zero")
     return bytes(PrivateKey(seckey).sign_recoverable(digest, hasher=None))
 
 
 def recover_pubkey(signature: bytes, digest: bytes) -> bytes:
     """The compressed public key that made `signature` over `digest`; ValueError if none."""
     if len(signature) != SIGNATURE_SIZE or len(digest) != HASH_SIZE:
-        raise ValueError("signature must be 65 bytes and digest 32 bytes")
+        raise InvalidValue("signature must be 65 bytes and digest 32 bytes")
     if signature[64] > 3:
-        raise ValueError("signature recovery id must be 0..3")
+        raise InvalidValue("signature recovery id must be 0..3")
     try:
         key = PublicKey.from_signature_and_message(signature, digest, hasher=None)
     except Exception as exc:  # coincurve raises plain Exception for an unrecoverable sig
-        raise ValueError(f"signature does not recover a public key: {exc}") from None
+        raise InvalidValue(f"signature does not recover a public key: {exc}") from None
     return bytes(key.format(compressed=True))
 
 
@@ -423,7 +425,7 @@ def sign_transaction(
 ) -> Transaction:
     """A signed transaction: one secret key per input, in input order."""
     if len(seckeys) != len(inputs):
-        raise ValueError(f"{len(inputs)} inputs need {len(inputs)} keys, got {len(seckeys)}")
+        raise InvalidValue(f"{len(inputs)} inputs need {len(inputs)} keys, got {len(seckeys)}")
     unsigned = Transaction.unsigned(inputs, outputs)
     sigs = tuple(
         sign_digest(key, input_digest(unsigned.inner_hash, ux))
@@ -526,7 +528,7 @@ def coin_hours(droplets: int, hours: int, created: int, now: int) -> int:
 def required_fee(input_hours: int, burn_factor: int) -> int:
     """The least fee a node accepts: ceil(input_hours / burn_factor), rounded UP."""
     if burn_factor <= 0:
-        raise ValueError("burn factor must be positive")
+        raise InvalidValue("burn factor must be positive")
     return -(-input_hours // burn_factor)
 
 
@@ -549,7 +551,7 @@ def share_hours(total: int, weights: Sequence[int]) -> list[int]:
     DistributeCoinHoursProportional does. The parts always add up to `total` exactly.
     """
     if total < 0 or any(w <= 0 for w in weights):
-        raise ValueError("hours must not be negative and weights must be positive")
+        raise InvalidValue("hours must not be negative and weights must be positive")
     if not weights:
         return []
     weight_sum = sum(weights)
@@ -702,14 +704,14 @@ def build_transaction(
     - Raises InsufficientCoins, InsufficientHours or TransactionTooLarge; nothing is signed then.
     """
     if not payments:
-        raise ValueError("no payments")
+        raise InvalidValue("no payments")
     share_num, share_den = share_factor
     if not 0 <= share_num <= share_den or share_den <= 0:
-        raise ValueError("share factor must be a fraction from 0 to 1")
+        raise InvalidValue("share factor must be a fraction from 0 to 1")
     for address, droplets in payments:
         decode_address(address)  # AddressError (a ValueError) for a bad or null address
         if droplets <= 0 or droplets % DROPLET_PRECISION:
-            raise ValueError(
+            raise InvalidValue(
                 f"payment of {droplets} droplets to {address} is not a positive multiple "
                 f"of {DROPLET_PRECISION} droplets (0.001 SKY)"
             )
@@ -719,7 +721,7 @@ def build_transaction(
     spendable = [u for u in unspents if u.droplets > 0 and u.droplets % DROPLET_PRECISION == 0]
     for u in spendable:
         if u.address not in seckeys:
-            raise ValueError(f"no secret key for {u.address}, owner of output {u.uxid}")
+            raise InvalidValue(f"no secret key for {u.address}, owner of output {u.uxid}")
     available = sum(u.droplets for u in spendable)
     if available < needed:
         raise InsufficientCoins(needed, available)

@@ -34,12 +34,13 @@ from teller.coins.sky import (
     decode_address,
     pubkey_from_seckey,
 )
+from teller.errors import InvalidValue
 
 WALLET_VERSION = "0.1"
 DETERMINISTIC = "deterministic"
 
 
-class WalletError(ValueError):
+class WalletError(InvalidValue):
     """A wallet file that cannot be used to sign; str() names the file and the problem."""
 
 
@@ -150,7 +151,7 @@ def load_wallet(path: str | os.PathLike[str]) -> Wallet:
 def wallet_document(seed: str, count: int, *, label: str, filename: str) -> dict[str, Any]:
     """A deterministic wallet's JSON document: the first `count` keys of `seed`."""
     if count < 1:
-        raise ValueError("a wallet needs at least one address")
+        raise InvalidValue("a wallet needs at least one address")
     chain = DeterministicKeyChain(seed.encode("utf-8"))
     entries = []
     for _ in range(count):

@@ -1,2 +1,5 @@
-"""Reading the configuration: typed keys (`schema.py`), TOML + environment (`load.py`), the Go
-teller's keys and messages (`go_compat.py`), file and port checks (`preflight.py`)."""
+"""Reading the configuration: typed keys and defaults (`schema.py`), the TOML file and the
+environment (`load.py`, pydantic-settings), the Go teller's keys, messages and durations
+(`go_compat.py`, `durations.py`), the rules, file and port checks (`preflight.py`).
+
+Imports point down: load → preflight → schema → go_compat → durations."""

@@ -1,8 +1,9 @@
 """Go duration strings ("20s", "1m30s", "1h2m3.5s", "300ms") read and written as timedelta.
 
-Place in the flow: only config.py uses this, while reading the TOML config at start-up; the
-original teller's config files hold time.Duration values in Go's syntax, and the logged
-(redacted) config shows them back in that syntax.
+Place in the flow: only config/ uses this (go_compat.py reads, schema.py and preflight.py
+write), while reading the TOML config at start-up; the original teller's config files hold
+time.Duration values in Go's syntax, and the logged (redacted) config shows them back in that
+syntax.
 
 The grammar is Go's time.ParseDuration: an optional sign, then one or more decimal numbers
 each followed by a unit (ns, us, µs, μs, ms, s, m, h); "0" alone is zero. Go counts in
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+
+from teller.errors import InvalidValue
 
 NANOSECOND = 1
 MICROSECOND = 1_000 * NANOSECOND
@@ -40,7 +43,7 @@ UNIT_NANOSECONDS: dict[str, int] = {
 _COMPONENT = re.compile(r"(?P<int>\d*)(?:\.(?P<frac>\d*))?(?P<unit>[^\d.]*)")
 
 
-class DurationError(ValueError):
+class DurationError(InvalidValue):
     """A string is not a Go duration; str() says why, quoting the string."""
 
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from teller.coins import btc, eth, sky
+from teller.errors import InvalidValue, TellerError
 
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
-class AddressFileError(Exception):
+class AddressFileError(TellerError):
     """An address file cannot be used; `problems` has one line per bad entry."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -40,7 +41,7 @@ def address_validator(coin_type: str, network: str = "mainnet") -> Callable[[str
         return eth.validate_address
     if coin_type == "SKY":
         return sky.validate_address
-    raise ValueError(f"unknown coin type {coin_type!r}")
+    raise InvalidValue(f"unknown coin type {coin_type!r}")
 
 
 def read_address_file(path: Path, coin_type: str, network: str = "mainnet") -> list[str]:

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from teller.coins import sky
-from teller.deposits.hd import HdChain
-from teller.deposits.states import COIN_TYPES
+from teller.coins import COIN_TYPES, sky
+from teller.coins.xpub import HdChain
 from teller.errors import BadRequest, BindError, Forbidden
 from teller.logs import log_event
 from teller.store.bindings import count_bindings, insert_binding, lock_sky_address
@@ -83,7 +82,8 @@ class BindService:
         self.bind_enabled = bind_enabled
         self.max_bound_addrs = max_bound_addrs
         self.buy_method = buy_method
-        # Coins whose addresses are derived from an extended public key (hd.py), not a file.
+        # Coins whose addresses are derived from an extended public key (deposits/hd.py), not
+        # read from a file.
         self.hd_chains: Mapping[str, HdChain] = hd_chains or {}
         self._group: GroupCommit[BindRequest, tuple[BindResult, int]] = GroupCommit(
             db, self._bind_in, refusals=(BindError,)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class ScannerHealth:
-    """What one chain scanner (scanner/base.py) last saw: written by it, read by the APIs."""
+    """What one chain scanner (scanners/base.py) last saw: written by it, read by the APIs."""
 
     coin_type: str
     source: str  # "node" (a real scanner), "dummy" (the dummy API) or "off"

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection
 
+from teller.errors import InvalidTransition, InvalidValue
 from teller.store import deposits as store
 from teller.store.models import Deposit
 
@@ -41,7 +42,6 @@ BUY_DIRECT: Final = "direct"
 BUY_PASSTHROUGH: Final = "passthrough"
 BUY_METHODS: Final = (BUY_DIRECT, BUY_PASSTHROUGH)
 
-COIN_TYPES: Final = ("BTC", "ETH", "SKY")
 
 # Error text of a deposit too small to pay anything (the original's wording).
 ERR_SEND_AMOUNT_ZERO: Final = "Skycoin send amount is 0"
@@ -62,9 +62,9 @@ def is_stored_status(status: str) -> bool:
 
 
 def check_transition(current: str, new: str) -> None:
-    """Raise ValueError unless a deposit may move from `current` to `new`."""
+    """Raise InvalidTransition unless a deposit may move from `current` to `new`."""
     if new not in _ALLOWED.get(current, frozenset()):
-        raise ValueError(f"deposit cannot move from {current!r} to {new!r}")
+        raise InvalidTransition(f"deposit cannot move from {current!r} to {new!r}")
 
 
 def move(conn: Connection, deposit: Deposit, new_status: str, now: int, **values: Any) -> None:
@@ -94,7 +94,7 @@ def move_each(
     for deposit, new_status, values in moves:
         check_transition(deposit.status, new_status)
         if "status" in values:
-            raise ValueError("the new status is given apart from the values")
+            raise InvalidValue("the new status is given apart from the values")
     store.update_deposits(
         conn,
         [(d.deposit_id, d.status, {**values, "status": new}) for d, new, values in moves],

@@ -1,9 +1,9 @@
 """A read-only reader of BoltDB files (the Go teller's database), for `teller db import-bolt`.
 
-Place in the flow: store/bolt_import.py reads the Go teller's buckets through this module and
-writes what it finds into teller's own store. Nothing here ever writes: the file is opened
-O_RDONLY and mapped read-only, so even a bug cannot change the operator's only copy of their
-old database.
+Place in the flow: goteller/records.py reads the Go teller's buckets through this module and
+goteller/importer.py writes what it finds into teller's own store. Nothing here ever writes:
+the file is opened O_RDONLY and mapped read-only, so even a bug cannot change the operator's
+only copy of their old database.
 
 Why not PyPI `boltdb` (0.0.2, last released 2020): it opens the file O_RDWR|O_CREAT even
 when asked for a read-only handle (so a mistyped path creates a fresh empty database, and a
@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from teller.errors import GoTellerError
+
 MAGIC = 0xED0CDAED
 VERSION = 2
 BRANCH_PAGE = 0x01
@@ -60,7 +62,7 @@ _MAX_PAGE_SIZE = 1 << 20
 _MAX_DEPTH = 64  # a B+tree of this depth would hold more keys than any disk: a cycle
 
 
-class BoltError(Exception):
+class BoltError(GoTellerError):
     """The file cannot be read as a bolt database; str() says what is wrong, and where."""
 
 

@@ -16,14 +16,14 @@ the old database is then in the store, and the stages carry on from each deposit
   teller-go.md §14.4): as waiting_confirm, watching that payment, never paid again;
 - done (with its txid, or its error) and the passthrough statuses stay as they are.
 
-Two phases, so a bad file never leaves half an import behind: go_db.read_go_database reads
-and checks the whole file (store/bolt.py, read-only) into plain records, raising
+Two phases, so a bad file never leaves half an import behind: records.read_go_database reads
+and checks the whole file (goteller/boltfile.py, read-only) into plain records, raising
 GoDatabaseError on anything that does not look like what the Go teller writes; then
 `import_go_database` writes everything in ONE store transaction, after checking that the
 store holds nothing that contradicts it (ImportConflict lists every contradiction). A
 second import of the same file finds everything present and writes nothing.
 
-Shapes and buckets: shared/reference/teller-go.md §4. Amounts stay exact integers; the Go
+Shapes and buckets: the Go teller's reference, teller-go.md §4. Amounts stay exact integers; the Go
 teller kept ETH in gwei, teller keeps wei (× 10^9).
 """
 
@@ -40,9 +40,10 @@ from sqlalchemy import Connection, func, insert, select, text, tuple_
 from sqlalchemy.engine import make_url
 
 from teller.clock import unix_now
+from teller.coins import COIN_TYPES
 from teller.deposits import states
+from teller.errors import GoTellerError, TellerError
 from teller.goteller.records import (
-    COINS,
     GoBinding,
     GoDatabase,
     GoDatabaseError,
@@ -53,7 +54,7 @@ from teller.goteller.records import (
 from teller.money import AmountError, sky_droplets_for_satoshis, sky_droplets_for_wei
 from teller.progress import Progress
 from teller.store import payouts as payout_store
-from teller.store.db import Database, create_store_engine, sqlite_url
+from teller.store.db import Database, create_store_engine, sqlite_url, store_url
 from teller.store.migrate import upgrade
 from teller.store.pool import mark_address_used
 from teller.store.scans import lowest_scanned, raise_scan_floor
@@ -68,7 +69,7 @@ if TYPE_CHECKING:
     from teller.config.schema import Config
 
 
-class ImportConflict(Exception):
+class ImportConflict(GoTellerError):
     """The store holds data that contradicts the Go database; `problems`, one line each."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -112,7 +113,7 @@ class ImportReport:
         return "\n".join(out)
 
 
-class _DryRunRollback(Exception):
+class _DryRunRollback(TellerError):
     pass
 
 
@@ -197,7 +198,7 @@ def import_go_database(
                 dry_run=dry_run,
             )
             if dry_run:
-                raise _DryRunRollback
+                raise _DryRunRollback("dry run: nothing is kept")
     except _DryRunRollback:
         pass
     return report
@@ -322,7 +323,7 @@ def _report_lines(
     new_deposits: list[GoDeposit],
     unreceived: list[GoScanRecord],
 ) -> None:
-    for coin in COINS:
+    for coin in COIN_TYPES:
         name = f"bind_address_{coin.lower()}"
         if name in go.bucket_sizes:
             found = sum(1 for b in go.bindings if b.coin_type == coin)
@@ -340,7 +341,7 @@ def _report_lines(
             ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())),
         )
     )
-    for coin in COINS:
+    for coin in COIN_TYPES:
         name = f"used_{coin.lower()}_address"
         if name in go.bucket_sizes or newly_used.get(coin):
             found = len(go.used.get(coin, []))
@@ -640,14 +641,12 @@ def run_import(
     config: Config, appdir: Path, source: Path, *, dry_run: bool, out: TextIO, err: TextIO
 ) -> int:
     """`teller db import-bolt`: read, check, import (or dry-run); the exit status."""
-    from teller.app import database_url  # the same store `teller run` opens
-
     try:
         go = read_go_database(source)
     except GoDatabaseError as exc:
         print(f"cannot import {source}: {exc}\nnothing was imported", file=err)
         return 1
-    url = make_url(database_url(config, appdir))
+    url = make_url(store_url(config.database_url, appdir, config.dbfile))
     scratch = None
     if dry_run and url.get_backend_name() == "sqlite" and not _store_exists(url.database):
         # No store yet, so nothing to conflict with: count against an empty one that goes

@@ -1,11 +1,11 @@
 """Reading a Go teller's BoltDB (develop format) into plain, checked records.
 
-Place in the flow: the first half of `teller db import-bolt` (bolt_import.py writes the
-second): the whole file is read through store/bolt.py (read-only) and every record checked
+Place in the flow: the first half of `teller db import-bolt` (importer.py writes the
+second): the whole file is read through boltfile.py (read-only) and every record checked
 here, before the store is touched, so a damaged file imports nothing. Anything that does
 not look like what the Go teller writes is a GoDatabaseError naming the bucket, the key and
-the field. Shapes and buckets: shared/reference/teller-go.md §4. Amounts stay exact integers;
-the Go teller kept ETH in gwei, these records hold wei (x 10^9).
+the field. Shapes and buckets: the Go teller's reference, teller-go.md §4. Amounts stay exact
+integers; the Go teller kept ETH in gwei, these records hold wei (x 10^9).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from teller.coins import btc, eth, sky
+from teller.coins import COIN_TYPES, btc, eth, sky
 from teller.deposits import states
+from teller.errors import GoTellerError
 from teller.goteller.boltfile import BoltError, BoltFile, Bucket
 
-COINS = ("BTC", "ETH", "SKY")
 WEI_PER_GWEI = 10**9
 _TXID_HEX = frozenset("0123456789abcdef")
 # Buckets of the develop format this importer reads (others are reported, not read).
@@ -32,16 +32,16 @@ KNOWN_BUCKETS = frozenset(
         "btc_txs",
         "deposit_value",
         "exchange_meta",
-        *(f"bind_address_{c.lower()}" for c in COINS),
-        *(f"used_{c.lower()}_address" for c in COINS),
-        *(f"scan_meta_{c.lower()}" for c in COINS),
+        *(f"bind_address_{c.lower()}" for c in COIN_TYPES),
+        *(f"used_{c.lower()}_address" for c in COIN_TYPES),
+        *(f"scan_meta_{c.lower()}" for c in COIN_TYPES),
     }
 )
 # Buckets only a master-era (v1.0.0) Go teller wrote (teller-go.md §4.6).
 MASTER_BUCKETS = frozenset({"bind_address", "scan_meta", "dv_index_list"})
 
 
-class GoDatabaseError(Exception):
+class GoDatabaseError(GoTellerError):
     """The file is not a Go teller database this importer can read; nothing was imported."""
 
 
@@ -175,11 +175,11 @@ def _read(bolt: BoltFile, source: str) -> GoDatabase:
     go.deposits = _deposits(raw.get("deposit_info", []))
     go.used = {
         coin: [_valid_address(coin, a, f"used_{coin.lower()}_address") for a, _ in listed]
-        for coin in COINS
+        for coin in COIN_TYPES
         if (listed := raw.get(f"used_{coin.lower()}_address"))
     }
     go.scanner_records = [_scan_record(k, v) for k, v in raw.get("deposit_value", [])]
-    for coin in COINS:
+    for coin in COIN_TYPES:
         for meta_key, meta_value in raw.get(f"scan_meta_{coin.lower()}", []):
             if meta_key == "deposit_addresses":
                 where = f"scan_meta_{coin.lower()}"
@@ -259,7 +259,7 @@ def _valid_sky(address: str, where: str) -> str:
 
 
 def _coin(value: str, where: str) -> str:
-    if value not in COINS:
+    if value not in COIN_TYPES:
         raise GoDatabaseError(f"{where}: unknown coin type {value!r}")
     return value
 
@@ -289,7 +289,7 @@ def _bindings(raw: Mapping[str, list[tuple[str, bytes]]]) -> list[GoBinding]:
     """Every binding, in the order each SKY address got its addresses (sky_deposit_seqs_index),
     checked against the bind_address_<coin> buckets (the Go teller wrote both at once)."""
     by_address: dict[tuple[str, str], GoBinding] = {}
-    for coin in COINS:
+    for coin in COIN_TYPES:
         name = f"bind_address_{coin.lower()}"
         for key, value in raw.get(name, []):
             where = f"{name}[{key}]"

@@ -2,28 +2,20 @@
 
 /dummy/scanner/deposit feeds a deposit through the same intake a real scanner uses;
 /dummy/sender/broadcasts and /dummy/sender/confirm show and confirm what the dummy payer sent.
+Routes only: each reads the request's parameters and makes one call to services/dummy.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
-from teller.deposits.address_files import address_validator
-from teller.deposits.states import COIN_TYPES
 from teller.errors import BadRequest, UnsupportedMedia
 from teller.http.responses import IndentedJSON, create_app
-from teller.money import format_droplets
+from teller.services import dummy
 from teller.services.parts import Services
-from teller.store.models import IncomingDeposit
-
-MAX_N = 2**32 - 1
-MAX_VALUE = 2**256 - 1
-
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -51,52 +43,6 @@ async def _params(request: Request) -> dict[str, str]:
     return values
 
 
-def _is_decimal_digits(raw: str) -> bool:
-    return raw.isascii() and raw.isdigit()
-
-
-def _integer(values: dict[str, str], name: str, *, required: bool, maximum: int) -> int:
-    raw = values.get(name, "").strip()
-    if not raw:
-        if required:
-            raise BadRequest(f"{name} required")
-        return 0
-    if not _is_decimal_digits(raw):
-        raise BadRequest(f"invalid {name}")
-    # Compare lengths first: int() refuses strings of thousands of digits.
-    if len(raw.lstrip("0")) > len(str(maximum)) or int(raw) > maximum:
-        raise BadRequest(f"{name} too large")
-    return int(raw)
-
-
-def parse_dummy_deposit(
-    values: dict[str, str], enabled_coins: frozenset[str], btc_network: str
-) -> IncomingDeposit:
-    coin = values.get("coin", "").strip() or "BTC"
-    if coin not in COIN_TYPES:
-        raise BadRequest(f"invalid coin {coin!r}: expected one of {', '.join(COIN_TYPES)}")
-    if coin not in enabled_coins:
-        raise BadRequest(f"{coin} not enabled")
-    address = values.get("addr", "").strip()
-    if not address:
-        raise BadRequest("addr required")
-    try:
-        address = address_validator(coin, btc_network)(address)
-    except ValueError as exc:
-        raise BadRequest(f"invalid addr: {exc}") from exc
-    value = _integer(values, "value", required=True, maximum=MAX_VALUE)
-    if value == 0:
-        raise BadRequest("invalid value: must be greater than 0")
-    height = _integer(values, "height", required=False, maximum=2**63 - 1)
-    tx = values.get("tx", "").strip()
-    if not tx:
-        raise BadRequest("tx required")
-    if len(tx) > 128 or ":" in tx:
-        raise BadRequest("invalid tx")
-    n = _integer(values, "n", required=False, maximum=MAX_N)
-    return IncomingDeposit(coin_type=coin, address=address, value=value, height=height, tx=tx, n=n)
-
-
 def dummy_router(services: Services) -> APIRouter:
     router = APIRouter()
 
@@ -104,43 +50,18 @@ def dummy_router(services: Services) -> APIRouter:
 
         @router.api_route("/dummy/scanner/deposit", methods=["GET", "POST"])
         async def deposit(request: Request) -> Response:
-            incoming = parse_dummy_deposit(
-                await _params(request),
-                services.enabled_coins,
-                services.config.btc_scanner.network,
-            )
-            await services.intake.receive_async(incoming)
+            await dummy.receive_deposit(services, await _params(request))
             return Response(status_code=200)
 
-    payer = services.dummy_payer
-    if payer is not None:
+    if services.dummy_payer is not None:
 
         @router.get("/dummy/sender/broadcasts", response_class=IndentedJSON)
         async def broadcasts() -> IndentedJSON:
-            listing: list[dict[str, Any]] = [
-                {
-                    "txid": b.txid,
-                    "outputs": [{"address": a, "coins": format_droplets(d)} for a, d in b.outputs],
-                    "confirmed": b.confirmed,
-                }
-                for b in payer.broadcasts()
-            ]
-            return IndentedJSON(listing)
+            return IndentedJSON(dummy.broadcasts(services))
 
         @router.api_route("/dummy/sender/confirm", methods=["GET", "POST"])
         async def confirm(request: Request) -> Response:
-            values = await _params(request)
-            txid = values.get("txid", "").strip() or None
-            raw_seq = values.get("seq", "").strip()
-            if txid is None and not raw_seq:
-                raise BadRequest("txid or seq required")
-            seq = None
-            if txid is None:
-                if not _is_decimal_digits(raw_seq) or len(raw_seq.lstrip("0")) > 18:
-                    raise BadRequest("invalid seq")
-                seq = int(raw_seq)
-            await asyncio.to_thread(payer.confirm, txid=txid, seq=seq)
-            services.sender_waker.wake()
+            await dummy.confirm(services, await _params(request))
             return Response(status_code=200)
 
     return router

@@ -1,8 +1,12 @@
-"""The public server (web.http_addr / https_addr): bind, status, config, health, the web page."""
+"""The public server (web.http_addr / https_addr): bind, status, config, health, the web page.
+
+Routes and middleware only: each route reads its request, makes one call to a service
+(services/) and turns the answer into indented JSON; errors (TellerError) become plain-text
+answers (http/responses.py).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,9 +19,6 @@ from starlette.responses import Response
 from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Scope
 
-from teller import __version__
-from teller.deposits.binding import parse_sky_address
-from teller.deposits.health import go_duration
 from teller.errors import BadRequest, UnsupportedMedia
 from teller.http.middleware import (
     BodyLimit,
@@ -29,16 +30,12 @@ from teller.http.middleware import (
 from teller.http.pages import page_files
 from teller.http.qr import QR_PATH, qr_router
 from teller.http.responses import IndentedJSON, create_app
-from teller.money import (
-    AmountError,
-    fixed_rate_display,
-    format_droplets,
-    parse_rate,
-    plain_decimal,
-)
+from teller.services import binding as binding_service
+from teller.services import health as health_service
+from teller.services import quote as quote_service
+from teller.services import status as status_service
+from teller.services.config_view import public_config
 from teller.services.parts import Services
-from teller.services.views import statuses_of
-from teller.store.deposits import count_errored
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 RATE_LIMITED_PATHS = frozenset({"/api/bind", "/api/status", "/api/quote", QR_PATH})
@@ -86,76 +83,6 @@ class WebMount(Mount):
         if scope["type"] == "http" and scope["path"] in self.api_paths:
             return Match.NONE, {}
         return super().matches(scope)
-
-
-def _exact_rate(rate: str) -> str:
-    try:
-        return plain_decimal(parse_rate(rate))
-    except AmountError:
-        return ""  # the SKY rate, unset while the SKY scanner is off
-
-
-def config_view(services: Services) -> dict[str, Any]:
-    cfg = services.config
-    exchanger = cfg.sky_exchanger
-    deposits: dict[str, Any] = {}
-    for coin in ("BTC", "ETH", "SKY"):
-        scanner = cfg.scanner_for(coin)
-        rate = exchanger.rate_for(coin)
-        deposits[coin.lower()] = {
-            "enabled": coin in services.enabled_coins,
-            "confirmations_required": scanner.confirmations_required,
-            "fixed_exchange_rate": rate
-            if coin == "SKY"
-            else fixed_rate_display(coin, rate, exchanger.max_decimals),
-            "passthrough_minimum_volume": plain_decimal(
-                exchanger.exchange_client.btc_minimum_volume
-            )
-            if coin == "BTC"
-            else "0",
-            # The configured rate itself, exact (an "a/b" rate as teller reads it): with it
-            # and max_decimals the web page computes the SKY for an amount as teller will.
-            "exact_exchange_rate": _exact_rate(rate),
-        }
-    return {
-        "enabled": cfg.teller.bind_enabled,
-        "buy_method": exchanger.buy_method,
-        "max_bound_addrs": cfg.teller.max_bound_addrs,
-        "max_decimals": exchanger.max_decimals,
-        "deposits": deposits,
-    }
-
-
-async def health_view(services: Services, *, public: bool = True) -> dict[str, Any]:
-    """/api/health. On the public server a scanner's error is only named, not detailed: the
-    node's address and its answers are for the operator (the admin server's /api/health)."""
-    try:
-        balance = await services.payer.balance()
-        coins, hours = format_droplets(balance.droplets), str(balance.hours)
-    except Exception:
-        coins, hours = "0.000000", "0"
-    errored = await asyncio.to_thread(_count_errored, services)
-    board = services.board
-    return {
-        "status": "OK",
-        "application": "teller",
-        "version": __version__,
-        "uptime": go_duration(board.uptime_seconds()),
-        "exchange": {
-            "buy_method": services.config.sky_exchanger.buy_method,
-            "processor_error": board.processor_error,
-            "sender_error": board.sender_error,
-            "deposit_error_count": errored,
-            "balance": {"coins": coins, "hours": hours},
-        },
-        # teller's own: each chain scanner (source node/dummy/off, node reachable, heights).
-        "scanners": {coin.lower(): s.view(public=public) for coin, s in board.scanners.items()},
-    }
-
-
-def _count_errored(services: Services) -> int:
-    with services.db.read() as conn:
-        return count_errored(conn)
 
 
 def _text_error(description: str) -> dict[str, Any]:
@@ -214,9 +141,8 @@ QUOTE_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 async def status_answer(services: Services, skyaddr: str) -> IndentedJSON:
-    sky_address = parse_sky_address(skyaddr)
-    entries = await services.db.run_read(statuses_of, sky_address)
-    return IndentedJSON({"statuses": entries})
+    """GET /api/status, for both of its routes (the fast one and the documented one)."""
+    return IndentedJSON(await status_service.status_of(services, skyaddr))
 
 
 def fast_routes(services: Services, config_answer: Response) -> list[Route]:
@@ -264,14 +190,7 @@ def api_router(services: Services, config_answer: Response) -> APIRouter:
         document = _json_object(await request.body())
         sky_address = _string_field(document, "skyaddr")
         coin_type = _string_field(document, "coin_type")
-        result = await services.bind.bind_async(sky_address, coin_type)
-        return IndentedJSON(
-            {
-                "deposit_address": result.deposit_address,
-                "coin_type": result.coin_type,
-                "buy_method": result.buy_method,
-            }
-        )
+        return IndentedJSON(await binding_service.bind(services, sky_address, coin_type))
 
     @router.get("/api/status", response_class=IndentedJSON)
     async def status(skyaddr: str = "") -> IndentedJSON:
@@ -286,11 +205,11 @@ def api_router(services: Services, config_answer: Response) -> APIRouter:
         """The SKY teller would pay now for `amount` of `coin_type` (a decimal, e.g. 0.01):
         from the fixed rate (direct) or walked over the exchange's order book
         (passthrough; exchange fees not included)."""
-        return IndentedJSON(services.quote.quote(coin_type, amount))
+        return IndentedJSON(quote_service.quote(services, coin_type, amount))
 
     @router.get("/api/health", response_class=IndentedJSON)
     async def health() -> IndentedJSON:
-        return IndentedJSON(await health_view(services))
+        return IndentedJSON(await health_service.health(services))
 
     return router
 
@@ -298,7 +217,7 @@ def api_router(services: Services, config_answer: Response) -> APIRouter:
 def create_public_app(services: Services) -> FastAPI:
     web = services.config.web
     app = create_app("teller public API")
-    config_answer = IndentedJSON(config_view(services))  # the config does not change
+    config_answer = IndentedJSON(public_config(services))  # the config does not change
     router = api_router(services, config_answer)
     app.include_router(router)
     # Directly on the app's router, ahead of the API's (include_router would copy them as

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 import uvicorn
 from fastapi import FastAPI
 
+from teller.config.preflight import split_host_port
+from teller.errors import TellerError
 
-class ListenError(Exception):
+
+class ListenError(TellerError):
     pass
 
 
@@ -60,13 +63,9 @@ class Listener:
         return EmbeddedServer(config)
 
 
-def split_host_port(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return host.strip("[]") or "0.0.0.0", int(port)
-
-
 def bind_socket(name: str, address: str) -> socket.socket:
     host, port = split_host_port(address)
+    host = host or "0.0.0.0"  # ":port" listens on every interface
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, kind, proto, _, sockaddr = infos[0]

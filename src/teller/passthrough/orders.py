@@ -8,7 +8,7 @@ to the sender (DESIGN.md §3, seeds/passthrough-design.txt).
    the exchange); the others get `requested_amount` and go to waiting_passthrough.
 2. buy, one order at a time for the whole account: check the spendable BTC (a deposit that
    needs more waits, logged and shown in /api/health, without holding back a smaller one),
-   read the book and plan an order on the cheapest ask (exchange/order_plan.py), then
+   read the book and plan an order on the cheapest ask (passthrough/plan.py), then
 3. place it: the order's row, with a client id derived from the deposit id, is committed
    (and the deposit moved to waiting_passthrough_order_complete) BEFORE the order is sent.
    After a crash at any point the order is looked up on the exchange by that client id
@@ -50,6 +50,7 @@ from teller.errors import (
     BelowExchangeMinimum,
     ClientIdTaken,
     CredentialsRefused,
+    InternalError,
     MarketError,
     MarketRateLimited,
     MarketRefused,
@@ -549,7 +550,7 @@ class PassthroughProcessor:
         unresolved = [o for o in orders if o.state in order_store.UNRESOLVED]
         if not unresolved:
             # The deposit was moved with its order, so this cannot happen but by hand.
-            raise RuntimeError(f"deposit {deposit.deposit_id} waits for an order it has not")
+            raise InternalError(f"deposit {deposit.deposit_id} waits for an order it has not")
         order = unresolved[0]
         if order.state == order_store.PLACING:
             found = await self.market.find_by_client_id(order.client_id)

@@ -1,11 +1,12 @@
 """Passthrough arithmetic: what a BTC deposit buys on the exchange, order by order.
 
-Place in the flow: exchange/passthrough.py plans each real order with `next_order` and books
+Place in the flow: passthrough/orders.py plans each real order with `next_order` and books
 its fills with `budget_charge`, `sky_bought_droplets` and `deposit_value_spent`;
-exchange/quote.py walks the same `next_order` over a copy of the order book (`walk_book`),
+passthrough/quote.py walks the same `next_order` over a copy of the order book (`walk_book`),
 so that a quote and the purchase of the same amount on an unchanged book agree.
 
-The rules, each with its rounding direction (vectors: shared/vectors/teller/passthrough_calc):
+The rules, each with its rounding direction (vectors:
+tests/fixtures/vectors/teller/passthrough_calc):
 
 - the BTC a deposit spends (`requested_amount`): its satoshis as BTC, truncated (toward
   zero) to the pair's price precision (5 decimals), as the original did;

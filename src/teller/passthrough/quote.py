@@ -1,7 +1,7 @@
 """Price quotes: how much SKY teller would pay now for an amount of BTC (or ETH).
 
 Place in the flow: GET /api/quote (http/public.py) calls `QuoteService.quote`. In direct mode
-the answer is the fixed rate's, computed as the processor will (amounts.py, truncated to
+the answer is the fixed rate's, computed as the processor will (money.py, truncated to
 max_decimals). In passthrough mode it is the purchase itself, walked over the exchange's
 order book as `OrderBookWatch` last read it (exchange/order_plan.walk_book: the same orders,
 the same rounding, the same minimum as the passthrough processor), so that on an unchanged

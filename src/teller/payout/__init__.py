@@ -1,1 +1,1 @@
-"""Paying SKY exactly once: the sender (sign, store, broadcast, confirm) and the payers it drives."""
+"""Paying SKY exactly once: the sender (sign, store, broadcast, confirm) and its payers."""

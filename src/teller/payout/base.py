@@ -1,4 +1,4 @@
-"""The interface between the sender (exchange/sender.py) and whatever moves SKY.
+"""The interface between the sender (payout/sender.py) and whatever moves SKY.
 
 A payer signs transactions locally and broadcasts given bytes; it never decides what to pay.
 The sender stores every signed transaction before asking the payer to broadcast it, and only

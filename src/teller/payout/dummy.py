@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from teller.errors import InsufficientBalance, NotFound, SendTemporary
+from teller.errors import InsufficientBalance, InvalidValue, NotFound, SendTemporary
 from teller.payout.base import Balance, PayoutOutput, SignedPayout, TxState
 from teller.store.models import Payout
 
@@ -115,9 +115,9 @@ class DummyPayer:
         self, outputs: Sequence[PayoutOutput], pending: Sequence[Payout]
     ) -> SignedPayout:
         if not outputs:
-            raise ValueError("a payout needs at least one output")
+            raise InvalidValue("a payout needs at least one output")
         if any(o.droplets <= 0 for o in outputs):
-            raise ValueError("payout outputs must be positive")
+            raise InvalidValue("payout outputs must be positive")
         total = sum(o.droplets for o in outputs)
         if total > await self.spendable(pending):
             raise InsufficientBalance(NOT_ENOUGH_COINS)

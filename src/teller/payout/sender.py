@@ -299,7 +299,7 @@ class Sender:
 
     async def _rebroadcast(self, payout: Payout) -> None:
         if not payout.raw_tx:
-            # Imported from the Go teller (bolt_import.py): it signed and broadcast this
+            # Imported from the Go teller (goteller/importer.py): it signed and broadcast this
             # payment; teller has only the txid, so there is nothing it could re-send, and it
             # must never sign a new payment for these deposits. Keep asking about the txid;
             # tell the operator once that the node does not know it.

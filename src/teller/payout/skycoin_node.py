@@ -1,10 +1,10 @@
 """The real SKY payer: signs payouts with the hot wallet, injects them into a Skycoin node.
 
-Place in the flow: the sender (exchange/sender.py) asks it how much may be spent, has it sign
+Place in the flow: the sender (payout/sender.py) asks it how much may be spent, has it sign
 one transaction for a batch of waiting deposits, stores that transaction, and only then asks
 it to broadcast the stored bytes (DESIGN.md §4). Keys come from the unencrypted `.wlt` file
 of `sky_exchanger.wallet` (coins/sky_wallet.py); transactions are built and signed locally by
-coins/sky_tx.py; the node (skynode.py) only lists outputs, injects and reports status.
+coins/sky_tx.py; the node (clients/skycoin_node.py) only lists outputs, injects and reports status.
 
 Which outputs a new payout may spend, and why each rule is there:
 
@@ -57,6 +57,7 @@ from teller.coins.sky_tx import (
 from teller.coins.sky_wallet import Wallet
 from teller.errors import (
     InsufficientBalance,
+    InvalidValue,
     PayoutDeferred,
     SendConflict,
     SendTemporary,
@@ -189,7 +190,7 @@ class SkyNodePayer:
         InsufficientBalance (sold out). Nothing is broadcast here.
         """
         if not outputs:
-            raise ValueError("a payout needs at least one output")
+            raise InvalidValue("a payout needs at least one output")
         rules = await self._node_rules()
         wallet_outputs = await self._outputs()
         usable = self._usable(wallet_outputs, pending)

@@ -1,10 +1,10 @@
 """The chain scanners' common shape and their block loop.
 
-A scanner (scanner/btc.py, scanner/eth.py, scanner/sky.py, each a node client) turns one
-block of its chain into a `Block` of `ChainOutput`s; the block loop here (`BlockScanner`:
-heights, confirmations, reorg check, resume cursor) matches outputs against the bound deposit
-addresses and hands confirmed ones to the intake. Clients know their wire protocol and
-nothing of deposits.
+A chain client (clients/bitcoind.py, clients/ethereum.py, scanners/sky.py) turns one
+block of its chain into a `Block` of `ChainOutput`s (clients/chain.py); the block loop here
+(`BlockScanner`: heights, confirmations, reorg check, resume cursor) matches outputs against
+the bound deposit addresses and hands confirmed ones to the intake. Clients know their wire
+protocol and nothing of deposits.
 
 How the loop never misses, duplicates or pays an orphaned deposit:
 
@@ -27,13 +27,8 @@ How the loop never misses, duplicates or pays an orphaned deposit:
   If it comes back on the chain later, that is logged with notice=WATCH too: the operator
   decides (a stopped deposit is not restarted automatically).
 
-Exceptions:
-
-    NodeError          the node could not answer usefully now: retried with backoff
-    ├── NodeUnreachable  no answer at all (connection refused, timeout): node_reachable=false
-    └── NodeBadAnswer    an answer teller cannot use (RPC error, garbage, missing block)
-    ScanHalted         the node's chain differs from every stored block: nothing is scanned
-                       until the operator looks (notice=WATCH); checked again every period
+Errors (errors.py): a `NodeError` is retried with backoff; `ScanHalted` stops scanning
+until the operator looks (notice=WATCH), checked again every period.
 """
 
 from __future__ import annotations
@@ -43,15 +38,16 @@ import logging
 import time
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
+from teller.clients.chain import Block, ChainClient, ChainOutput, FetchedBlock
 from teller.clock import unix_now
 from teller.deposits.health import ScannerHealth
 from teller.deposits.intake import DepositIntake
 from teller.deposits.states import DONE, check_transition
-from teller.errors import DepositRejected
+from teller.errors import DepositRejected, NodeBadAnswer, NodeError, NodeUnreachable, ScanHalted
 from teller.logs import log_event
 from teller.store import scans
 from teller.store.db import Database
@@ -62,76 +58,6 @@ from teller.worker import Backoff
 T = TypeVar("T")
 
 ORPHANED_ERROR = "deposit removed from the chain by a reorg before it was paid; not paid"
-
-
-@dataclass(frozen=True, slots=True)
-class ChainOutput:
-    """One output (BTC, SKY) or value transfer (ETH) of a block.
-
-    `watch_key` is what deposit addresses are matched on: the scriptPubKey hex for BTC (so a
-    node with other address prefixes, like Litecoin Core in regtest, still matches), the
-    lowercase 0x address for ETH, the address itself for SKY. `value` is in the coin's
-    smallest unit (satoshi, wei, droplet), exact.
-    """
-
-    txid: str
-    n: int
-    watch_key: str
-    value: int
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    height: int
-    hash: str
-    prev_hash: str
-    outputs: tuple[ChainOutput, ...]
-
-
-class ChainClient(Protocol):
-    """A node client as the block loop uses it. Errors: raise `NodeError` (temporary)."""
-
-    coin_type: str  # "BTC", "ETH", "SKY"
-
-    async def tip_height(self) -> int: ...
-
-    async def block_hash(self, height: int) -> str: ...
-
-    async def block(self, height: int) -> Block: ...
-
-    def watch_key(self, address: str) -> str:
-        """The `ChainOutput.watch_key` that an output paying `address` carries."""
-        ...
-
-
-class FetchedBlock(Protocol):
-    """What a client's optional `fetch_block(height)` returns (scanner/btc.py has one): a
-    decoded block whose outputs are built only for the watch keys asked for, so a block of
-    thousands of transactions costs little more than its decoding. Clients without it are
-    read with `block()`."""
-
-    height: int
-    hash: str
-    prev_hash: str
-
-    def outputs_paying(self, watch_keys: Container[str]) -> tuple[ChainOutput, ...]: ...
-
-
-class NodeError(Exception):
-    """The node could not answer usefully now (unreachable, slow, error, garbage): retry."""
-
-
-class NodeUnreachable(NodeError):
-    """No answer from the node at all (connection refused, reset, timed out)."""
-
-
-class NodeBadAnswer(NodeError):
-    """The node answered, but not with something teller can use (RPC error, garbage)."""
-
-
-class ScanHalted(Exception):
-    """Scanning stops until the operator acts: the node's chain shares no stored block with
-    what was scanned, or the node is on another network than the config says."""
 
 
 @dataclass(frozen=True, slots=True)

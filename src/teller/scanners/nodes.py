@@ -6,18 +6,19 @@ Otherwise every coin whose scanner is enabled gets a `BlockScanner` on its node 
 
 from __future__ import annotations
 
+from teller.clients.chain import ChainClient
+from teller.coins import COIN_TYPES
 from teller.config.schema import Config
 from teller.deposits.health import ScannerHealth, StatusBoard
 from teller.deposits.intake import DepositIntake
-from teller.scanners.base import BlockScanner, ChainClient, ScanSettings
+from teller.errors import InvalidValue
+from teller.scanners.base import BlockScanner, ScanSettings
 from teller.store.db import Database
-
-COINS = ("BTC", "ETH", "SKY")
 
 
 def node_client(config: Config, coin: str) -> ChainClient:
     if coin == "BTC":
-        from teller.scanners.btc import BitcoinClient
+        from teller.clients.bitcoind import BitcoinClient
 
         rpc = config.btc_rpc
         return BitcoinClient(
@@ -29,7 +30,7 @@ def node_client(config: Config, coin: str) -> ChainClient:
             network=config.btc_scanner.network,  # type: ignore[arg-type]  # checked at load
         )
     if coin == "ETH":
-        from teller.scanners.eth import EthereumClient
+        from teller.clients.ethereum import EthereumClient
 
         return EthereumClient(
             config.eth_rpc.server, config.eth_rpc.port, chain_id=config.eth_scanner.chain_id
@@ -39,7 +40,7 @@ def node_client(config: Config, coin: str) -> ChainClient:
         from teller.scanners.sky import SkyChainClient
 
         return SkyChainClient(SkyNodeClient(config.sky_rpc.address))
-    raise ValueError(f"no chain scanner for coin {coin!r}")
+    raise InvalidValue(f"no chain scanner for coin {coin!r}")
 
 
 def scan_settings(config: Config, coin: str) -> ScanSettings:
@@ -56,7 +57,7 @@ def build_scanners(
 ) -> list[BlockScanner]:
     """The chain scanners to run; every coin's entry on the status board is set as well."""
     scanners: list[BlockScanner] = []
-    for coin in COINS:
+    for coin in COIN_TYPES:
         settings = config.scanner_for(coin)
         if not settings.enabled:
             source = "off"

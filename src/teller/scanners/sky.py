@@ -1,9 +1,9 @@
 """The SKY chain client of the block loop: Skycoin blocks as `Block`s of `ChainOutput`s.
 
-Place in the flow: the block loop (scanner/base.py) asks it for the tip and for blocks by
+Place in the flow: the block loop (scanners/base.py) asks it for the tip and for blocks by
 height, matches each output's `watch_key` (the address itself) against the SKY deposit
 addresses bound to buyers, and hands confirmed deposits to the intake. It reads the node
-through skynode.py (the same REST client the payer uses) and knows nothing of deposits.
+through clients/skycoin_node.py (the same REST client the payer uses) and knows nothing of deposits.
 
 A Skycoin output is identified by its uxid, but a deposit id is "<txid>:<n>" for every coin,
 so an output is reported as its transaction's txid and its index in that transaction's
@@ -14,9 +14,10 @@ Skycoin has one block publisher, so blocks are final once made; the loop's reorg
 
 from __future__ import annotations
 
+from teller.clients.chain import Block, ChainOutput
 from teller.clients.skycoin_node import SkyNodeClient, SkyNodeError
 from teller.coins.sky import AddressError, validate_address
-from teller.scanners.base import Block, ChainOutput
+from teller.errors import InvalidValue
 
 
 class SkyChainClient:
@@ -49,4 +50,4 @@ class SkyChainClient:
         try:
             return validate_address(address.strip())
         except AddressError as exc:
-            raise ValueError(f"invalid SKY address {address!r}: {exc}") from exc
+            raise InvalidValue(f"invalid SKY address {address!r}: {exc}") from exc

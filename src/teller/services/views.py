@@ -1,4 +1,4 @@
-"""Read-side views of deposits: the JSON shapes of /api/status and the admin API.
+"""Read-side shapes the services share: a deposit as the admin API shows it, coin decimals.
 
 Field names and shapes are the original's (seed README), so its clients keep working.
 """
@@ -7,11 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection
-
-from teller.deposits.states import WAITING_DEPOSIT
-from teller.money import format_droplets, format_units
-from teller.store.deposits import status_rows
 from teller.store.models import Deposit
 
 COIN_DECIMALS = {"BTC": 8, "ETH": 18, "SKY": 6}
@@ -58,32 +53,3 @@ def deposit_info(d: Deposit) -> dict[str, Any]:
             "processed": True,
         },
     }
-
-
-def statuses_of(conn: Connection, sky_address: str) -> list[dict[str, Any]]:
-    """/api/status entries: one per deposit, or one waiting_deposit per unused binding.
-
-    Numbered 1, 2, … in a stable order (binding order, then deposit order), not re-sorted by
-    time as the original did (its numbering changed between calls for equal timestamps).
-    Deposit addresses are never shown, as in the original.
-    """
-    entries: list[dict[str, Any]] = []
-    for row in status_rows(conn, sky_address):
-        if row.seq is None or row.status is None or row.value is None:
-            entry: dict[str, Any] = {
-                "updated_at": row.bound_at,
-                "status": WAITING_DEPOSIT,
-                "coin_type": row.coin_type,
-            }
-        else:
-            entry = {
-                "updated_at": row.updated_at,
-                "status": row.status,
-                "coin_type": row.coin_type,
-                "deposit_value": format_units(row.value, COIN_DECIMALS[row.coin_type]),
-                "sky_sent": format_droplets(row.sky_sent),
-                "txid": (row.payout_txid or "") if row.sky_sent else "",
-                "error": row.error,
-            }
-        entries.append({"seq": len(entries) + 1, **entry})
-    return entries

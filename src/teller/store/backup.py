@@ -7,8 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from teller.errors import StoreError
 
-class BackupUnsupported(Exception):
+
+class BackupUnsupported(StoreError):
     pass
 
 

@@ -27,6 +27,12 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite+pysqlite:///{path}"
 
 
+def store_url(database_url: str, appdir: Path, dbfile: str) -> str:
+    """The store a teller opens: `database_url` (PostgreSQL) if set, else the SQLite file
+    `dbfile` in the data directory. `teller run` and `teller db ...` open the same one."""
+    return database_url or sqlite_url(appdir / dbfile)
+
+
 def create_store_engine(url: str) -> Engine:
     """An engine for `url` with teller's durability settings applied to every connection."""
     parsed = make_url(url)

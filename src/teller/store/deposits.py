@@ -15,6 +15,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, Row, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from teller.errors import InternalError, InvalidValue, StoreError
 from teller.store.models import Binding, Deposit, IncomingDeposit
 from teller.store.tables import bindings
 from teller.store.tables import deposits as t
@@ -22,7 +23,7 @@ from teller.store.tables import deposits as t
 FIRST_STATUS = "waiting_decide"
 
 
-class StaleStatus(Exception):
+class StaleStatus(StoreError):
     """The deposit was not in the expected status: another step got there first."""
 
 
@@ -30,7 +31,7 @@ class StaleStatus(Exception):
 # a whole row (select(t), RETURNING *t.c) becomes a record positionally, several times
 # faster than by name with Deposit.from_row. Every query here reads whole rows.
 if tuple(f.name for f in fields(Deposit)) != tuple(t.c.keys()):
-    raise RuntimeError("Deposit's fields must be the deposits table's columns, in order")
+    raise InternalError("Deposit's fields must be the deposits table's columns, in order")
 
 
 def _deposit(row: Row[Any]) -> Deposit:
@@ -68,7 +69,7 @@ def _set_params(values: Mapping[str, Any], now: int, **where: Any) -> dict[str, 
     """The parameters of an UPDATE setting `values` and updated_at, plus the WHERE's."""
     unknown = values.keys() - _SETTABLE
     if unknown:
-        raise ValueError(f"not settable deposit columns: {', '.join(sorted(unknown))}")
+        raise InvalidValue(f"not settable deposit columns: {', '.join(sorted(unknown))}")
     params = dict(values)
     params["updated_at"] = now
     params.update(where)
@@ -259,9 +260,9 @@ def move_payout_deposits(
     deposits moved.
     """
     if "status" in values:
-        raise ValueError("the new status is given as new_status")
+        raise InvalidValue("the new status is given as new_status")
     if send_due and "sky_sent" in values:
-        raise ValueError("send_due sets sky_sent itself")
+        raise InvalidValue("send_due sets sky_sent itself")
     statement = _SEND_DUE_IF_PAYOUT_STATUS if send_due else _SET_IF_PAYOUT_STATUS
     params = _set_params(
         {**values, "status": new_status}, now, where_txid=txid, where_status=expected_status
@@ -317,23 +318,28 @@ _STATUS_ROWS = (
 def status_rows(conn: Connection, sky_address: str) -> list[StatusRow]:
     """Every binding of `sky_address` with its deposits, in one statement (one snapshot).
 
-    The hottest read of teller (buyers' pages poll it). On SQLite the statement, compiled
-    once from the Core query above, runs on the driver's own cursor: SQLAlchemy's execution
-    machinery costs ten times the query itself there.
+    The hottest read of teller (buyers' pages poll it). On every backend the statement,
+    compiled once per dialect from the Core query above, runs on the driver's own cursor:
+    SQLAlchemy's execution machinery costs ten times the query itself on SQLite. Amounts
+    come back as the driver gives them (text on SQLite, Decimal on PostgreSQL): int() below.
     """
-    if conn.dialect.name == "sqlite":
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        rows = raw.execute(_sqlite_status_sql(conn), (sky_address,)).fetchall()
-    else:
-        rows = conn.execute(_STATUS_ROWS, {"sky": sky_address}).all()
+    sql, positions = _status_sql(conn)
+    values = {"sky": sky_address}
+    driver = conn.connection.driver_connection  # sqlite3 or psycopg: DB-API connections
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.execute(sql, values if positions is None else tuple(values[k] for k in positions))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     return [
         StatusRow(
             coin_type=coin_type,
             bound_at=bound_at,
             seq=seq,
             status=status,
-            value=None if value is None else int(value),  # SQLite keeps amounts as text
+            value=None if value is None else int(value),
             sky_sent=sky_sent or 0,
             payout_txid=payout_txid,
             error=error or "",
@@ -353,13 +359,17 @@ def status_rows(conn: Connection, sky_address: str) -> list[StatusRow]:
     ]
 
 
-_sqlite_sql_cache: dict[str, str] = {}
+# The status statement per dialect: its SQL and, for a positional paramstyle (SQLite's "?"),
+# the order of its parameters (None for a named one, such as psycopg's %(sky)s).
+_status_sql_cache: dict[str, tuple[str, tuple[str, ...] | None]] = {}
 
 
-def _sqlite_status_sql(conn: Connection) -> str:
-    sql = _sqlite_sql_cache.get("status")
-    if sql is None:
-        compiled = _STATUS_ROWS.compile(dialect=conn.dialect)
-        assert compiled.positiontup == ["sky"], compiled.positiontup  # one "?" parameter
-        sql = _sqlite_sql_cache["status"] = str(compiled)
-    return sql
+def _status_sql(conn: Connection) -> tuple[str, tuple[str, ...] | None]:
+    dialect = conn.dialect
+    key = f"{dialect.name}+{dialect.driver}"
+    found = _status_sql_cache.get(key)
+    if found is None:
+        compiled = _STATUS_ROWS.compile(dialect=dialect)
+        positions = tuple(compiled.positiontup) if compiled.positiontup is not None else None
+        found = _status_sql_cache[key] = (str(compiled), positions)
+    return found

@@ -26,6 +26,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import Connection
 
 from teller.clock import unix_now
+from teller.errors import StoreError
 from teller.store.db import Database
 
 T = TypeVar("T")
@@ -152,10 +153,10 @@ class GroupCommit(Generic[T, R]):
                 committing = True  # leaving the block commits
         except Exception as exc:
             if committing:
-                raise _CommitFailed from exc
+                raise _CommitFailed("the shared COMMIT raised") from exc
             raise
         return results
 
 
-class _CommitFailed(Exception):
+class _CommitFailed(StoreError):
     """The shared transaction's COMMIT raised (its outcome is unknown)."""

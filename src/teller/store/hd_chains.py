@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from teller.errors import InternalError
 from teller.store.tables import deposit_addresses as pool_t
 from teller.store.tables import deposits as deposits_t
 from teller.store.tables import hd_chains as t
@@ -75,7 +76,7 @@ def take_hd_address(
     while True:
         taken = conn.execute(_NEXT, {"key": key_id}).scalar_one() - 1
         if taken > MAX_INDEX:
-            raise RuntimeError(f"HD chain {key_id} ran out of indices while skipping")
+            raise InternalError(f"HD chain {key_id} ran out of indices while skipping")
         address = derive(taken)
         row = conn.execute(
             insert_new.values(

@@ -1,6 +1,6 @@
 """Queries on exchange orders: each stored under its client id before it is placed.
 
-Place in the flow: exchange/passthrough.py writes a row (state `placing`) in the transaction
+Place in the flow: passthrough/orders.py writes a row (state `placing`) in the transaction
 that moves its deposit to waiting_passthrough_order_complete, places the order, records the
 exchange's order id (`open`), and finally records the fills (`filled` or `failed`) in the
 transaction that adds them to the deposit. Every change is a compare-and-set on the state
@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, and_, insert, select, update
 
+from teller.errors import InvalidValue
 from teller.store.deposits import StaleStatus
 from teller.store.models import ExchangeOrder
 from teller.store.tables import exchange_orders as t
@@ -91,7 +92,7 @@ def update_order(
 ) -> None:
     """Set `values` on an order still in `expected_state` (compare-and-set), else StaleStatus."""
     if "client_id" in values or "deposit_id" in values:
-        raise ValueError("an order's client id and deposit never change")
+        raise InvalidValue("an order's client id and deposit never change")
     result = conn.execute(
         update(t)
         .where(and_(t.c.client_id == client_id, t.c.state == expected_state))

@@ -1,4 +1,4 @@
-"""Queries of the chain scanners (scanner/base.py): scanned blocks, watched addresses, orphans.
+"""Queries of the chain scanners (scanners/base.py): scanned blocks, watched addresses, orphans.
 
 `scan_blocks` holds the last blocks a scanner scanned, per coin: the highest is the resume
 point, the others are what a reorg is detected against. `orphaned_deposits` records every
@@ -124,7 +124,7 @@ def bound_since(
 
     Every coin's, so that a scanner learns which ids exist: on PostgreSQL ids are taken from
     a sequence when a binding is inserted, and two binds can commit in the other order, so an
-    id below the highest seen may still appear (scanner/base.py keeps such ids in doubt).
+    id below the highest seen may still appear (scanners/base.py keeps such ids in doubt).
     """
     if also_ids:
         rows = conn.execute(_BOUND_SINCE_OR_IN, {"after": after_id, "ids": sorted(also_ids)})

@@ -119,7 +119,7 @@ deposits = Table(
     Index(None, "coin_type", "deposit_address"),
 )
 
-# Chain scanners (scanner/base.py). The highest scanned block of a coin is its resume point.
+# Chain scanners (scanners/base.py). The highest scanned block of a coin is its resume point.
 scan_blocks = Table(
     "scan_blocks",
     metadata,
@@ -159,7 +159,7 @@ orphaned_deposits = Table(
     Column("back_at", BigInteger, nullable=True),
 )
 
-# HD deposit addresses (hd.py): one row per extended public key teller derives from. The
+# HD deposit addresses (deposits/hd.py): one row per extended public key teller derives from. The
 # next index is taken (and the row updated) in the transaction that writes the binding.
 hd_chains = Table(
     "hd_chains",
@@ -182,7 +182,7 @@ bolt_imports = Table(
     Column("summary", Text, nullable=False),
 )
 
-# Passthrough (exchange/passthrough.py): one row per exchange order for a deposit. The row
+# Passthrough (passthrough/orders.py): one row per exchange order for a deposit. The row
 # (with its client id) is committed before the order is placed, so after a crash the order
 # is looked up by that id before anything new is placed; an order's fills are recorded once,
 # when it reaches a final state, in the transaction that adds them to its deposit.

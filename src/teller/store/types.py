@@ -13,6 +13,8 @@ from sqlalchemy import Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from teller.errors import InvalidType
+
 
 class Amount(TypeDecorator[int]):
     """A non-negative integer amount of base units (satoshi, wei, droplet), exact."""
@@ -29,7 +31,7 @@ class Amount(TypeDecorator[int]):
         if value is None:
             return None
         if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"amounts are stored as int base units, got {type(value).__name__}")
+            raise InvalidType(f"amounts are stored as int base units, got {type(value).__name__}")
         return str(value) if dialect.name == "sqlite" else Decimal(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> int | None:

@@ -16,11 +16,13 @@ from typing import IO
 
 from sqlalchemy import Connection, Engine, text
 
+from teller.errors import StoreError
+
 # An arbitrary 64-bit constant naming teller's worker role among advisory locks.
 WORKER_LOCK_KEY = 0x7E11E25C00001
 
 
-class DatabaseInUse(Exception):
+class DatabaseInUse(StoreError):
     pass
 
 

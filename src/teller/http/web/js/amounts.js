@@ -1,5 +1,5 @@
 // Money on the page: BigInt base units only, never floating point. The SKY for an amount is
-// computed exactly as teller computes a payout (exchange/amounts.py): amount × rate,
+// computed exactly as teller computes a payout (money.py): amount × rate,
 // truncated toward zero to max_decimals, then to whole droplets (1 SKY = 10^6 droplets).
 "use strict";
 

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from teller.clients.chain import Block, ChainOutput
 from teller.clients.jsonrpc import JsonRpcClient, RpcError, pinned_tls_context
 from teller.coins.btc import Network, script_pubkey_for_address
+from teller.errors import NodeBadAnswer, ScanHalted
 from teller.logs import log_event
-from teller.scanners.base import Block, ChainOutput, NodeBadAnswer, ScanHalted
 
 _SATOSHI_EXPONENT = 8
 _MAX_BTC = 21_000_000  # no output can hold more (Bitcoin's MAX_MONEY)

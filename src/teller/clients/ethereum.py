@@ -18,9 +18,10 @@ import re
 from collections.abc import Collection
 from typing import Any
 
+from teller.clients.chain import Block, ChainOutput
 from teller.clients.jsonrpc import JsonRpcClient
 from teller.coins.eth import validate_address
-from teller.scanners.base import Block, ChainOutput, NodeBadAnswer, ScanHalted
+from teller.errors import NodeBadAnswer, ScanHalted
 
 _HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 _QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}")  # at most 256 bits

@@ -1,0 +1,49 @@
+"""/api/health (public and admin servers): is teller up, what went wrong last, the balance.
+
+Place in the flow: the stages write their latest errors to the StatusBoard
+(deposits/health.py); the errored-deposit count is read from the store, so every replica
+reports the same figure; the balance is asked of the payer (a node, or the dummy payer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from teller import __version__
+from teller.deposits.health import go_duration
+from teller.money import format_droplets
+from teller.services.parts import Services
+from teller.store.deposits import count_errored
+
+
+async def health(parts: Services, *, public: bool = True) -> dict[str, Any]:
+    """/api/health. On the public server a scanner's error is only named, not detailed: the
+    node's address and its answers are for the operator (the admin server's /api/health)."""
+    try:
+        balance = await parts.payer.balance()
+        coins, hours = format_droplets(balance.droplets), str(balance.hours)
+    except Exception:
+        coins, hours = "0.000000", "0"
+    errored = await asyncio.to_thread(_count_errored, parts)
+    board = parts.board
+    return {
+        "status": "OK",
+        "application": "teller",
+        "version": __version__,
+        "uptime": go_duration(board.uptime_seconds()),
+        "exchange": {
+            "buy_method": parts.config.sky_exchanger.buy_method,
+            "processor_error": board.processor_error,
+            "sender_error": board.sender_error,
+            "deposit_error_count": errored,
+            "balance": {"coins": coins, "hours": hours},
+        },
+        # teller's own: each chain scanner (source node/dummy/off, node reachable, heights).
+        "scanners": {coin.lower(): s.view(public=public) for coin, s in board.scanners.items()},
+    }
+
+
+def _count_errored(parts: Services) -> int:
+    with parts.db.read() as conn:
+        return count_errored(conn)

@@ -1,0 +1,58 @@
+"""The figures of the admin server's /metrics, read from the store at scrape time.
+
+Place in the flow: nothing is counted in memory; each scrape reads what the store holds
+(deposits by status, errored deposits, deposit addresses left, HD chains included), so the
+figures are right after a restart and agree with the admin API. http/metrics.py renders them
+in Prometheus' text format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from teller.coins import COIN_TYPES
+from teller.deposits.states import ALL_STATUSES, WAITING_DEPOSIT
+from teller.services.hd import hd_view
+from teller.services.parts import Services
+from teller.store.deposits import count_by_status, count_errored
+from teller.store.pool import pool_usage
+
+
+@dataclass(frozen=True)
+class StoreFigures:
+    deposits_by_status: list[tuple[str, int]]  # every status but waiting_deposit, in order
+    errored: int
+    addresses_remaining: list[tuple[str, int]]  # per coin type
+    sender_error: bool
+    processor_error: bool
+
+
+async def store_figures(parts: Services) -> StoreFigures:
+    """What /metrics reports now."""
+    return await asyncio.to_thread(_store_figures, parts)
+
+
+def _store_figures(parts: Services) -> StoreFigures:
+    with parts.db.read() as conn:
+        by_status = count_by_status(conn)
+        errored = count_errored(conn)
+        usage = pool_usage(conn)
+    hd = hd_view(parts.db, parts.bind.hd_chains)  # never runs dry
+    remaining = []
+    for coin in COIN_TYPES:
+        pool = usage.get(coin)
+        left = pool.remaining if pool else 0
+        remaining.append((coin, hd[coin]["remaining_addresses"] if coin in hd else left))
+    board = parts.board
+    return StoreFigures(
+        deposits_by_status=[
+            (status, by_status.get(status, 0))
+            for status in ALL_STATUSES
+            if status != WAITING_DEPOSIT
+        ],
+        errored=errored,
+        addresses_remaining=remaining,
+        sender_error=bool(board.sender_error),
+        processor_error=bool(board.processor_error),
+    )
