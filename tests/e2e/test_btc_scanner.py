@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.peers import LITECOIND_HINT, require_peer
-from tests.scanner.conftest import RPC_PASS, RPC_USER, Key, LitecoinNode, new_key
+from tests.scanners.conftest import RPC_PASS, RPC_USER, Key, LitecoinNode, new_key
 
 from .conftest import TellerProcess
 

@@ -3,7 +3,7 @@
 Place in the flow: GET /api/quote (http/public.py) calls `QuoteService.quote`. In direct mode
 the answer is the fixed rate's, computed as the processor will (money.py, truncated to
 max_decimals). In passthrough mode it is the purchase itself, walked over the exchange's
-order book as `OrderBookWatch` last read it (exchange/order_plan.walk_book: the same orders,
+order book as `OrderBookWatch` last read it (passthrough/plan.walk_book: the same orders,
 the same rounding, the same minimum as the passthrough processor), so that on an unchanged
 book the quote is exactly what a deposit of that amount is paid. Exchange fees are not in
 the quote (the book does not tell them).

@@ -1,4 +1,5 @@
-"""A recorded deposit pipeline on a real store: pool, binding, intake, processor, sender."""
+"""A recorded deposit pipeline on a real store: pool, binding, intake, processor, sender (the
+`pipeline` and `both` fixtures of tests/deposits and tests/payout)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from teller.store import orders as order_store
 from teller.store.db import Database
 from teller.store.deposits import errored_deposits, update_deposit
 
-from .passthrough_rig import Rig, make_rig, passthrough_config
+from .rig import Rig, make_rig, passthrough_config
 
 D = Decimal
 

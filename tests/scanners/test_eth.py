@@ -11,7 +11,7 @@ from teller.coins.eth import checksum_address
 from teller.deposits.states import DONE, WAITING_DECIDE
 from teller.errors import NodeBadAnswer
 from teller.scanners.base import ORPHANED_ERROR
-from tests.scanner.conftest import AnvilNode, Rig, scan_all, watch_notices
+from tests.scanners.conftest import AnvilNode, Rig, scan_all, watch_notices
 from tests.vectors import load_json
 
 WEI_PER_ETH = 10**18

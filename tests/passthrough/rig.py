@@ -24,8 +24,7 @@ from teller.store.deposits import get_deposit
 from teller.store.models import Deposit, ExchangeOrder, IncomingDeposit
 from teller.store.pool import sync_pool, take_free_address
 from teller.worker import Waker
-
-from .conftest import SKY_A, make_config
+from tests.pipeline import SKY_A, make_config
 
 D = Decimal
 BOOK = [[D("0.002"), D("50")], [D("0.00201"), D("87")], [D("0.00202"), D("124")]]

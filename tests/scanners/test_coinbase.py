@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from teller.clients.bitcoind import BitcoinClient
-from tests.scanner.conftest import RPC_PASS, RPC_USER, LitecoinNode, Rig, new_key, scan_all
+from tests.scanners.conftest import RPC_PASS, RPC_USER, LitecoinNode, Rig, new_key, scan_all
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ import pytest
 from teller.deposits import states
 from teller.deposits.direct import sky_droplets_owed
 from teller.store.deposits import update_deposit
-
-from .conftest import SKY_A, Pipeline
+from tests.pipeline import SKY_A, Pipeline
 
 
 def test_direct_buy_records_rate_and_amount_when_deciding(pipeline: Pipeline) -> None:

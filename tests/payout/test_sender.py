@@ -10,8 +10,7 @@ from teller.payout.base import PayoutOutput
 from teller.payout.sender import choose_affordable
 from teller.store import payouts as payout_store
 from teller.store.deposits import deposits_by_status
-
-from .conftest import SKY_A, SKY_B, Pipeline
+from tests.pipeline import SKY_A, SKY_B, Pipeline
 
 
 async def _settle(pipeline: Pipeline, rounds: int = 3) -> None:

@@ -15,7 +15,7 @@ from teller.errors import BadRequest, Unavailable
 from teller.passthrough.quote import OrderBookWatch, QuoteService, parse_amount
 from teller.store.db import Database
 
-from .passthrough_rig import make_rig, passthrough_config
+from .rig import make_rig, passthrough_config
 
 D = Decimal
 

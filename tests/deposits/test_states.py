@@ -17,8 +17,7 @@ from teller.store import payouts as payout_store
 from teller.store.db import Database
 from teller.store.deposits import StaleStatus, assign_payout
 from teller.store.models import Deposit
-
-from .conftest import SKY_A, SKY_B, Pipeline, build_pipeline
+from tests.pipeline import SKY_A, SKY_B, Pipeline, build_pipeline
 
 TXID = "ab" * 32
 

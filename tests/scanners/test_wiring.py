@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.http.running_teller import SKY_A, RunningTeller, TellerLauncher, reap_stopping
-from tests.scanner.conftest import AnvilNode, Rig, scan_all
+from tests.scanners.conftest import AnvilNode, Rig, scan_all
 
 
 @pytest.fixture

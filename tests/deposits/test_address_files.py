@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from teller.deposits.address_files import AddressFileError, read_address_file
-
-from .vectors import go_teller_file
+from tests.vectors import go_teller_file
 
 BTC_1 = "1PZ63K3G4gZP6A6E2TTbBwxT5bFQGL2TLB"
 BTC_2 = "14FG8vQnmK6B7YbLSr6uC5wfGY78JFNCYg"

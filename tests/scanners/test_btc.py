@@ -19,7 +19,7 @@ import pytest
 from teller.clients.bitcoind import BitcoinClient, parse_block, satoshis
 from teller.coins.btc import script_pubkey_for_address
 from teller.errors import NodeBadAnswer, NodeUnreachable
-from tests.scanner.conftest import (
+from tests.scanners.conftest import (
     RPC_PASS,
     RPC_USER,
     LitecoinNode,

@@ -17,7 +17,7 @@ from teller.store.bindings import insert_binding
 from teller.store.db import Database, create_store_engine
 from teller.store.migrate import upgrade
 from teller.store.tables import bindings
-from tests.scanner.conftest import SKY_A, Rig, scan_all, watch_notices
+from tests.scanners.conftest import SKY_A, Rig, scan_all, watch_notices
 
 
 def block_hash(height: int, fork: int = 0) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from teller.clients.bitcoind import BitcoinClient, VerboseBlock
 from teller.clients.chain import Block
-from tests.scanner.conftest import RPC_PASS, RPC_USER, LitecoinNode, Rig, new_key, scan_all
+from tests.scanners.conftest import RPC_PASS, RPC_USER, LitecoinNode, Rig, new_key, scan_all
 
 
 class ShrinksAfterFetch(BitcoinClient):

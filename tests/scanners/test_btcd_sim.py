@@ -18,7 +18,7 @@ from teller_sims import btcd
 from teller.clients.bitcoind import BitcoinClient
 from teller.deposits.states import DONE
 from teller.errors import NodeUnreachable, ScanHalted
-from tests.scanner.conftest import Rig, scan_all, watch_notices
+from tests.scanners.conftest import Rig, scan_all, watch_notices
 
 A = "1PZ63K3G4gZP6A6E2TTbBwxT5bFQGL2TLB"
 B = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"  # BIP173's example P2WPKH

@@ -350,7 +350,7 @@ class Rig:
 
     def stages(self, balance_sky: int = 1000) -> tuple[DirectProcessor, Sender]:
         """The processor and a dummy-payer sender, to take deposits towards paid."""
-        from tests.exchange.conftest import make_config
+        from tests.pipeline import make_config
 
         payer = DummyPayer(self.tmp_path / "ledger.jsonl", balance_sky * 1_000_000)
         processor = DirectProcessor(self.db, make_config(), self.board, Waker())

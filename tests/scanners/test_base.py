@@ -15,7 +15,7 @@ from teller.deposits.states import DONE, WAITING_CONFIRM, WAITING_DECIDE
 from teller.errors import NodeBadAnswer
 from teller.scanners.base import ORPHANED_ERROR
 from teller.store.scans import last_scanned
-from tests.scanner.conftest import (
+from tests.scanners.conftest import (
     RPC_PASS,
     RPC_USER,
     LitecoinNode,

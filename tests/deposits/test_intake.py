@@ -19,8 +19,7 @@ from teller.errors import DepositRejected
 from teller.store.db import Database
 from teller.store.deposits import deposits_by_status
 from teller.store.models import Deposit, IncomingDeposit
-
-from .conftest import Pipeline
+from tests.pipeline import Pipeline
 
 Result = tuple[Deposit, bool] | BaseException
 

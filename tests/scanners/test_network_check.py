@@ -7,7 +7,7 @@ import pytest
 
 from teller.clients.bitcoind import BitcoinClient
 from teller.errors import ScanHalted
-from tests.scanner.conftest import RPC_PASS, RPC_USER, LitecoinNode, Rig, new_key, scan_all
+from tests.scanners.conftest import RPC_PASS, RPC_USER, LitecoinNode, Rig, new_key, scan_all
 
 
 async def test_a_node_on_another_network_halts_the_scanner(ltc: LitecoinNode, rig: Rig) -> None:

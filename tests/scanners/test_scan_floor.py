@@ -9,7 +9,7 @@ import pytest
 
 from teller.clients.bitcoind import BitcoinClient
 from teller.store.scans import last_scanned, raise_scan_floor
-from tests.scanner.conftest import RPC_PASS, RPC_USER, LitecoinNode, Rig, new_key, scan_all
+from tests.scanners.conftest import RPC_PASS, RPC_USER, LitecoinNode, Rig, new_key, scan_all
 
 
 @pytest.fixture

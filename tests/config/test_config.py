@@ -19,9 +19,8 @@ import teller
 from teller.config.load import find_config_file, load_config
 from teller.config.preflight import split_host_port
 from teller.config.schema import Config, ConfigError, redact_url_password
-
-from .peers import closed_port
-from .vectors import GO_TELLER_FILES
+from tests.peers import closed_port
+from tests.vectors import GO_TELLER_FILES
 
 EXAMPLE_CONFIG = Path(teller.__file__).resolve().parent / "examples" / "config.toml"
 

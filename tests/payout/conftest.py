@@ -1,0 +1,5 @@
+"""Fixtures of the payout tests: the recorded deposit pipeline (tests/pipeline.py)."""
+
+from tests.pipeline import both, pipeline
+
+__all__ = ["both", "pipeline"]
