@@ -11,6 +11,8 @@ drawn here; this module is the bottom of the import order, imported by every roo
     │   ├── BadRequest         400
     │   ├── Forbidden          403 (binding disabled)
     │   ├── NotFound           404
+    │   ├── ActionRefused      409: an operator action that could pay twice, or on the
+    │   │                      wrong state (services/operator.py); nothing changed
     │   ├── PayloadTooLarge    413
     │   └── UnsupportedMedia   415
     ├── Unavailable            503: an answer teller cannot give now (no fresh order book)
@@ -49,8 +51,11 @@ drawn here; this module is the bottom of the import order, imported by every roo
     ├── SendError              paying SKY failed
     │   ├── SendTemporary      retried with backoff: node unreachable, broadcast refused (503),
     │   │   ├── InsufficientBalance   the hot wallet cannot cover a payout: "sold out"
-    │   │   └── PayoutDeferred        nothing to spend until the wallet's own pending
-    │   │                             transactions confirm (their change): wait, not sold out
+    │   │   ├── PayoutDeferred        nothing to spend until the wallet's own pending
+    │   │   │                         transactions confirm (their change): wait, not sold out
+    │   │   └── ConflictNotProven     [payout.skycoin_node] the node refuses a payout it does
+    │   │                             not know as spending gone outputs, but cannot show who
+    │   │                             spent them (not synced, no peers, inputs unknown): wait
     │   └── SendConflict       a stored transaction can never confirm (its inputs were spent
     │                          elsewhere): the deposit stops with notice=WATCH, never re-signed
     ├── MarketError            the exchange (passthrough buying, clients/c2cx.py) failed a request
@@ -64,9 +69,13 @@ drawn here; this module is the bottom of the import order, imported by every roo
     │       │                          exchange's (variable) minimum
     │       └── CredentialsRefused     the API key or signature was refused: passthrough
     │                                  halts with notice=WATCH until the operator fixes it
+    ├── GarbageAnswer          [clients.c2cx] an answer the exchange does not send: turned into
+    │                          MarketTemporary at the client's edge (clients.skycoin_node has a
+    │                          private twin that becomes SkyNodeError)
     ├── StoreError             the store refused a step
     │   ├── StaleStatus        [store.deposits] a compare-and-set lost: the row moved on;
     │   │                      the caller's transaction rolls back and the step is re-read
+    │   ├── StoreShuttingDown  [store.group_commit] a queued write got no answer at shutdown
     │   ├── DatabaseInUse      [store.worker_lock] another teller holds this SQLite file
     │   └── BackupUnsupported  [store.backup] no online backup for this database
     └── GoTellerError          switching from the Go teller (goteller/)
@@ -108,6 +117,12 @@ class Forbidden(RequestError):
 
 class NotFound(RequestError):
     http_status = 404
+
+
+class ActionRefused(RequestError):
+    """An operator action refused: it could pay twice, or the target is in the wrong state."""
+
+    http_status = 409
 
 
 class PayloadTooLarge(RequestError):
@@ -168,6 +183,10 @@ class InsufficientBalance(SendTemporary):
 
 class PayoutDeferred(SendTemporary):
     pass
+
+
+class ConflictNotProven(SendTemporary):
+    """A payout looks conflicted, but the node cannot prove it: the payout stays as it is."""
 
 
 class SendConflict(SendError):

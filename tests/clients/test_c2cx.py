@@ -11,7 +11,7 @@ import httpx
 import pytest
 from teller_sims.c2cx import C2CXSim
 
-from teller.clients.c2cx import C2CXClient, _Garbage, parse_order, sign_params, signed_body
+from teller.clients.c2cx import C2CXClient, GarbageAnswer, parse_order, sign_params, signed_body
 from teller.clients.market import OrderState
 from teller.errors import (
     BelowExchangeMinimum,
@@ -316,7 +316,7 @@ async def test_an_order_info_for_another_order_is_refused(scripted: ScriptedNode
     ],
 )
 def test_garbage_orders_are_refused(order: dict[str, Any]) -> None:
-    with pytest.raises(_Garbage):
+    with pytest.raises(GarbageAnswer):
         parse_order(order)
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from teller.clients.c2cx import RULES
 from teller.clients.market import PriceLevel
 from teller.money import AmountError
-from teller.passthrough.orders import _deposit_totals
+from teller.passthrough.orders import deposit_totals
 from teller.passthrough.plan import (
     PlannedOrder,
     budget_charge,
@@ -71,7 +71,7 @@ def _final_order(completed: str, avg_price: str) -> ExchangeOrder:
 
 @pytest.mark.parametrize("case", CALC["end_to_end_examples_from_tests"], ids=str)
 def test_deposit_fields_of_one_order_are_the_originals(case: dict[str, Any]) -> None:
-    totals = _deposit_totals([_final_order(case["completed_amount"], case["avg_price"])])
+    totals = deposit_totals([_final_order(case["completed_amount"], case["avg_price"])])
     expect = case["expect"]
     assert totals["sky_bought"] == expect["sky_bought"]
     assert totals["deposit_value_spent"] == expect["deposit_value_spent"]

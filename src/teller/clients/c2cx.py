@@ -106,7 +106,7 @@ def signed_body(key: str, secret: str, params: Mapping[str, str]) -> str:
     return urlencode(sorted(fields.items())) + f"&sign={signature}"
 
 
-class _Garbage(TellerError):
+class GarbageAnswer(TellerError):
     """An answer that is not what the exchange sends; becomes MarketTemporary."""
 
 
@@ -115,25 +115,25 @@ def _one_line(text: str) -> str:
 
 
 def _decimal(value: Any, what: str, *, negative: bool = False) -> Decimal:
-    """A number of an answer (JSON number or string) as an exact Decimal, or _Garbage."""
+    """A number of an answer (JSON number or string) as an exact Decimal, or GarbageAnswer."""
     if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-        raise _Garbage(f"{what} is not a number")
+        raise GarbageAnswer(f"{what} is not a number")
     if isinstance(value, str):
         text = value.strip()
         if _DECIMAL_TEXT.fullmatch(text) is None:
-            raise _Garbage(f"{what} is not a number")
+            raise GarbageAnswer(f"{what} is not a number")
         try:
             number = Decimal(text)
         except InvalidOperation:
-            raise _Garbage(f"{what} is not a number") from None
+            raise GarbageAnswer(f"{what} is not a number") from None
     else:
         number = Decimal(value)
     if not number.is_finite() or len(number.as_tuple().digits) > _MAX_DIGITS:
-        raise _Garbage(f"{what} is not a sane number")
+        raise GarbageAnswer(f"{what} is not a sane number")
     if abs(number.adjusted()) > _MAX_DIGITS:
-        raise _Garbage(f"{what} is out of range")
+        raise GarbageAnswer(f"{what} is out of range")
     if number < 0 and not negative:
-        raise _Garbage(f"{what} is negative")
+        raise GarbageAnswer(f"{what} is negative")
     return number
 
 
@@ -142,32 +142,32 @@ _ASCII_INTEGER = re.compile(r"[0-9]{1,18}")
 
 def _integer(value: Any, what: str) -> int:
     if isinstance(value, bool):
-        raise _Garbage(f"{what} is not an integer")
+        raise GarbageAnswer(f"{what} is not an integer")
     # ASCII digits only: str.isdigit() is also true of "²", which int() refuses.
     if isinstance(value, str) and _ASCII_INTEGER.fullmatch(value.strip()):
         return int(value.strip())
     if isinstance(value, int) and 0 <= value < 2**63:
         return value
-    raise _Garbage(f"{what} is not an integer")
+    raise GarbageAnswer(f"{what} is not an integer")
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _Garbage(f"{what} is not an object")
+        raise GarbageAnswer(f"{what} is not an object")
     return value
 
 
 def _levels(value: Any, what: str) -> list[PriceLevel]:
     if not isinstance(value, list) or len(value) > MAX_BOOK_LEVELS:
-        raise _Garbage(f"{what} is not a list of [price, volume]")
+        raise GarbageAnswer(f"{what} is not a list of [price, volume]")
     levels = []
     for entry in value:
         if not isinstance(entry, list) or len(entry) < 2:
-            raise _Garbage(f"{what} holds an entry that is not [price, volume]")
+            raise GarbageAnswer(f"{what} holds an entry that is not [price, volume]")
         price = _decimal(entry[0], f"a price of {what}")
         volume = _decimal(entry[1], f"a volume of {what}")
         if price <= 0 or volume <= 0:
-            raise _Garbage(f"{what} holds a price or volume that is not positive")
+            raise GarbageAnswer(f"{what} holds a price or volume that is not positive")
         levels.append(PriceLevel(price, volume))
     return levels
 
@@ -182,23 +182,23 @@ def parse_order(value: Any) -> OrderInfo:
     order = _object(value, "the order")
     status = _integer(order.get("status"), "the order's status")
     if status not in STATUS_NAMES or status == 0:
-        raise _Garbage(f"the order's status {status} is not one teller knows")
+        raise GarbageAnswer(f"the order's status {status} is not one teller knows")
     cid = order.get("cid")
     if cid is not None and not isinstance(cid, str):
-        raise _Garbage("the order's cid is not a string")
+        raise GarbageAnswer("the order's cid is not a string")
     # What was filled is never assumed: an order without completedAmount (or, once
     # something filled, without avgPrice) is no answer; 0 fills would free the deposit's
     # BTC for another order while the exchange spent it.
     for name in ("orderId", "status", "completedAmount"):
         if name not in order:
-            raise _Garbage(f"the order has no {name}")
+            raise GarbageAnswer(f"the order has no {name}")
     completed = _decimal(order["completedAmount"], "completedAmount")
     if completed > 0 and "avgPrice" not in order:
-        raise _Garbage("the order has fills but no avgPrice")
+        raise GarbageAnswer("the order has fills but no avgPrice")
     amount = _decimal(order.get("amount", "0"), "amount")
     fee = _decimal(order.get("fee", "0"), "fee")
     if fee > completed:
-        raise _Garbage("the order's fee is more than what it bought")
+        raise GarbageAnswer("the order's fee is more than what it bought")
     return OrderInfo(
         order_id=str(_integer(order.get("orderId"), "orderId")),
         client_id=cid,
@@ -280,18 +280,18 @@ class C2CXClient:
             )
         try:
             return self._data(endpoint, response)
-        except _Garbage as exc:
+        except GarbageAnswer as exc:
             raise MarketTemporary(f"C2CX {endpoint}: unexpected answer: {exc}", endpoint) from exc
 
     def _data(self, endpoint: str, response: httpx.Response) -> Any:
         if len(response.content) > MAX_ANSWER_BYTES:
-            raise _Garbage("the answer is too large")
+            raise GarbageAnswer("the answer is too large")
         try:
             document = json.loads(response.content, parse_float=Decimal, parse_constant=_no_nan)
         except (ValueError, RecursionError):
-            raise _Garbage(f"HTTP {response.status_code}, not JSON") from None
+            raise GarbageAnswer(f"HTTP {response.status_code}, not JSON") from None
         if not isinstance(document, dict) or "code" not in document:
-            raise _Garbage("no code in the answer")
+            raise GarbageAnswer("no code in the answer")
         code = _integer(document.get("code"), "code")
         if code == 200:
             return document.get("data")
@@ -311,7 +311,7 @@ class C2CXClient:
             bids = _levels(data.get("bids", []), "the bids")
             stamp = data.get("timestamp")
             timestamp = None if stamp in (None, "") else _integer(stamp, "the timestamp")
-        except _Garbage as exc:
+        except GarbageAnswer as exc:
             raise MarketTemporary(f"C2CX getorderbook: unexpected answer: {exc}") from exc
         # Sorted here: no document says in which order the exchange lists them.
         asks.sort(key=lambda level: level.price)
@@ -325,7 +325,7 @@ class C2CXClient:
             balance = _btc_of(balances.get("balance"), "balance")
             # No "frozen" is no answer: read as 0 it would overstate what can be spent.
             frozen = _btc_of(balances.get("frozen"), "frozen")
-        except _Garbage as exc:
+        except GarbageAnswer as exc:
             raise MarketTemporary(f"C2CX getbalance: unexpected answer: {exc}") from exc
         with localcontext() as context:
             context.prec = 2 * _MAX_DIGITS + 2  # exact for any two sane numbers
@@ -345,7 +345,7 @@ class C2CXClient:
         data = await self._request("createorder", params, signed=True)
         try:
             return str(_integer(_object(data, "the answer").get("orderId"), "orderId"))
-        except _Garbage as exc:
+        except GarbageAnswer as exc:
             raise MarketTemporary(f"C2CX createorder: unexpected answer: {exc}") from exc
 
     async def order(self, order_id: str) -> OrderInfo:
@@ -354,7 +354,7 @@ class C2CXClient:
         )
         try:
             order = parse_order(data)
-        except _Garbage as exc:
+        except GarbageAnswer as exc:
             raise MarketTemporary(f"C2CX getorderinfo: unexpected answer: {exc}") from exc
         if order.order_id != order_id:
             raise MarketTemporary(
@@ -379,14 +379,14 @@ class C2CXClient:
                 listing = _object(data, "the answer")
                 rows = listing.get("rows")
                 if not isinstance(rows, list):  # a missing list is no "not found"
-                    raise _Garbage("rows is not a list")
+                    raise GarbageAnswer("rows is not a list")
                 # No "pagecount" is no answer: read as 1, an order on a later page would be
                 # taken for absent.
                 pages = _integer(listing.get("pagecount"), "pagecount")
                 for row in rows:
                     if isinstance(row, dict) and row.get("cid") == client_id:
                         return parse_order(row)
-            except _Garbage as exc:
+            except GarbageAnswer as exc:
                 raise MarketTemporary(f"C2CX getorderbystatus: unexpected answer: {exc}") from exc
             page += 1
         if pages > MAX_PAGES:
@@ -395,6 +395,37 @@ class C2CXClient:
                 f" the first {MAX_PAGES}, the rest not read"
             )
         return None
+
+    async def order_history(self) -> list[OrderInfo]:
+        """Every order of the account, of every status (getorderbystatus status 0, page by
+        page; the audit compares it with teller's exchange_orders). MarketTemporary when an
+        order cannot be read or there are more than MAX_PAGES pages: a partial history would
+        make teller's own orders look missing."""
+        orders: list[OrderInfo] = []
+        page, pages = 1, 1
+        while page <= pages:
+            if page > MAX_PAGES:
+                raise MarketTemporary(
+                    f"C2CX getorderbystatus: {pages} pages of orders; only {MAX_PAGES} are read"
+                )
+            params = {
+                "symbol": SYMBOL,
+                "status": "0",  # every status
+                "pageindex": str(page),
+                "pagesize": str(PAGE_SIZE),
+            }
+            data = await self._request("getorderbystatus", params, signed=True)
+            try:
+                listing = _object(data, "the answer")
+                rows = listing.get("rows")
+                if not isinstance(rows, list):
+                    raise GarbageAnswer("rows is not a list")
+                pages = _integer(listing.get("pagecount"), "pagecount")
+                orders.extend(parse_order(row) for row in rows)
+            except GarbageAnswer as exc:
+                raise MarketTemporary(f"C2CX getorderbystatus: unexpected answer: {exc}") from exc
+            page += 1
+        return orders
 
 
 def _no_nan(constant: str) -> Any:
@@ -411,7 +442,7 @@ def _stated_minimum(message: str) -> Decimal | None:
     """The minimum of a "limit value: <min>" message, when it is a sane positive number."""
     try:
         minimum = _decimal(message[len(BELOW_MINIMUM_PREFIX) :].strip(), "limit value")
-    except _Garbage:
+    except GarbageAnswer:
         return None
     return minimum if minimum > 0 else None
 

@@ -717,7 +717,7 @@ class PassthroughProcessor:
                 original=info.original,
             )
             orders = order_store.orders_of(conn, deposit_id)
-            values = _deposit_totals(orders)
+            values = deposit_totals(orders)
             values.update(order_status=info.status_name, order_original=info.original)
             if failed:
                 values["order_final"] = True
@@ -849,7 +849,7 @@ def _first_fill_price(orders: list[ExchangeOrder]) -> Decimal | None:
     return None
 
 
-def _deposit_totals(orders: list[ExchangeOrder]) -> dict[str, Any]:
+def deposit_totals(orders: list[ExchangeOrder]) -> dict[str, Any]:
     """The deposit's passthrough fields from its final orders (DepositInfo.passthrough)."""
     completed, paid, bought = Decimal(0), Decimal(0), 0
     with _exact():
