@@ -206,7 +206,8 @@ async def _scan(
                 now=1,
             )
     client = BitcoinClient(rpc, "", "", tls=False)
-    settings = ScanSettings(1.0, initial_scan_height=first - 1, confirmations_required=1)
+    # confirmations_required 0: no block needed on top, so every block up to the tip is read.
+    settings = ScanSettings(1.0, initial_scan_height=first - 1, confirmations_required=0)
     scanner = BlockScanner(
         client,
         db,

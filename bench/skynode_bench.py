@@ -101,7 +101,12 @@ class SkyTellerProcess(TellerProcess):
     def write_config(self) -> None:
         super().write_config()
         text = self.config_path.read_text()
-        text = text.replace("[dummy]\nsender = true\n", "[dummy]\nsender = false\n")
+        # Dummy-API deposits paid by the real sender (the simulator's demo coins): said
+        # explicitly, or teller refuses to start.
+        text = text.replace(
+            "[dummy]\nsender = true\n",
+            "[dummy]\nsender = false\nfake_deposits_pay_real_sky = true\n",
+        )
         text = text.replace(
             "send_enabled = true\n", f'send_enabled = true\nwallet = "{self.wallet}"\n'
         )

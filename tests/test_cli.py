@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import getpass
 import json
 import os
 import signal
@@ -13,6 +14,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from teller.clock import unix_now
+from teller.deposits import states
+from teller.store.bindings import insert_binding
+from teller.store.db import Database, create_store_engine, sqlite_url
+from teller.store.deposits import insert_deposit_if_new
+from teller.store.models import IncomingDeposit
+from teller.store.operator_actions import recent_actions
 
 from .e2e.conftest import ANY_PORT, EXAMPLE_CONFIG, ready_addresses
 from .vectors import load_json
@@ -145,3 +154,57 @@ def test_sigterm_stops_cleanly_sighup_reopens_the_log_and_pidfile_is_removed(
             proc.kill()
     assert "stopped" in logfile.read_text()  # written to the new file after the rotation
     assert not pidfile.exists()
+
+
+def _waiting_send_deposit(datadir: Path) -> str:
+    """A deposit in waiting_send (5 SKY owed) in the store of `datadir` (example config)."""
+    db = Database(create_store_engine(sqlite_url(datadir / "teller.db")))
+    try:
+        with db.write() as conn:
+            binding = insert_binding(
+                conn,
+                coin_type="BTC",
+                deposit_address="1BoatSLRHtKNngkdXEeobR76b53LETtpyT",
+                sky_address="2Wbi4wvxC4fkTYMsS2f6HaFfW4pafDjXcQW",
+                buy_method="direct",
+                now=1,
+            )
+            incoming = IncomingDeposit("BTC", binding.deposit_address, 1_000_000, 1, "ab" * 32, 0)
+            deposit, _ = insert_deposit_if_new(conn, incoming, binding, unix_now())
+            states.move(conn, deposit, states.WAITING_SEND, unix_now(), sky_due=5_000_000)
+    finally:
+        db.dispose()
+    return deposit.deposit_id
+
+
+def test_operator_commands_act_once_refuse_clearly_and_exit_0_1_2(tmp_path: Path) -> None:
+    config = ["-c", str(EXAMPLE_CONFIG), "-d", str(tmp_path)]
+    assert run("db", "migrate", *config).returncode == 0
+    deposit_id = _waiting_send_deposit(tmp_path)
+    stopped = run("deposit", "stop", deposit_id, "--reason", "refunded", *config)
+    assert stopped.returncode == 0, stopped.stderr
+    assert f"deposit {deposit_id}: stopped" in stopped.stdout
+    again = run("deposit", "stop", deposit_id, "--reason", "refunded", *config)
+    assert (again.returncode, again.stderr.strip()) == (1, f"deposit {deposit_id} is done already")
+    released = run("deposit", "release", deposit_id, *config)
+    assert (released.returncode, released.stderr.strip()) == (1, f"deposit {deposit_id} is done")
+    bad = run("payout", "void", "not-a-txid", *config)
+    assert bad.returncode == 2 and "64 hex digits" in bad.stderr
+    dummy = run("payout", "void", "ab" * 32, *config)  # the example config pays with dummy.sender
+    assert dummy.returncode == 1 and "needs the Skycoin node payer" in dummy.stderr
+    usage = run("deposit", "stop", deposit_id, *config)  # --reason is required
+    assert usage.returncode == 2 and "--reason" in usage.stderr
+    db = Database(create_store_engine(sqlite_url(tmp_path / "teller.db")))
+    try:
+        with db.read() as conn:
+            actions = recent_actions(conn, 10)
+    finally:
+        db.dispose()
+    assert [(a.action, a.outcome.split(":")[0]) for a in actions] == [
+        ("payout.void", "refused"),
+        ("payout.void", "refused"),
+        ("deposit.release", "refused"),
+        ("deposit.stop", "refused"),
+        ("deposit.stop", "done"),
+    ]
+    assert {a.actor for a in actions} == {getpass.getuser()}

@@ -36,7 +36,9 @@ ALLOWED: dict[str, set[str]] = {
     "payout": STAGE_DEPS,
     "scanners": STAGE_DEPS,
     "goteller": STAGE_DEPS - {"clients"},
-    "services": STAGE_DEPS | {"passthrough", "payout", "scanners", "goteller"},
+    # The audit reads the store and asks the peers; it never acts (off the money path).
+    "audit": STAGE_DEPS,
+    "services": STAGE_DEPS | {"passthrough", "payout", "scanners", "goteller", "audit"},
     "http": {"services", "errors", "config", "logs"},
 }
 EVERYTHING = {"app", "cli", "__init__"}  # wiring and the command see every room

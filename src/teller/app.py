@@ -21,7 +21,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from teller.audit.loop import Auditor, AuditPeers
 from teller.clients.c2cx import C2CXClient
+from teller.clients.ethereum import EthereumClient
 from teller.clients.market import Market
 from teller.clients.skycoin_node import SkyNodeClient
 from teller.coins.sky_wallet import WalletError, load_wallet
@@ -127,6 +129,7 @@ class Teller:
     market: Market | None = None  # the exchange of passthrough deposits, if there is one
     passthrough: PassthroughProcessor | None = None
     book_watch: OrderBookWatch | None = None  # the order book behind passthrough quotes
+    auditor: Auditor | None = None  # the independent audit (audit/loop.py), worker role only
 
     def addresses(self) -> dict[str, str]:
         return {lst.name: lst.address for lst in self.listeners}
@@ -163,6 +166,42 @@ def build_market(config: Config) -> Market | None:
     if key and secret:
         return C2CXClient(key, secret, client.base_url)
     return None
+
+
+NOT_ON_THIS_NODE = {
+    "btc_deposit_addresses": "not on this node: Bitcoin Core tells an address's received"
+    " total only for addresses of its own wallet (getreceivedbyaddress), and teller imports no"
+    " deposit address into it; scantxoutset would show only what is unspent now",
+    "sky_deposit_addresses": "the SKY deposit addresses' received totals are not compared yet",
+}
+
+
+def build_auditor(
+    config: Config, db: Database, payer: Payer, market: Market | None
+) -> Auditor | None:
+    """The audit of README "Audit" with the peers this config has; None when audit.interval
+    is 0. Each check that cannot run here is listed with the reason."""
+    interval = config.audit.interval.total_seconds()
+    if interval <= 0:
+        return None
+    peers = AuditPeers()
+    if isinstance(payer, SkyNodePayer):
+        peers.sky, peers.hot_addresses = payer.client, tuple(payer.addresses)
+    else:
+        why = "the dummy sender pays no real transactions"
+        peers.unchecked |= {"hot_wallet_spends": why, "hot_wallet_balance": why}
+    if isinstance(market, C2CXClient):
+        peers.exchange = market
+    else:
+        peers.unchecked["exchange_orders"] = "no exchange account configured"
+    on_node = not config.dummy.scanner
+    if config.eth_scanner.enabled and on_node:
+        peers.eth, peers.owns_eth = EthereumClient(config.eth_rpc.server, config.eth_rpc.port), True
+    if config.btc_scanner.enabled and on_node:
+        peers.unchecked["btc_deposit_addresses"] = NOT_ON_THIS_NODE["btc_deposit_addresses"]
+    if config.sky_scanner.enabled and on_node:
+        peers.unchecked["sky_deposit_addresses"] = NOT_ON_THIS_NODE["sky_deposit_addresses"]
+    return Auditor(db, peers, interval_seconds=interval)
 
 
 def build_teller(config: Config, appdir: Path) -> Teller:
@@ -229,6 +268,7 @@ def build_teller(config: Config, appdir: Path) -> Teller:
         teller.passthrough = PassthroughProcessor(
             db, config, board, market, sender_waker, passthrough_waker
         )
+    teller.auditor = services.audit = build_auditor(config, db, payer, market)
     teller.listeners = make_listeners(services)
     return teller
 
@@ -337,6 +377,8 @@ async def serve(
             teller.worker_lock.release()
         if teller.market is not None:
             await teller.market.aclose()
+        if teller.auditor is not None:
+            await teller.auditor.aclose()
         services.db.dispose()
         if teller.process_lock is not None:
             teller.process_lock.release()
@@ -360,6 +402,8 @@ async def run_workers(teller: Teller) -> None:
             group.create_task(teller.passthrough.run(), name="passthrough")
         for scanner in teller.scanners:
             group.create_task(scanner.run(), name=f"scanner {scanner.coin}")
+        if teller.auditor is not None:  # read-only, off the money path
+            group.create_task(teller.auditor.run(), name="audit")
 
 
 async def run_workers_when_allowed(teller: Teller, poll_seconds: float = 5.0) -> None:

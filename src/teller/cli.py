@@ -5,6 +5,10 @@ teller db migrate [-c CONFIG] [-d DIR] bring the database schema up to date
 teller addresses btc SEED N [--json]   the BTC addresses the original's tool printed
 teller addresses btc|eth --xpub KEY N  the addresses teller derives from an extended public key
 teller db import-bolt PATH [--dry-run] import a Go teller's BoltDB (read-only)
+teller payout void TXID [--no-wait]    void a stuck payout; its deposits are paid anew
+teller deposit record-payment ID TXID  record a payment made by hand (checked on the node)
+teller deposit release ID              a held deposit goes on to be paid
+teller deposit stop ID --reason TEXT   a deposit ends, never paid
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from teller.config.load import find_config_file, load_config
 from teller.config.schema import Config, ConfigError
@@ -56,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print what would be imported, per bucket"
     )
     _common(import_bolt, suppress=True)
+    _operator_commands(commands)
     addresses = commands.add_parser("addresses", help="generate deposit addresses")
     coins = addresses.add_subparsers(dest="coin", required=True)
     btc = coins.add_parser("btc", help="BTC addresses from a seed (Skycoin's key chain)")
@@ -68,6 +75,131 @@ def build_parser() -> argparse.ArgumentParser:
     eth.add_argument("count", type=int, help="how many addresses")
     eth.add_argument("--json", action="store_true", help='print {"eth_addresses": [...]}')
     return parser
+
+
+def _operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`teller payout void` and `teller deposit …` (services/operator.py; exit 0 done, 1
+    refused or failed, 2 bad usage)."""
+    payout = commands.add_parser("payout", help="operator actions on payouts")
+    payout_commands = payout.add_subparsers(dest="payout_command", required=True)
+    void = payout_commands.add_parser(
+        "void", help="void a stuck payout: its inputs back to the wallet, its deposits paid anew"
+    )
+    void.add_argument("txid", help="the payout's transaction id")
+    void.add_argument(
+        "--no-wait", action="store_true", help="return once the void is stored (teller sends it)"
+    )
+    void.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to wait for the outcome (300)"
+    )
+    _common(void, suppress=True)
+    deposit = commands.add_parser("deposit", help="operator actions on deposits")
+    deposit_commands = deposit.add_subparsers(dest="deposit_command", required=True)
+    record = deposit_commands.add_parser(
+        "record-payment", help="record a payment made by hand (checked on the node)"
+    )
+    record.add_argument("deposit_id", help="txid:n")
+    record.add_argument("txid", help="the SKY transaction that paid it")
+    _common(record, suppress=True)
+    release = deposit_commands.add_parser("release", help="a held deposit goes on to be paid")
+    release.add_argument("deposit_id", help="txid:n")
+    _common(release, suppress=True)
+    stop = deposit_commands.add_parser("stop", help="a deposit ends, never paid")
+    stop.add_argument("deposit_id", help="txid:n")
+    stop.add_argument("--reason", required=True, help="why (shown as the deposit's error)")
+    _common(stop, suppress=True)
+
+
+def cmd_operator(args: argparse.Namespace) -> int:
+    """One operator action through services/operator.py, as the OS user."""
+    import getpass
+
+    from teller.app import StartupError, build_payer, open_database
+    from teller.errors import RequestError, TellerError
+    from teller.services import operator
+
+    config, appdir = _load(args)
+    needs_node = args.command == "payout" or args.deposit_command == "record-payment"
+    try:
+        payer = build_payer(config, appdir)[0] if needs_node else None
+    except StartupError as exc:
+        print(f"teller cannot act: {exc}", file=sys.stderr)
+        return 1
+    db = open_database(config, appdir)
+    ctx = operator.OperatorContext(db, payer)
+    actor = getpass.getuser()
+    try:
+        return asyncio.run(_operator_action(args, ctx, actor))
+    except RequestError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2 if exc.http_status == 400 else 1
+    except TellerError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+
+
+async def _operator_action(args: argparse.Namespace, ctx: Any, actor: str) -> int:
+    from teller.services import operator
+
+    try:
+        if args.command == "payout":
+            found = await operator.void_payout(ctx, args.txid, actor)
+            print(
+                f"payout {found['payout']}: void {found['void_txid']} stored"
+                f" ({found['void_sky']} SKY back to the wallet); deposits of the payout:"
+                f" {', '.join(found['deposits']) or 'none'}"
+            )
+            if args.no_wait:
+                print("teller's sender broadcasts it; the deposits are paid again once it confirms")
+                return 0
+            return await _wait_for_void(ctx, found["payout"], args.timeout)
+        if args.deposit_command == "record-payment":
+            found = await operator.record_payment(ctx, args.deposit_id, args.txid, actor)
+            print(
+                f"deposit {found['deposit_id']}: done, {found['sky_sent']} SKY paid by"
+                f" {found['txid']}"
+            )
+        elif args.deposit_command == "release":
+            found = await operator.release(ctx, args.deposit_id, actor)
+            print(f"deposit {found['deposit_id']}: released; it is paid as usual")
+        else:
+            found = await operator.stop(ctx, args.deposit_id, args.reason, actor)
+            print(f"deposit {found['deposit_id']}: stopped (done, nothing sent): {found['error']}")
+        return 0
+    finally:
+        client = getattr(ctx.payer, "client", None)
+        if client is not None:
+            await client.aclose()
+
+
+async def _wait_for_void(ctx: Any, txid: str, timeout: float) -> int:
+    """Print the void's progress until teller's sender settles it, or `timeout` seconds."""
+    from teller.services import operator
+
+    deadline = time.monotonic() + timeout
+    shown = ""
+    while True:
+        found = await operator.void_progress(ctx, txid)
+        line = f"payout {found['status']}, void {found['void_status']}"
+        if line != shown:
+            print(line, flush=True)
+            shown = line
+        if found["status"] == "voided":
+            print(f"done: {found['outcome'] or 'the void confirmed'}")
+            return 0
+        if found["status"] != "voiding":
+            print(f"the void failed: {found['outcome'] or found['status']}", file=sys.stderr)
+            return 1
+        if time.monotonic() >= deadline:
+            print(
+                f"still voiding after {timeout:g} s: teller's sender goes on with it (is teller"
+                f" running?); its outcome is in the admin API's /api/actions?target={txid}",
+                file=sys.stderr,
+            )
+            return 1
+        await asyncio.sleep(0.5)
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, Path]:
@@ -196,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_import_bolt(args)
         if args.command == "db":
             return cmd_migrate(args)
+        if args.command in ("payout", "deposit"):
+            return cmd_operator(args)
         if args.command == "addresses" and (args.coin == "eth" or args.xpub is not None):
             return cmd_addresses_hd(args)
         if args.command == "addresses":

@@ -17,7 +17,7 @@ import pytest
 
 import teller
 from teller.config.load import find_config_file, load_config
-from teller.config.preflight import split_host_port
+from teller.config.preflight import split_host_port, validation_problems
 from teller.config.schema import Config, ConfigError, redact_url_password
 from tests.peers import closed_port
 from tests.vectors import GO_TELLER_FILES
@@ -79,7 +79,12 @@ BASE = {
     },
     "dummy": {"sender": True, "scanner": True},
 }
-REAL_SENDER = {"dummy": {"sender": False}, "sky_exchanger": {"wallet": "hot.wlt"}}
+# The real sender, still fed by the dummy scanner (BASE): a test setup, so it says so with
+# dummy.fake_deposits_pay_real_sky (without it that mix is refused, see test_dummy_* below).
+REAL_SENDER = {
+    "dummy": {"sender": False, "fake_deposits_pay_real_sky": True},
+    "sky_exchanger": {"wallet": "hot.wlt"},
+}
 REAL_SCANNER = {"dummy": {"scanner": False}}
 BTC_RPC_OK = {"btc_rpc": {"user": "u", "pass": "p", "cert": "btcd.cert"}}
 PASSTHROUGH = {
@@ -906,6 +911,72 @@ def test_cors_allowed_list(config_dir: Path) -> None:
 def test_dummy_balance_forms(config_dir: Path) -> None:
     assert load(config_dir, {"dummy": {"balance": "0.000001"}}).dummy.balance == "0.000001"
     assert load(config_dir, {"dummy": {"balance": 1000000}}).dummy.balance == "1000000"
+
+
+# ---------------------------------------------------------------------------------------------
+# Fake deposits never reach the real sender unless the config says so (issue 13, finding 4)
+
+FAKE_DEPOSITS_REFUSED = (
+    "dummy.scanner = true with the real SKY sender (dummy.sender = false): anyone who reaches "
+    "dummy.http_addr could add deposits that the hot wallet pays. Set "
+    "dummy.fake_deposits_pay_real_sky = true only if that is meant (a test chain's node, e.g. "
+    "the Skycoin node simulator); otherwise set dummy.sender = true or dummy.scanner = false"
+)
+
+
+def test_dummy_scanner_feeding_the_real_sender_is_refused(config_dir: Path) -> None:
+    real_sender = {"dummy": {"sender": False}, "sky_exchanger": {"wallet": "hot.wlt"}}
+    assert problems_of(config_dir, real_sender) == [FAKE_DEPOSITS_REFUSED]
+    said_no = {"dummy": {"fake_deposits_pay_real_sky": False}}
+    assert problems_of(config_dir, real_sender, said_no) == [FAKE_DEPOSITS_REFUSED]
+    # From the environment, as teller-sim demo --skynode sets it.
+    env = {"TELLER_DUMMY__SENDER": "false", "TELLER_SKY_EXCHANGER__WALLET": "hot.wlt"}
+    assert problems_of(config_dir, env=env) == [FAKE_DEPOSITS_REFUSED]
+
+
+def test_the_key_lets_a_test_setup_feed_the_real_sender(config_dir: Path) -> None:
+    config = load(config_dir, REAL_SENDER)
+    assert config.dummy.feeds_real_payer and config.dummy.fake_deposits_pay_real_sky
+    env = {
+        "TELLER_DUMMY__SENDER": "false",
+        "TELLER_SKY_EXCHANGER__WALLET": "hot.wlt",
+        "TELLER_DUMMY__FAKE_DEPOSITS_PAY_REAL_SKY": "true",
+    }
+    assert load(config_dir, env=env).dummy.feeds_real_payer
+
+
+@pytest.mark.parametrize(
+    ("sender", "scanner"), [(True, True), (True, False), (False, False)], ids=str
+)
+def test_other_dummy_mixes_need_no_key(sender: bool, scanner: bool) -> None:
+    config = Config.model_validate(merged(BASE, {"dummy": {"sender": sender, "scanner": scanner}}))
+    assert not config.dummy.feeds_real_payer
+    assert config.dummy.all_dummy == (sender and scanner)
+    assert FAKE_DEPOSITS_REFUSED not in validation_problems(config, check_network=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# confirmations_required keeps the Go teller's meaning (issue 13, finding 2)
+
+
+@pytest.mark.parametrize(("required", "confirmations"), [(0, 1), (1, 2), (6, 7)])
+def test_confirmations_required_counts_blocks_on_top_as_the_go_teller(
+    config_dir: Path, required: int, confirmations: int
+) -> None:
+    """N blocks on top of the deposit's block = N + 1 confirmations as Bitcoin counts them."""
+    from teller.scanners.nodes import scan_settings
+
+    config = load(config_dir, {"eth_scanner": {"confirmations_required": required}})
+    assert config.eth_scanner.confirmations == confirmations
+    assert scan_settings(config, "ETH").confirmations == confirmations
+
+
+def test_default_confirmations_are_the_go_tellers() -> None:
+    config = Config()
+    # The Go defaults: 1 block on top for BTC and ETH (2 confirmations), the tip for SKY.
+    assert [s.confirmations_required for s in (config.btc_scanner, config.eth_scanner)] == [1, 1]
+    assert [s.confirmations for s in (config.btc_scanner, config.eth_scanner)] == [2, 2]
+    assert (config.sky_scanner.confirmations_required, config.sky_scanner.confirmations) == (0, 1)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from teller.deposits import intake as intake_module
 from teller.deposits import states
 from teller.deposits.intake import DepositIntake
-from teller.errors import DepositRejected
+from teller.errors import DepositRejected, StoreError
 from teller.store.db import Database
 from teller.store.deposits import deposits_by_status
 from teller.store.models import Deposit, IncomingDeposit
@@ -176,5 +176,5 @@ def test_a_committer_dying_leaves_no_report_waiting_forever(
     reports = [IncomingDeposit("BTC", address, 100, 1, f"t{i}", 0) for i in range(3)]
     results = _report_together(pipeline.intake, reports)
     assert sum(isinstance(r, Dying) for r in results) == 1  # the committer itself
-    assert sum(isinstance(r, RuntimeError) for r in results) == 2  # told, not left hanging
+    assert sum(isinstance(r, StoreError) for r in results) == 2  # told, not left hanging
     assert pipeline.intake._group._queue == []

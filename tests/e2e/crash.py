@@ -64,7 +64,8 @@ class DepositPoster(threading.Thread):
                 params = {"coin": "BTC", "addr": address, "value": str(satoshis), "tx": tx}
                 while not self.stop.is_set():
                     try:
-                        if http.get(self.url, params=params).status_code == 200:
+                        # POST: with the real sender GET is refused (README Dummy mode).
+                        if http.post(self.url, params=params).status_code == 200:
                             break
                     except httpx.TransportError:
                         pass

@@ -58,7 +58,8 @@ def on_chain(t: TellerProcess, node: LitecoinNode, tmp_path: Path, keys: list[Ke
             "TELLER_BTC_RPC__TLS": "false",
             "TELLER_BTC_SCANNER__NETWORK": "regtest",
             "TELLER_BTC_SCANNER__SCAN_PERIOD": "100ms",
-            "TELLER_BTC_SCANNER__CONFIRMATIONS_REQUIRED": "2",
+            # One block on top of the deposit's (the Go teller's meaning): 2 confirmations.
+            "TELLER_BTC_SCANNER__CONFIRMATIONS_REQUIRED": "1",
             "TELLER_BTC_SCANNER__INITIAL_SCAN_HEIGHT": str(node.height() + 1),
         }
     )
@@ -97,13 +98,13 @@ def test_bind_pay_mine_done(
     address = bind(t, BUYERS[0])
     txid = node.pay((script_of[address], 12_345_678))
 
-    node.mine(1)  # 1 of 2 confirmations: seen by nobody yet
+    node.mine(1)  # in the tip block: 1 of 2 confirmations, seen by nobody yet
     wait_for(lambda: get(f"{t.public}/api/health")["scanners"]["btc"]["node_height"]
              == node.height(), "the scanner to see the tip")  # fmt: skip
     assert get(f"{t.public}/api/status", skyaddr=BUYERS[0])["statuses"][0]["status"] == (
         "waiting_deposit"
     )
-    node.mine(1)
+    node.mine(1)  # one block on top
 
     wait_for(
         lambda: get(f"{t.public}/api/status", skyaddr=BUYERS[0])["statuses"][0]["status"] == "done",
@@ -116,6 +117,9 @@ def test_bind_pay_mine_done(
     health = get(f"{t.public}/api/health")["scanners"]["btc"]
     assert health["source"] == "node" and health["node_reachable"] is True
     assert health["scanned_height"] == node.height() - 1 and health["error"] == ""
+    assert (health["confirmations_required"], health["confirmations"]) == (1, 2)
+    config = get(f"{t.public}/api/config")["deposits"]["btc"]
+    assert (config["confirmations_required"], config["confirmations"]) == (1, 2)
     scanner = get(f"{t.admin}/api/deposit-addresses")["BTC"]["scanner"]
     assert (scanner["node_height"], scanner["orphaned_deposits"]) == (node.height(), 0)
     assert t.stop() == 0
@@ -128,7 +132,7 @@ def test_kill_9_mid_scan_then_every_deposit_is_paid_once(
     script_of = {k.btc_address: k.script for k in keys}
     on_chain(teller_process, node, tmp_path, keys)
     t = teller_process
-    t.env["TELLER_BTC_SCANNER__CONFIRMATIONS_REQUIRED"] = "1"
+    t.env["TELLER_BTC_SCANNER__CONFIRMATIONS_REQUIRED"] = "0"  # the tip block
     t.start()
     addresses = [bind(t, sky) for sky in BUYERS]
     t.kill()

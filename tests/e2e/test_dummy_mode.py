@@ -174,3 +174,26 @@ def test_a_second_teller_on_the_same_data_directory_is_refused(
     assert second.returncode == 1
     assert f"another teller (pid {t.proc.pid if t.proc else '?'}) is using" in second.stderr
     assert httpx.get(f"{t.public}/api/health").status_code == 200  # the first one is unharmed
+
+
+def test_the_dummy_scanner_feeding_the_real_sender_does_not_start(
+    teller_process: TellerProcess,
+) -> None:
+    """The example config with only dummy.sender switched off: fake deposits would be paid from
+    the hot wallet. Teller refuses to start and names the key that would allow it."""
+    t = teller_process
+    refused = subprocess.run(
+        [sys.executable, "-m", "teller.cli", "-c", str(EXAMPLE_CONFIG), "-d", str(t.datadir)],
+        env={**t.env, "TELLER_DUMMY__SENDER": "false"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert (
+        "dummy.scanner = true with the real SKY sender (dummy.sender = false): anyone who reaches"
+        " dummy.http_addr could add deposits that the hot wallet pays. Set"
+        " dummy.fake_deposits_pay_real_sky = true only if that is meant" in refused.stderr
+    )
+    assert not (t.datadir / "teller.db").exists()  # nothing started

@@ -71,6 +71,8 @@ def test_sigkill_at_random_moments_every_deposit_paid_exactly_once(
         {
             "TELLER_DEBUG": "false",
             "TELLER_DUMMY__SENDER": "false",
+            # Dummy-API deposits paid by the real sender on the simulator: said explicitly.
+            "TELLER_DUMMY__FAKE_DEPOSITS_PAY_REAL_SKY": "true",
             "TELLER_SKY_RPC__ADDRESS": sim.address,
             "TELLER_SKY_EXCHANGER__WALLET": str(sim.wallet),
             "TELLER_SKY_EXCHANGER__TX_CONFIRMATION_CHECK_WAIT": "200ms",

@@ -202,7 +202,9 @@ class RunningTeller:
         }
 
     def deposit(self, **params: str | int) -> httpx.Response:
-        return self.http.get(
+        """POST /dummy/scanner/deposit with the query (POST is taken in every dummy mode; GET
+        only with dummy.scanner and dummy.sender both on: tests/http/test_dummy.py)."""
+        return self.http.post(
             self.dummy + "/dummy/scanner/deposit",
             params={k: str(v) for k, v in params.items()},
         )

@@ -377,3 +377,40 @@ def test_metrics_agree_with_the_admin_api(start_teller: StartTeller) -> None:
     assert float(samples['teller_deposits{status="done"}']) == 0
     assert float(samples["teller_deposits_errored"]) == 0
     assert float(samples["teller_sender_error"]) == 1
+
+
+def test_operator_actions_on_the_admin_api_are_audited_as_admin_api(
+    start_teller: StartTeller,
+) -> None:
+    tel = start_teller(balance="1")  # too little to pay: the deposit waits in waiting_send
+    address = tel.bind_ok(SKY_A, "BTC")
+    tel.deposit_ok(addr=address, value=10_000_000, tx="c1" * 32)
+    tel.wait_for(lambda: len(deposits(tel, "waiting_send")) == 1, what="waiting_send")
+    deposit_id = f"{'c1' * 32}:0"
+    url = f"{tel.admin}/api/deposits/{deposit_id}"
+    stopped = tel.http.post(url + "/stop", json={"reason": "refund asked"})
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json() == {"deposit_id": deposit_id, "status": "done", "error": "refund asked"}
+    again = tel.http.post(url + "/stop", json={"reason": "refund asked"})
+    assert (again.status_code, again.text.strip()) == (409, f"deposit {deposit_id} is done already")
+    assert tel.http.post(url + "/release").status_code == 409
+    assert tel.http.post(url + "/stop", json={}).status_code == 400  # no reason
+    bad = tel.http.post(url + "/record-payment", json={"txid": "zz"})
+    assert bad.status_code == 400 and "64 hex digits" in bad.text
+    void = tel.http.post(f"{tel.admin}/api/payouts/{'ab' * 32}/void")
+    assert void.status_code == 409 and "Skycoin node payer" in void.text
+    missing = tel.http.post(f"{tel.admin}/api/deposits/{'c9' * 32}:0/release")
+    assert missing.status_code == 404
+    trail = tel.admin_get("/api/actions")["actions"]
+    assert [(a["action"], a["outcome"].split(":")[0]) for a in trail] == [
+        ("deposit.release", "refused"),  # no such deposit
+        ("payout.void", "refused"),
+        ("deposit.record_payment", "refused"),
+        ("deposit.release", "refused"),
+        ("deposit.stop", "refused"),
+        ("deposit.stop", "done"),
+    ]
+    assert {a["actor"] for a in trail} == {"admin-api"}
+    assert tel.admin_get("/api/actions", target=deposit_id)["actions"][-1]["detail"] == (
+        "refund asked"
+    )

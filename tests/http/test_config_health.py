@@ -29,7 +29,8 @@ def test_config_reports_the_configured_exchange(tel: RunningTeller) -> None:
         "deposits": {
             "btc": {
                 "enabled": True,
-                "confirmations_required": 1,
+                "confirmations_required": 1,  # the config key: blocks on top (Go meaning)
+                "confirmations": 2,  # as Bitcoin counts them (README "Confirmations")
                 "fixed_exchange_rate": "500.000000",
                 "passthrough_minimum_volume": "0.005",
                 "exact_exchange_rate": "500",
@@ -37,6 +38,7 @@ def test_config_reports_the_configured_exchange(tel: RunningTeller) -> None:
             "eth": {
                 "enabled": True,
                 "confirmations_required": 1,
+                "confirmations": 2,
                 "fixed_exchange_rate": "100.000000",
                 "passthrough_minimum_volume": "0",
                 "exact_exchange_rate": "100",
@@ -44,6 +46,7 @@ def test_config_reports_the_configured_exchange(tel: RunningTeller) -> None:
             "sky": {
                 "enabled": False,
                 "confirmations_required": 0,
+                "confirmations": 1,  # the tip block
                 "fixed_exchange_rate": "1",
                 "passthrough_minimum_volume": "0",
                 "exact_exchange_rate": "1",
@@ -77,6 +80,7 @@ def test_config_follows_the_config_file(start_teller: StartTeller) -> None:
     assert btc == {
         "enabled": True,
         "confirmations_required": 3,
+        "confirmations": 4,
         "fixed_exchange_rate": "0.660000",
         "passthrough_minimum_volume": "0.005",
         "exact_exchange_rate": "0.66666667",
@@ -118,10 +122,16 @@ def test_health_shape_on_a_fresh_teller(tel: RunningTeller) -> None:
                 "node_reachable": None,
                 "node_height": None,
                 "scanned_height": None,
-                "confirmations_required": 1,
+                # The config value, and the same as Bitcoin counts it (sky's default is 0).
+                "confirmations_required": required,
+                "confirmations": required + 1,
                 "error": "",
             }
-            for coin, source in (("btc", "dummy"), ("eth", "dummy"), ("sky", "off"))
+            for coin, source, required in (
+                ("btc", "dummy", 1),
+                ("eth", "dummy", 1),
+                ("sky", "off", 0),
+            )
         },
     }
     assert isinstance(health["version"], str)

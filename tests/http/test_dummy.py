@@ -1,16 +1,24 @@
 """The dummy API: fake deposits in (/dummy/scanner/deposit), fake SKY payouts out
 (/dummy/sender/broadcasts, /dummy/sender/confirm). Seed README "Dummy Scanner and Sender
 API", teller-go.md §8.4; a deposit reported twice is paid once (§14.4).
+
+GET of the two state-changing calls (the seed's curl examples) only in all-dummy mode; with
+a real scanner or a real sender they are POST only and refuse a web page's request (issue 13,
+finding 4; README "Dummy mode").
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from teller.coins import btc, sky
+from tests.peers import closed_port
+from tests.skynode.conftest import SimNode
 
 from .running_teller import SKY_A, SKY_B, RunningTeller, StartTeller, example_addresses
 
@@ -51,6 +59,17 @@ def test_a_deposit_is_paid_and_done_after_confirm(tel: RunningTeller) -> None:
     [done] = tel.wait_status(SKY_A, "done")
     assert done["sky_sent"] == "500.000000"
     assert tel.broadcasts()[0]["confirmed"] is True
+
+
+def test_the_seed_readmes_get_calls_work_in_all_dummy_mode(tel: RunningTeller) -> None:
+    """dummy.scanner and dummy.sender both on: the seed README's `curl URL?query` (GET)."""
+    address = tel.bind_ok(SKY_A, "BTC")
+    query = {"addr": address, "value": "100000000", "height": "494713", "tx": TX, "n": "0"}
+    response = tel.http.get(tel.dummy + "/dummy/scanner/deposit", params=query)
+    assert response.status_code == 200, response.text
+    [broadcast] = tel.wait_for(tel.broadcasts, what="a payout")
+    assert confirm(tel, txid=broadcast["txid"]).status_code == 200  # GET as well
+    tel.wait_status(SKY_A, "done")
 
 
 def test_a_deposit_by_post_form(tel: RunningTeller) -> None:
@@ -322,3 +341,79 @@ def test_dummy_deposits_to_a_regtest_pool(start_teller: StartTeller, tmp_path: P
     mainnet = example_addresses("BTC")[0]
     refused = tel.deposit(addr=mainnet, value=1, tx=TX2, n=0)
     assert refused.status_code == 400 and "invalid addr" in refused.text
+
+
+# -- outside all-dummy mode: POST only, and no request from a web page --------------------------
+
+GET_DEPOSIT_REFUSED = (
+    "GET /dummy/scanner/deposit is refused: it changes state, so send it as POST (a web page"
+    " can make a browser send a GET). GET is served only when dummy.scanner and dummy.sender"
+    " are both true\n"
+)
+PAGE_REFUSED = (
+    "dummy API: requests from a web page (with an Origin header) are refused unless"
+    " dummy.scanner and dummy.sender are both true\n"
+)
+
+
+@pytest.fixture
+def sky_node(tmp_path: Path) -> Iterator[SimNode]:
+    sim = SimNode(tmp_path / "skynode").start()
+    yield sim
+    sim.stop()
+
+
+def test_fake_deposits_paid_by_the_real_sender_come_by_post_only(
+    start_teller: StartTeller, sky_node: SimNode, caplog: pytest.LogCaptureFixture
+) -> None:
+    """dummy.scanner with the real sender (allowed by dummy.fake_deposits_pay_real_sky): a GET
+    (an <img> or a link in any page the operator opens) and a page's form POST add nothing."""
+    caplog.set_level(logging.WARNING, logger="teller")
+    tel = start_teller(
+        overrides={
+            "sky_rpc": {"address": sky_node.address},
+            "sky_exchanger": {"wallet": str(sky_node.wallet_path)},
+            "dummy": {"sender": False, "fake_deposits_pay_real_sky": True},
+        }
+    )
+    [notice] = [r for r in caplog.records if getattr(r, "notice", None) == "WATCH"]
+    assert "dummy scanner feeds the real SKY sender" in notice.getMessage()
+    address = tel.bind_ok(SKY_A, "BTC")
+    deposit_url = tel.dummy + "/dummy/scanner/deposit"
+    query = {"addr": address, "value": "1000000", "tx": TX, "n": "0"}
+
+    got = tel.http.get(deposit_url, params=query)
+    assert (got.status_code, got.text, got.headers["allow"]) == (405, GET_DEPOSIT_REFUSED, "POST")
+    from_page = tel.http.post(deposit_url, data=query, headers={"Origin": "http://evil.example"})
+    assert (from_page.status_code, from_page.text) == (403, PAGE_REFUSED)
+    assert tel.admin_get("/api/deposits")["deposits"] == []
+
+    assert tel.http.post(deposit_url, data=query).status_code == 200  # curl, a script, a test
+    [waiting] = tel.wait_status(SKY_A, "waiting_confirm")
+    assert waiting["sky_sent"] == "5.000000"  # 0.01 BTC at 500, from the node's hot wallet
+    assert sky_node.pending() == [waiting["txid"]]
+
+
+def test_the_dummy_sender_beside_a_real_scanner_confirms_by_post_only(
+    start_teller: StartTeller,
+) -> None:
+    with closed_port() as port:  # the ETH node is down: only the dummy API matters here
+        tel = start_teller(
+            overrides={
+                "dummy": {"scanner": False},
+                "btc_scanner": {"enabled": False},
+                "eth_rpc": {"server": "127.0.0.1", "port": str(port)},
+                "eth_scanner": {"enabled": True, "chain_id": 0},
+            }
+        )
+        confirm_url = tel.dummy + "/dummy/sender/confirm"
+        got = tel.http.get(confirm_url, params={"seq": "0"})
+        assert got.status_code == 405 and got.headers["allow"] == "POST"
+        assert got.text.startswith("GET /dummy/sender/confirm is refused: it changes state")
+        from_page = tel.http.post(confirm_url, data={"seq": "0"}, headers={"Origin": "null"})
+        assert (from_page.status_code, from_page.text) == (403, PAGE_REFUSED)
+        posted = tel.http.post(confirm_url, data={"seq": "0"})  # reaches the dummy sender
+        assert (posted.status_code, posted.text) == (404, "txn not found\n")
+        # No dummy scanner: no deposit route at all.
+        assert tel.http.post(tel.dummy + "/dummy/scanner/deposit").status_code == 404
+        assert tel.broadcasts() == []

@@ -226,7 +226,7 @@ class FailingNewPayouts:
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
-    async def spendable(self, pending: object) -> int:
+    async def spendable(self, pending: object, locked: object = ()) -> int:
         raise SendTemporary("unspent outputs: garbage answer")
 
 

@@ -325,19 +325,24 @@ class Rig:
         self,
         client: ChainClient,
         *,
-        confirmations: int,
+        confirmations_required: int,
         start: int,
         batch: int = 25,
         keep: int = 1000,
     ) -> BlockScanner:
+        """`confirmations_required` is the config key: blocks on top of the deposit's block
+        (the Go teller's meaning), so a deposit needs `confirmations_required + 1`
+        confirmations as Bitcoin counts them (the tip block has 1)."""
         settings = ScanSettings(
             scan_period=0.05,
             initial_scan_height=start,
-            confirmations_required=confirmations,
+            confirmations_required=confirmations_required,
             batch_blocks=batch,
             keep_blocks=keep,
         )
-        health = ScannerHealth(client.coin_type, "node", confirmations_required=confirmations)
+        health = ScannerHealth(
+            client.coin_type, "node", confirmations_required=confirmations_required
+        )
         return BlockScanner(client, self.db, self.intake, settings, health)
 
     def deposits(self) -> dict[str, Deposit]:

@@ -38,7 +38,7 @@ async def test_a_deposit_waits_for_its_confirmations(
 ) -> None:
     key = new_key()
     rig.bind("BTC", key.btc_address)
-    scanner = rig.scanner(client, confirmations=3, start=ltc.height() + 1)
+    scanner = rig.scanner(client, confirmations_required=2, start=ltc.height() + 1)
     txid = ltc.pay((key.script, 7_000_001))
 
     ltc.mine(1)  # 1 confirmation (the tip)
@@ -47,7 +47,7 @@ async def test_a_deposit_waits_for_its_confirmations(
     ltc.mine(1)  # 2
     await scan_all(scanner)
     assert rig.deposits() == {}
-    ltc.mine(1)  # 3: Bitcoin's count, the tip block has 1
+    ltc.mine(1)  # 3 confirmations (Bitcoin's count): 2 blocks on top, as required
     await scan_all(scanner)
 
     deposit = rig.deposits()[f"{txid}:0"]
@@ -60,12 +60,35 @@ async def test_a_deposit_waits_for_its_confirmations(
     assert scanner.health.node_height == ltc.height()
 
 
+async def test_confirmations_required_1_waits_for_one_block_on_top_as_the_go_teller(
+    ltc: LitecoinNode, rig: Rig, client: BitcoinClient
+) -> None:
+    """The Go teller's key, the Go teller's meaning (teller-go.md §5.1: it waited while
+    `height + confirmations_required > tip`): with 1, a deposit in the tip block is not
+    recorded; one block on top of it (2 confirmations as Bitcoin counts them) and it is."""
+    key = new_key()
+    rig.bind("BTC", key.btc_address)
+    scanner = rig.scanner(client, confirmations_required=1, start=ltc.height() + 1)
+    txid = ltc.pay((key.script, 5_000_000))
+    ltc.mine(1)  # the payment is in the tip block: 1 confirmation, 0 blocks on top
+
+    await scan_all(scanner)
+    assert rig.deposits() == {}
+    assert scanner.health.scanned_height is None  # the tip block is not scanned yet
+
+    ltc.mine_empty(1)  # one block on top
+    await scan_all(scanner)
+    deposit = rig.deposits()[f"{txid}:0"]
+    assert (deposit.height, deposit.value) == (ltc.height() - 1, 5_000_000)
+    assert scanner.health.scanned_height == ltc.height() - 1
+
+
 async def test_an_address_bound_while_its_payment_is_unconfirmed_is_paid(
     ltc: LitecoinNode, rig: Rig, client: BitcoinClient
 ) -> None:
     early, late = new_key(), new_key(segwit=True)
     rig.bind("BTC", early.btc_address)
-    scanner = rig.scanner(client, confirmations=2, start=ltc.height() + 1)
+    scanner = rig.scanner(client, confirmations_required=1, start=ltc.height() + 1)
     txid = ltc.pay((late.script, 50_000), (early.script, 60_000))
     ltc.mine(1)
     await scan_all(scanner)  # the block has 1 confirmation: not scanned yet
@@ -93,12 +116,12 @@ async def test_a_restart_mid_scan_misses_and_repeats_nothing(
         paid[f"{txid}:0"] = 10_000 + block
         ltc.mine(1)
 
-    first = any_rig.scanner(client, confirmations=1, start=start, batch=5)
+    first = any_rig.scanner(client, confirmations_required=0, start=start, batch=5)
     assert not await first.scan_once()  # 5 of 12 blocks, then teller stops
     assert len(any_rig.deposits()) == 5
     # A new scanner on the same store (a restarted teller) resumes from the stored cursor,
     # not from initial_scan_height and not from the tip.
-    second = any_rig.scanner(client, confirmations=1, start=start, batch=5)
+    second = any_rig.scanner(client, confirmations_required=0, start=start, batch=5)
     caplog.clear()
     await scan_all(second)
     assert not any("already recorded" in r.getMessage() for r in caplog.records)
@@ -117,12 +140,12 @@ async def test_a_block_scanned_again_after_a_crash_records_nothing_twice(
     start = ltc.height() + 1
     txid = ltc.pay((key.script, 123_456), (key.script, 654_321))
     ltc.mine(1)
-    await scan_all(rig.scanner(client, confirmations=1, start=start))
+    await scan_all(rig.scanner(client, confirmations_required=0, start=start))
     # As if teller died after the intake committed and before the block was recorded.
     with rig.db.write() as conn:
         conn.exec_driver_sql("DELETE FROM scan_blocks")
     caplog.clear()
-    await scan_all(rig.scanner(client, confirmations=1, start=start))
+    await scan_all(rig.scanner(client, confirmations_required=0, start=start))
 
     assert {i: d.value for i, d in rig.deposits().items()} == {
         f"{txid}:0": 123_456,
@@ -136,7 +159,7 @@ async def test_a_reorg_shallower_than_the_confirmations_never_shows(
 ) -> None:
     key = new_key()
     rig.bind("BTC", key.btc_address)
-    scanner = rig.scanner(client, confirmations=3, start=ltc.height() + 1)
+    scanner = rig.scanner(client, confirmations_required=2, start=ltc.height() + 1)
     txid = ltc.pay((key.script, 99_999))
     mined = ltc.mine(2)  # the payment has 2 confirmations of 3
     await scan_all(scanner)
@@ -158,7 +181,7 @@ async def test_a_deeper_reorg_stops_an_unpaid_deposit_and_reports_it(
 ) -> None:
     key = new_key()
     any_rig.bind("BTC", key.btc_address)
-    scanner = any_rig.scanner(client, confirmations=2, start=ltc.height() + 1)
+    scanner = any_rig.scanner(client, confirmations_required=1, start=ltc.height() + 1)
     txid = ltc.pay((key.script, 250_000))
     mined = ltc.mine(2)
     await scan_all(scanner)
@@ -189,7 +212,7 @@ async def test_a_deeper_reorg_after_the_payout_is_reported_not_undone(
 ) -> None:
     key = new_key()
     rig.bind("BTC", key.btc_address)
-    scanner = rig.scanner(client, confirmations=1, start=ltc.height() + 1)
+    scanner = rig.scanner(client, confirmations_required=0, start=ltc.height() + 1)
     txid = ltc.pay((key.script, 1_000_000))
     mined = ltc.mine(1)
     await scan_all(scanner)
@@ -214,7 +237,7 @@ async def test_a_deeper_reorg_that_mines_the_payment_again_changes_nothing(
 ) -> None:
     key = new_key(segwit=True)
     rig.bind("BTC", key.btc_address)
-    scanner = rig.scanner(client, confirmations=1, start=ltc.height() + 1)
+    scanner = rig.scanner(client, confirmations_required=0, start=ltc.height() + 1)
     txid = ltc.pay((key.script, 31_415))
     mined = ltc.mine(1)
     await scan_all(scanner)
@@ -237,7 +260,7 @@ async def test_a_reorg_onto_a_shorter_chain_is_followed_at_once(
 ) -> None:
     key = new_key()
     rig.bind("BTC", key.btc_address)
-    scanner = rig.scanner(client, confirmations=1, start=ltc.height() + 1)
+    scanner = rig.scanner(client, confirmations_required=0, start=ltc.height() + 1)
     txid = ltc.pay((key.script, 300_000))
     mined = ltc.mine(3)
     await scan_all(scanner)
@@ -257,11 +280,12 @@ async def test_a_reorg_onto_a_shorter_chain_is_followed_at_once(
 async def test_a_deposit_moved_by_a_reorg_into_a_shallower_block_is_not_carried_on(
     ltc: LitecoinNode, rig: Rig, client: BitcoinClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """confirmations_required 2: after the reorg the payment is only in the tip block (1
-    confirmation), so it is stopped as gone, and reported back once it has 2 again."""
+    """confirmations_required 1 (one block on top: 2 confirmations): after the reorg the
+    payment is only in the tip block (1 confirmation), so it is stopped as gone, and reported
+    back once it has 2 again."""
     key = new_key()
     rig.bind("BTC", key.btc_address)
-    scanner = rig.scanner(client, confirmations=2, start=ltc.height() + 1)
+    scanner = rig.scanner(client, confirmations_required=1, start=ltc.height() + 1)
     txid = ltc.pay((key.script, 2_718_281))
     mined = ltc.mine(2)
     await scan_all(scanner)

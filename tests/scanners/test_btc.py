@@ -132,7 +132,7 @@ async def test_every_watched_output_of_a_transaction_is_its_own_deposit(
     multisig = ltc.rpc("getrawtransaction", txid, True, block_hash)["vout"][3]
     assert multisig["scriptPubKey"]["addresses"][0] == a.ltc_address  # the JSON names it
 
-    await scan_all(rig.scanner(client, confirmations=1, start=start))
+    await scan_all(rig.scanner(client, confirmations_required=0, start=start))
 
     found = {i: (d.deposit_address, d.value, d.n) for i, d in rig.deposits().items()}
     assert found == {
@@ -239,7 +239,7 @@ async def test_node_trouble_is_retried_shown_in_health_and_recovers(
     start = ltc.height() + 1
     txid = ltc.pay((key.script, 424_242))
     ltc.mine(1)
-    scanner = rig.scanner(client, confirmations=1, start=start)
+    scanner = rig.scanner(client, confirmations_required=0, start=start)
     task = asyncio.create_task(scanner.run())
     try:
         for _ in range(100):

@@ -77,7 +77,7 @@ async def test_deposits_over_tls_with_the_pinned_certificate(
     )
     txid = made["txids"][1]  # [0] is the coinbase
 
-    await scan_all(rig.scanner(client, confirmations=1, start=start))
+    await scan_all(rig.scanner(client, confirmations_required=0, start=start))
 
     assert {i: d.value for i, d in rig.deposits().items()} == {
         f"{txid}:0": 1,
@@ -93,7 +93,7 @@ async def test_the_original_nextdeposit_call_and_a_deep_reorg(
     start = await client.tip_height() + 1
     made = api(sim, "/api/nextdeposit", [{"Address": address, "Value": 5000, "N": 2}])
     api(sim, "/api/blocks", {"count": 1})
-    scanner = rig.scanner(client, confirmations=2, start=start)
+    scanner = rig.scanner(client, confirmations_required=1, start=start)
     await scan_all(scanner)
     deposit_id = f"{made['txids'][1]}:2"
     assert list(rig.deposits()) == [deposit_id]
@@ -146,7 +146,7 @@ async def test_old_btcd_getblock_is_asked_the_older_way(
             old, "/api/blocks", {"transactions": [{"outputs": [{"address": A, "value": 7}]}]}
         )
         client = BitcoinClient(old.rpc_address, "", "", tls=False)
-        await scan_all(rig.scanner(client, confirmations=1, start=made["height"]))
+        await scan_all(rig.scanner(client, confirmations_required=0, start=made["height"]))
         await client.aclose()
     finally:
         old.stop()
@@ -158,7 +158,7 @@ async def test_a_reorg_below_every_stored_block_halts_the_scanner(
 ) -> None:
     start = await client.tip_height() + 1
     api(sim, "/api/blocks", {"count": 6})
-    scanner = rig.scanner(client, confirmations=1, start=start, keep=3)
+    scanner = rig.scanner(client, confirmations_required=0, start=start, keep=3)
     await scan_all(scanner)
     api(sim, "/api/reorg", {"depth": 5})  # deeper than the 3 stored blocks
 

@@ -40,7 +40,7 @@ async def test_a_deposit_is_not_handed_on_when_the_chain_shrank_under_the_round(
     ltc.mine(1)  # 2 confirmations: enough when the round starts
     client = ShrinksAfterFetch(ltc, at=paid_in)
     try:
-        scanner = rig.scanner(client, confirmations=2, start=start)
+        scanner = rig.scanner(client, confirmations_required=1, start=start)
         assert await scanner.scan_once() is False  # the round notices and stops
         assert rig.deposits() == {}  # 1 confirmation left: not handed on
         ltc.mine_empty(1)  # 2 confirmations again

@@ -27,7 +27,7 @@ async def test_a_block_reward_to_a_deposit_address_is_not_a_deposit(
     [mined] = ltc.rpc("generatetoaddress", 1, key.ltc_address)  # the reward pays the address
     paid = ltc.pay((key.script, 4_000_000))  # and an ordinary payment does too
     ltc.mine(1)
-    await scan_all(rig.scanner(client, confirmations=1, start=start))
+    await scan_all(rig.scanner(client, confirmations_required=0, start=start))
     assert set(rig.deposits()) == {f"{paid}:0"}
     coinbase = ltc.rpc("getblock", mined)["tx"][0]
     [told] = [r for r in caplog.records if "coinbase output pays" in r.getMessage()]

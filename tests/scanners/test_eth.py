@@ -40,7 +40,7 @@ async def test_value_transfers_to_watched_addresses_are_deposits_in_exact_wei(
     second = anvil.send(watched, 3 * WEI_PER_ETH // 7)  # a second deposit to the same address
     anvil.send(other, 5)
 
-    await scan_all(rig.scanner(client, confirmations=1, start=start))
+    await scan_all(rig.scanner(client, confirmations_required=0, start=start))
 
     found = {i: (d.deposit_address, d.value, d.tx, d.n) for i, d in rig.deposits().items()}
     assert found == {
@@ -54,7 +54,7 @@ async def test_an_eth_deposit_waits_for_its_confirmations(
 ) -> None:
     watched = fresh_address(anvil, 3)
     rig.bind("ETH", watched)
-    scanner = rig.scanner(client, confirmations=3, start=anvil.height() + 1)
+    scanner = rig.scanner(client, confirmations_required=2, start=anvil.height() + 1)
     tx = anvil.send(watched, 12_345)  # mined at once: 1 confirmation
     await scan_all(scanner)
     anvil.mine(1)
@@ -72,7 +72,7 @@ async def test_an_anvil_reorg_deeper_than_the_confirmations_stops_the_deposit(
 ) -> None:
     watched = fresh_address(anvil, 4)
     rig.bind("ETH", watched)
-    scanner = rig.scanner(client, confirmations=2, start=anvil.height() + 1)
+    scanner = rig.scanner(client, confirmations_required=1, start=anvil.height() + 1)
     tx = anvil.send(watched, 7 * WEI_PER_ETH)
     anvil.mine(1)
     await scan_all(scanner)
@@ -92,7 +92,7 @@ async def test_an_anvil_reorg_shallower_than_the_confirmations_records_nothing(
 ) -> None:
     watched = fresh_address(anvil, 5)
     rig.bind("ETH", watched)
-    scanner = rig.scanner(client, confirmations=3, start=anvil.height() + 1)
+    scanner = rig.scanner(client, confirmations_required=2, start=anvil.height() + 1)
     anvil.send(watched, 10**15)
     anvil.mine(1)  # 2 confirmations of 3
     await scan_all(scanner)
@@ -179,7 +179,7 @@ async def test_a_failed_transaction_with_a_value_is_no_deposit(
     assert anvil.rpc("eth_getTransactionReceipt", failed)["status"] == "0x0"
     paid = anvil.send(plain, 5 * 10**17)
 
-    await scan_all(rig.scanner(client, confirmations=1, start=start))
+    await scan_all(rig.scanner(client, confirmations_required=0, start=start))
 
     assert {i: d.value for i, d in rig.deposits().items()} == {f"{paid}:0": 5 * 10**17}
     assert any("failed: no deposit" in r.getMessage() for r in caplog.records)
@@ -194,7 +194,7 @@ async def test_a_node_of_another_chain_id_halts_the_scanner(anvil: AnvilNode, ri
     tx = anvil.send(address, 10**18)
     mainnet = EthereumClient("127.0.0.1", str(anvil.port), chain_id=1)
     try:
-        scanner = rig.scanner(mainnet, confirmations=1, start=start)
+        scanner = rig.scanner(mainnet, confirmations_required=0, start=start)
         with pytest.raises(ScanHalted, match=r"on chain id 31337 but eth_scanner\.chain_id is 1"):
             await scanner.scan_once()
         assert rig.deposits() == {}
@@ -202,7 +202,7 @@ async def test_a_node_of_another_chain_id_halts_the_scanner(anvil: AnvilNode, ri
         await mainnet.aclose()
     local = EthereumClient("127.0.0.1", str(anvil.port), chain_id=31337)
     try:
-        await scan_all(rig.scanner(local, confirmations=1, start=start))
+        await scan_all(rig.scanner(local, confirmations_required=0, start=start))
     finally:
         await local.aclose()
     assert set(rig.deposits()) == {f"{tx}:0"}

@@ -64,8 +64,9 @@ class FakeChain:
         return address
 
 
-def scanner(rig: Rig, chain: FakeChain, confirmations: int = 1) -> BlockScanner:
-    return rig.scanner(chain, confirmations=confirmations, start=1)  # type: ignore[arg-type]
+def scanner(rig: Rig, chain: FakeChain) -> BlockScanner:
+    # confirmations_required 0: the tip block is scanned (1 confirmation).
+    return rig.scanner(chain, confirmations_required=0, start=1)  # type: ignore[arg-type]
 
 
 def bind_with_id(rig: Rig, binding_id: int, address: str) -> None:

@@ -19,7 +19,7 @@ async def test_a_node_on_another_network_halts_the_scanner(ltc: LitecoinNode, ri
     # The same scripts, but the config says mainnet while the node runs regtest.
     wrong = BitcoinClient(f"127.0.0.1:{ltc.port}", RPC_USER, RPC_PASS, tls=False)
     try:
-        scanner = rig.scanner(wrong, confirmations=1, start=start)
+        scanner = rig.scanner(wrong, confirmations_required=0, start=start)
         for _ in range(2):  # checked again after the halt, not passed by once failing
             with pytest.raises(ScanHalted, match=r"on chain 'regtest' but btc_scanner\.network"):
                 await scanner.scan_once()
@@ -28,7 +28,7 @@ async def test_a_node_on_another_network_halts_the_scanner(ltc: LitecoinNode, ri
         await wrong.aclose()
     right = BitcoinClient(f"127.0.0.1:{ltc.port}", RPC_USER, RPC_PASS, tls=False, network="regtest")
     try:
-        await scan_all(rig.scanner(right, confirmations=1, start=start))
+        await scan_all(rig.scanner(right, confirmations_required=0, start=start))
     finally:
         await right.aclose()
     assert set(rig.deposits()) == {f"{txid}:0"}

@@ -32,7 +32,7 @@ async def test_a_fresh_scan_starts_at_the_floor_not_below(
         raise_scan_floor(conn, "BTC", floor, "imported", 1)
     new_tx = ltc.pay((key.script, 2_000_000))
     ltc.mine(1)
-    scanner = rig.scanner(client, confirmations=1, start=start)
+    scanner = rig.scanner(client, confirmations_required=0, start=start)
     await scan_all(scanner)
     assert set(rig.deposits()) == {f"{new_tx}:0"}
     assert f"{old_tx}:0" not in rig.deposits()
@@ -46,7 +46,7 @@ async def test_a_scanner_behind_a_raised_floor_jumps_to_it(
 ) -> None:
     key = new_key()
     rig.bind("BTC", key.btc_address)
-    scanner = rig.scanner(client, confirmations=1, start=ltc.height() + 1)
+    scanner = rig.scanner(client, confirmations_required=0, start=ltc.height() + 1)
     ltc.mine(1)
     await scan_all(scanner)  # a cursor exists, below what the import will set
     skipped_tx = ltc.pay((key.script, 3_000_000))

@@ -35,7 +35,7 @@ def eth_teller(launcher: TellerLauncher, port: int, start: int) -> RunningTeller
             "eth_scanner": {
                 "enabled": True,
                 "scan_period": "100ms",
-                "confirmations_required": 2,
+                "confirmations_required": 1,  # one block on top: 2 confirmations
                 "initial_scan_height": start,
                 "chain_id": ANVIL_CHAIN_ID,
             },
@@ -94,7 +94,7 @@ async def test_sky_deposits_through_the_block_loop(tmp_path: Path, rig: Rig) -> 
     try:
         chain = SkyChainClient(client)
         rig.bind("SKY", SKY_A)
-        scanner = rig.scanner(chain, confirmations=1, start=await chain.tip_height() + 1)
+        scanner = rig.scanner(chain, confirmations_required=0, start=await chain.tip_height() + 1)
         wallet = sim.wallet
         spendable = (await client.outputs(wallet.addresses)).spendable
         unspent = [sky_tx.Unspent(o.uxid, o.address, o.droplets, o.hours) for o in spendable]

@@ -76,6 +76,9 @@ def test_teller_runs_beside_both_simulators_and_one_ctrl_c_stops_all(tmp_path: P
         addresses = _wait(lambda: ready_addresses(log.read_text(), teller_pid), "teller", log)
         public = f"http://{addresses['web.http_addr']}"
         assert _get(f"{public}/api/config")["buy_method"] == "passthrough"
+        # Dummy-API deposits, the real sender: allowed only because the demo says so
+        # (dummy.fake_deposits_pay_real_sky), and logged for the operator.
+        assert "dummy scanner feeds the real SKY sender" in log.read_text()
         # Paying from the node simulator's demo wallet, buying on the exchange simulator's book.
         health = _wait(lambda: _get(f"{public}/api/health"), "health", log)
         assert health["exchange"]["balance"]["coins"] == "100000000.000000"

@@ -141,6 +141,23 @@ class SimNode:
     def pending(self) -> list[str]:
         return list(self._call("GET", "/sim/status")["pending"])
 
+    def network_pending(self) -> list[str]:
+        """What the network's pool holds (the node's own while it is synced)."""
+        return list(self._call("GET", "/sim/status")["network_pending"])
+
+    def replace_with_empty_node(self, peers: int = 1) -> None:
+        """The node is swapped for an empty one (same genesis) with `peers` peers; the real
+        chain goes on as the network's, and this node gets its blocks only by `sync`."""
+        self._call("POST", "/sim/replace", json={"peers": peers})
+
+    def sync(self, blocks: int | None = None) -> bool:
+        """Download `blocks` (None: all) of the network's blocks; True once synced."""
+        body = {} if blocks is None else {"blocks": blocks}
+        return bool(self._call("POST", "/sim/sync", json=body)["synced"])
+
+    def set_peers(self, count: int) -> None:
+        self._call("POST", "/sim/peers", json={"count": count})
+
     def ledger(self, *addresses: str) -> dict[str, tuple[int, int]]:
         """address → (count, droplets) of every output the chain ever paid it."""
         found = self._call("GET", "/sim/ledger", params={"addrs": ",".join(addresses)})

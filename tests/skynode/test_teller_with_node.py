@@ -34,7 +34,8 @@ def _real_sender(sim: SimNode, **extra: Any) -> dict[str, Any]:
             "wallet": str(sim.wallet_path),
             "tx_confirmation_check_wait": "100ms",
         },
-        "dummy": {"sender": False},
+        # Dummy-API deposits paid by the real sender on the simulator: said explicitly.
+        "dummy": {"sender": False, "fake_deposits_pay_real_sky": True},
     }
     overrides.update(extra)
     return overrides
@@ -121,6 +122,7 @@ def test_the_demo_node_is_a_simulator_process_teller_pays_through(
     node, env = demo_node
     assert set(env) == {
         "TELLER_DUMMY__SENDER",
+        "TELLER_DUMMY__FAKE_DEPOSITS_PAY_REAL_SKY",
         "TELLER_SKY_RPC__ADDRESS",
         "TELLER_SKY_EXCHANGER__WALLET",
     }
@@ -191,7 +193,7 @@ def test_a_sky_deposit_is_found_on_the_node_and_paid_back_in_sky(
                 "enabled": True,
                 "scan_period": "100ms",
                 "initial_scan_height": 1,
-                "confirmations_required": 1,
+                "confirmations_required": 0,  # the tip block: scanned once it is made
             },
             sky_exchanger={
                 "wallet": str(sim.wallet_path),

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection
 
+from teller.store import group_commit
 from teller.store.db import Database
-from teller.store.group_commit import GroupCommit
+from teller.store.group_commit import GroupCommit, StoreShuttingDown
 from teller.store.pool import mark_address_used, pool_usage
 
 
@@ -155,3 +156,48 @@ def test_a_failed_commit_is_not_written_again(
     results = _submit_all(group, ["c1", "c2"])
     assert all(isinstance(r, OSError) for r in results)
     assert calls == 1  # not retried item by item
+
+
+async def test_a_write_the_executor_cannot_start_at_shutdown_raises_not_none(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At shutdown the loop's executor refuses new work: the caller must get an error saying
+    nothing was written, never None taken for a result (issue 13, finding 7b)."""
+    group = _group(db)
+
+    async def executor_closed(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    monkeypatch.setattr(group_commit.asyncio, "to_thread", executor_closed)
+    with pytest.raises(StoreShuttingDown, match="store is shutting down: not written"):
+        await group.submit_async("late")
+    with db.read() as conn:
+        assert "BTC" not in pool_usage(conn)
+
+
+async def test_a_drainer_cancelled_at_shutdown_answers_every_caller_with_an_error(
+    db: Database,
+) -> None:
+    """The loop cancels the drainer while its thread writes (shutdown): the caller whose item
+    the thread holds is told the outcome is unknown, one queued behind it that it was not
+    written; neither await returns None."""
+    group = _group(db)
+    group._turn.acquire()  # the worker thread will wait here with the first item taken
+    try:
+        first = asyncio.create_task(group.submit_async("s1"))
+        for _ in range(1000):  # bounded: until the drainer has taken s1 into its thread
+            await asyncio.sleep(0)
+            if group._drainer is not None and not group._waiting:
+                break
+        assert group._drainer is not None and not group._waiting
+        second = asyncio.create_task(group.submit_async("s2"))
+        await asyncio.sleep(0)
+        assert len(group._waiting) == 1  # queued behind the batch in flight
+        group._drainer.cancel()
+        results = await asyncio.gather(first, second, return_exceptions=True)
+    finally:
+        group._turn.release()
+    assert isinstance(results[0], StoreShuttingDown), results[0]
+    assert "may or may not have been committed" in str(results[0])
+    assert isinstance(results[1], StoreShuttingDown), results[1]
+    assert str(results[1]) == "store is shutting down: not written"

@@ -83,7 +83,8 @@ def test_first_view_shows_the_offer_and_its_rules(shop: RunningTeller, open_page
     expect(page.locator("#rate")).to_have_text(f"1 BTC = {one_btc} SKY")
     expect(page.locator("#inventory")).to_contain_text("SKY available")
     facts = page.locator("#facts-list")
-    expect(facts).to_contain_text("BTC payments count after 1 confirmation on the BTC network.")
+    # confirmations_required = 1: one block on top, 2 confirmations as Bitcoin counts them.
+    expect(facts).to_contain_text("BTC payments count after 2 confirmations on the BTC network.")
     expect(facts).to_contain_text(f"up to {MAX_BOUND} deposit addresses")
     expect(page.locator("#banner")).to_be_hidden()
     expect(page.locator("#bind-button")).to_have_text("Get my BTC deposit address")

@@ -10,7 +10,10 @@ teller at them, exactly as an operator would point teller at a real node or exch
                 account in DIR/c2cx_sim.json, port in DIR/c2cx_sim.port)
     --skynode   TELLER_DUMMY__SENDER=false, TELLER_SKY_RPC__ADDRESS, TELLER_SKY_EXCHANGER__WALLET
                 (a demo hot wallet DIR/skynode_sim.wlt with 100,000,000 SKY in 10 outputs, a
-                block every 5 s; chain in DIR/skynode_sim.json, port in DIR/skynode_sim.port)
+                block every 5 s; chain in DIR/skynode_sim.json, port in DIR/skynode_sim.port),
+                and TELLER_DUMMY__FAKE_DEPOSITS_PAY_REAL_SKY=true: the demo's deposits still
+                come from the dummy API and are paid by the real sender, from the simulator's
+                demo wallet (teller refuses that mix unless told, README "Dummy mode")
 
 Ctrl-C (SIGINT) or SIGTERM stops teller first, then the simulators; if teller or a simulator
 ends by itself, the others are stopped too. The children run in their own process groups, so
@@ -80,6 +83,9 @@ def start_skynode(directory: Path) -> tuple[SimProcess, dict[str, str]]:
     )
     env = {
         f"{PREFIX}DUMMY__SENDER": "false",
+        # Dummy-API deposits paid by the real sender: only a simulated chain's coins are at
+        # stake here, so the demo says explicitly that it means it.
+        f"{PREFIX}DUMMY__FAKE_DEPOSITS_PAY_REAL_SKY": "true",
         f"{PREFIX}SKY_RPC__ADDRESS": sim.address,
         f"{PREFIX}SKY_EXCHANGER__WALLET": str(wallet),
     }

@@ -16,10 +16,15 @@ The node's API (errors are text "<code> <status> - <message>", as the node's):
     GET  /api/v1/health                version, csrf_enabled, user_verify_transaction.burn_factor…
     GET  /api/v1/version               {"version", "commit", "branch"}
     GET  /api/v1/blockchain/metadata   {"head", "unspents", "unconfirmed"}
+    GET  /api/v1/blockchain/progress   {"current", "highest", "peers": [{"address", "height"}]}
+    GET  /api/v1/network/connections   {"connections": [...]} (?states=, ?direction= as v0.27)
     GET|POST /api/v1/balance?addrs=    confirmed / predicted {coins (droplets), hours}
     GET|POST /api/v1/outputs?addrs=|hashes=   head_outputs, outgoing_outputs, incoming_outputs
-    GET  /api/v1/uxout?uxid=           one output, spent or not
+    GET  /api/v1/uxout?uxid=           one output of a block, spent ("spent_tx",
+                                       "spent_block_seq") or not (zero hash, 0); 404 unknown
     GET  /api/v1/transaction?txid=[&verbose=1|&encoded=1]   status.height = depth; 404 unknown
+    GET|POST /api/v1/transactions?addrs=[&confirmed=1|0][&verbose=1]   every transaction
+                                       spending from or paying to addrs, {status, time, txn}
     GET  /api/v1/rawtx?txid=           the hex, as a JSON string
     GET  /api/v1/pendingTxs            the pool
     POST /api/v1/injectTransaction     {"rawtx", "no_broadcast" (v0.27)} → "txid"; 400 refused
@@ -38,6 +43,12 @@ Test controls, under /sim/ (no CSRF; they are not part of any node):
     POST /sim/block                  make a block now (even an empty one) → {"seq", "txids"}
     POST /sim/fail_broadcasts        {"enabled": bool}: inject answers 503 and keeps nothing
     POST /sim/pause                  {"paused": bool}: stop/start the periodic blocks
+    POST /sim/peers                  {"count": n}: connected peers (0: alone, inject 503s)
+    POST /sim/replace                {"peers": n (default 1)}: the node is swapped for an
+                                     empty one (same genesis); the real chain goes on as the
+                                     network's (blocks are made there), this node is behind
+    POST /sim/sync                   {"blocks": n (default all)}: download the network's
+                                     blocks; with all of them the node is synced again
     GET  /sim/ledger[?addrs=]        per address: count and droplets of all confirmed outputs
     GET  /sim/status                 head, pending txids, switches
 """
@@ -234,6 +245,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds a losing double spend still shows as unconfirmed (default 60)",
     )
     node.add_argument("--fail-broadcasts", action="store_true", help="start failing injects (503)")
+    node.add_argument(
+        "--peers", type=int, default=1, help="connected peers to report (0: none; default 1)"
+    )
     node.add_argument("--state", type=Path, help="keep the chain in this JSON file across restarts")
     coins = parser.add_argument_group("genesis and demo wallet")
     coins.add_argument("--seed", default=DEFAULT_SEED, help="the demo wallet's seed")
@@ -263,6 +277,7 @@ def options_from_args(args: argparse.Namespace) -> tuple[SimOptions, Genesis]:
         max_block_size=args.max_block_size,
         conflict_ttl=args.conflict_ttl,
         state_file=args.state,
+        peers=args.peers,
     )
     genesis = Genesis(
         seed=args.seed,

@@ -109,6 +109,7 @@ class SimOptions:
     max_block_size: int = MAX_BLOCK_SIZE
     conflict_ttl: float = 60.0
     state_file: Path | None = None
+    peers: int = 1  # connected peers (simulated: heights only); 0 = alone, broadcasts fail
 
     def rules(self) -> Rules:
         return Rules(
@@ -150,6 +151,11 @@ class SkyNodeSim:
         self.options = options
         self.fail_broadcasts = False
         self.paused = False
+        self.peers = options.peers
+        # While this node is behind (swapped for an empty one, /sim/replace): the rest of the
+        # network, which keeps the real chain and makes the blocks; `chain` is what this node
+        # has and serves. None when the node is synced (then `chain` is the network's too).
+        self.network: Chain | None = None
         self.port = 0  # set when serving; the Host check needs it
         self.public = False  # bound to a non-loopback address: no Host check (as the node)
         self.csrf = CsrfTokens()
@@ -170,11 +176,18 @@ class SkyNodeSim:
         if path is None:
             return
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.chain.to_json()), encoding="utf-8")
+        # The network's chain: a restart brings the node back synced (the swap is not kept).
+        tmp.write_text(json.dumps(self.network_chain.to_json()), encoding="utf-8")
         os.replace(tmp, path)
 
+    @property
+    def network_chain(self) -> Chain:
+        """The real chain: the network's while this node is behind, else this node's."""
+        return self.network if self.network is not None else self.chain
+
     def make_block(self) -> Block:
-        block = self.chain.make_block()
+        # The network publishes blocks; a node that is behind gets them only by syncing.
+        block = self.network_chain.make_block()
         self.save()
         if block.transactions:
             log.info("block %d: %d transactions", block.seq, len(block.transactions))
@@ -187,7 +200,7 @@ class SkyNodeSim:
             return
         while True:
             await asyncio.sleep(interval)
-            if not self.paused and self.chain.has_work():
+            if not self.paused and self.network_chain.has_work():
                 self.make_block()
 
     # -- JSON views ------------------------------------------------------------------------------
@@ -296,8 +309,8 @@ class SkyNodeSim:
             "version": self.version_json(),
             "coin": "skycoin",
             "user_agent": f"skycoin:{self.options.version}",
-            "open_connections": 0,
-            "outgoing_connections": 0,
+            "open_connections": self.peers,
+            "outgoing_connections": self.peers,
             "incoming_connections": 0,
             "uptime": f"{int(time.time() - self.started)}s",
             "csrf_enabled": self.options.csrf,
@@ -353,10 +366,13 @@ class SkyNodeSim:
             ("/api/v1/health", self.get_health, ["GET"]),
             ("/api/v1/version", self.get_version, ["GET"]),
             ("/api/v1/blockchain/metadata", self.get_metadata, ["GET"]),
+            ("/api/v1/blockchain/progress", self.get_progress, ["GET"]),
+            ("/api/v1/network/connections", self.get_connections, ["GET"]),
             ("/api/v1/balance", self.get_balance, get_post),
             ("/api/v1/outputs", self.get_outputs, get_post),
             ("/api/v1/uxout", self.get_uxout, ["GET"]),
             ("/api/v1/transaction", self.get_transaction, ["GET"]),
+            ("/api/v1/transactions", self.get_transactions, get_post),
             ("/api/v1/rawtx", self.get_rawtx, ["GET"]),
             ("/api/v1/pendingTxs", self.get_pending, ["GET"]),
             ("/api/v1/injectTransaction", self.post_inject, ["POST"]),
@@ -368,6 +384,9 @@ class SkyNodeSim:
             ("/sim/block", self.sim_block, ["POST"]),
             ("/sim/fail_broadcasts", self.sim_fail_broadcasts, ["POST"]),
             ("/sim/pause", self.sim_pause, ["POST"]),
+            ("/sim/peers", self.sim_peers, ["POST"]),
+            ("/sim/replace", self.sim_replace, ["POST"]),
+            ("/sim/sync", self.sim_sync, ["POST"]),
             ("/sim/ledger", self.sim_ledger, ["GET"]),
             ("/sim/status", self.sim_status, ["GET"]),
         ]
@@ -433,6 +452,60 @@ class SkyNodeSim:
                 "unconfirmed": len(self.chain.live_pool()),
             }
         )
+
+    def peer_addresses(self) -> list[str]:
+        return [f"127.0.0.{2 + i}:6000" for i in range(self.peers)]
+
+    async def get_progress(self, request: Request) -> Response:
+        # v0.27: `current` = this node's head, `highest` = the most of it and what its peers
+        # announced; the peers are on the network's head (a node that is behind learns it).
+        height = self.network_chain.head.seq
+        addresses = self.peer_addresses()
+        current = self.chain.head.seq
+        highest = max(current, height) if addresses else current
+        peers = [{"address": a, "height": height} for a in addresses]
+        return JSONResponse({"current": current, "highest": highest, "peers": peers})
+
+    async def get_connections(self, request: Request) -> Response:
+        # v0.27: ?states= (pending, connected, introduced; default connected,introduced) and
+        # ?direction= (outgoing, incoming); each entry as readable.Connection.
+        states = [x for x in request.query_params.get("states", "").split(",") if x]
+        valid = ("pending", "connected", "introduced")
+        if any(x not in valid for x in states):
+            return error(
+                400,
+                'Invalid state in states. Valid states are "pending", "connected" or "introduced"',
+            )
+        direction = request.query_params.get("direction", "")
+        if direction not in ("", "outgoing", "incoming"):
+            return error(400, 'Invalid direction. Valid directions are "outgoing" or "incoming"')
+        wanted = set(states or ("connected", "introduced"))
+        rules = self.chain.rules
+        now = int(time.time())
+        connections = [
+            {
+                "id": i + 1,
+                "address": address,
+                "last_sent": now,
+                "last_received": now,
+                "connected_at": int(self.started),
+                "outgoing": True,
+                "state": "introduced",
+                "mirror": 1000 + i,
+                "listen_port": 6000,
+                "height": self.network_chain.head.seq,
+                "user_agent": f"skycoin:{self.options.version}",
+                "is_trusted_peer": False,
+                "unconfirmed_verify_transaction": {
+                    "burn_factor": 2,
+                    "max_transaction_size": rules.max_transaction_size,
+                    "max_decimals": 3,
+                },
+            }
+            for i, address in enumerate(self.peer_addresses())
+            if "introduced" in wanted and direction != "incoming"
+        ]
+        return JSONResponse({"connections": connections})
 
     async def get_balance(self, request: Request) -> Response:
         addrs = self.addresses(await self.params(request))
@@ -504,8 +577,14 @@ class SkyNodeSim:
         )
 
     async def get_uxout(self, request: Request) -> Response:
+        # The node's historydb: outputs of blocks it has, spent ("spent_tx": the spending
+        # transaction, "spent_block_seq" its block) or not (the zero hash, 0); 404 else.
         uxid = request.query_params.get("uxid", "")
-        out = self.chain.output(uxid)
+        if not uxid:
+            return error(400, "uxid is empty")
+        if len(uxid) != 64 or any(c not in "0123456789abcdefABCDEF" for c in uxid):
+            return error(400, "Invalid hex length" if len(uxid) != 64 else "Invalid hex")
+        out = self.chain.output(uxid.lower())
         if out is None:
             return error(404)
         return JSONResponse(
@@ -547,6 +626,43 @@ class SkyNodeSim:
         else:
             doc["txn"] = self.tx_json(tx, when)
         return JSONResponse(doc)
+
+    async def get_transactions(self, request: Request) -> Response:
+        """Every transaction that spends from or pays to `addrs` (the node's READ endpoint):
+        confirmed ones in chain order, then the pool's; `confirmed=1` only the confirmed,
+        `confirmed=0` only the pending; `verbose=1` inputs as objects with their owner."""
+        values = await self.params(request)
+        addrs = self.addresses(values)
+        if isinstance(addrs, Response):
+            return addrs
+        wanted = set(addrs)
+        only = values.get("confirmed", "")
+        verbose = values.get("verbose") in ("1", "true")
+
+        def involved(tx: Transaction) -> bool:
+            if any(o.address in wanted for o in tx.outputs):
+                return True
+            for ux in tx.inputs:
+                out = self.chain.output(ux.hex())
+                if out is not None and out.address in wanted:
+                    return True
+            return False
+
+        def entry(tx: Transaction, seq: int | None, when: int) -> dict[str, Any]:
+            body = self.verbose_tx_json(tx, when) if verbose else self.tx_json(tx, when)
+            return {"status": self.status_json(seq), "time": when, "txn": body}
+
+        found: list[dict[str, Any]] = []
+        if only in ("", "1", "true"):
+            for block in self.chain.blocks:
+                for tx in block.transactions:
+                    if involved(tx):
+                        found.append(entry(tx, block.seq, block.time))
+        if only in ("", "0", "false"):
+            for item in self.chain.live_pool():
+                if involved(item.transaction):
+                    found.append(entry(item.transaction, None, item.received))
+        return JSONResponse(found)
 
     async def get_rawtx(self, request: Request) -> Response:
         txid = self._txid_param(request)
@@ -598,12 +714,16 @@ class SkyNodeSim:
             added = self.chain.inject(tx)
         except TransactionInvalid as exc:
             return self._refusal(exc)
-        if self.fail_broadcasts and not no_broadcast:
-            # The node verified and pooled it, the broadcast failed, and it rolled back:
-            # nothing is kept, so retrying later is safe (skycoin.md §5, §9).
+        if (self.fail_broadcasts or self.peers == 0) and not no_broadcast:
+            # The node verified and pooled it, the broadcast failed (with no peers too), and
+            # it rolled back: nothing is kept, so retrying later is safe (skycoin.md §5, §9).
             if added:
                 self.chain.drop_pending(tx.txid)
             return error(503, BROADCAST_FAILED)
+        if self.network is not None and not no_broadcast:
+            # Broadcast: the network takes it if it is valid on the real chain.
+            with contextlib.suppress(TransactionInvalid):
+                self.network.inject(tx)
         if added:
             self.save()
         return JSONResponse(tx.txid)
@@ -709,14 +829,60 @@ class SkyNodeSim:
         self.paused = value
         return JSONResponse({"paused": value})
 
+    async def sim_peers(self, request: Request) -> Response:
+        count = await self.number(request, "count")
+        if count is None:
+            return error(400, 'send {"count": n}')
+        self.peers = count
+        return JSONResponse({"peers": count})
+
+    async def sim_replace(self, request: Request) -> Response:
+        """This node is replaced by an empty one (same genesis, nothing else) that has
+        `peers` peers (default 1: it sees the network's height and is syncing; 0: alone).
+        The real chain goes on as the network's: blocks are made there, and this node gets
+        them only through /sim/sync. What was pending here was broadcast: it stays pending
+        on the network."""
+        peers = await self.number(request, "peers")
+        if self.network is None:
+            self.network = self.chain
+        self.chain = self.network.genesis_only()
+        self.peers = 1 if peers is None else peers
+        return JSONResponse({"head_seq": self.chain.head.seq, "peers": self.peers})
+
+    async def sim_sync(self, request: Request) -> Response:
+        """Download up to `blocks` (omitted: all) of the network's blocks; once this node has
+        them all it is the network's node again (its pool the network's pool)."""
+        count = await self.number(request, "blocks")
+        if self.network is None:
+            return JSONResponse({"head_seq": self.chain.head.seq, "synced": True})
+        self.chain.follow(self.network, count)
+        if self.chain.head.seq >= self.network.head.seq:
+            self.chain, self.network = self.network, None
+        return JSONResponse({"head_seq": self.chain.head.seq, "synced": self.network is None})
+
+    @staticmethod
+    async def number(request: Request, name: str) -> int | None:
+        """A non-negative integer from ?name= or a JSON body {name: n}; None if absent."""
+        text = request.query_params.get(name)
+        if text is not None:
+            return int(text) if text.isdigit() else None
+        body = await request.body()
+        if body:
+            with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError):
+                doc = json.loads(body)
+                value = doc.get(name) if isinstance(doc, dict) else None
+                if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                    return value
+        return None
+
     async def sim_ledger(self, request: Request) -> Response:
         wanted = [a.strip() for a in request.query_params.get("addrs", "").split(",") if a.strip()]
-        ledger = self.chain.ledger()
+        ledger = self.network_chain.ledger()
         if wanted:
             ledger = {a: ledger.get(a, (0, 0)) for a in wanted}
         return JSONResponse(
             {
-                "head_seq": self.chain.head.seq,
+                "head_seq": self.network_chain.head.seq,
                 "addresses": {
                     address: {"count": count, "droplets": droplets, "coins": format_coins(droplets)}
                     for address, (count, droplets) in sorted(ledger.items())
@@ -729,7 +895,11 @@ class SkyNodeSim:
             {
                 "head_seq": self.chain.head.seq,
                 "head_time": self.chain.head.time,
+                "network_head_seq": self.network_chain.head.seq,
+                "syncing": self.network is not None,
+                "peers": self.peers,
                 "pending": [p.transaction.txid for p in self.chain.live_pool()],
+                "network_pending": [p.transaction.txid for p in self.network_chain.live_pool()],
                 "fail_broadcasts": self.fail_broadcasts,
                 "paused": self.paused,
                 "block_interval": self.options.block_interval,

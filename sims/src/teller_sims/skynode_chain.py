@@ -312,6 +312,33 @@ class Chain:
             ):
                 item.conflicted_at = now
 
+    # -- another node's copy of the chain ------------------------------------------------------
+
+    def genesis_only(self) -> Chain:
+        """A node with the same genesis and nothing else: swapped in empty, or restored from
+        a snapshot taken before any block (it knows none of this chain's later outputs)."""
+        document = self.to_json()
+        return Chain.from_json(
+            {"genesis": document["genesis"], "blocks": [], "pool": []}, self.rules, self.clock
+        )
+
+    def follow(self, other: Chain, count: int | None = None) -> int:
+        """Download up to `count` (None: all) of `other`'s blocks past this head, as a
+        syncing node does from its peers; returns how many were applied."""
+        if other.blocks[0].hash != self.blocks[0].hash:
+            raise ValueError("the other chain has another genesis block")
+        applied = 0
+        while len(self.blocks) < len(other.blocks) and (count is None or applied < count):
+            theirs = other.blocks[len(self.blocks)]
+            block = Block(
+                len(self.blocks), theirs.time, self.head.hash, theirs.transactions, theirs.fee
+            )
+            if block.hash != theirs.hash:
+                raise ValueError(f"block {block.seq} does not follow this chain's head")
+            self._apply(block)
+            applied += 1
+        return applied
+
     # -- persistence --------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:

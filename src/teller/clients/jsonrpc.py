@@ -19,6 +19,7 @@ import gc
 import http.client
 import json
 import ssl
+import sys
 import threading
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,13 @@ from urllib.parse import urlsplit
 from teller.errors import NodeBadAnswer, NodeUnreachable
 
 DEFAULT_TIMEOUT = 30.0  # seconds: a block of thousands of transactions takes a while
+
+# How deep an answer may nest. Python's decoder stops at its recursion limit (1000), but a
+# callTracer block trace (clients/ethereum.py) nests two levels per call frame and the EVM
+# allows 1024 nested frames: anyone could otherwise stop the ETH scanner for good with one
+# deeply recursive transaction.
+DEEP_JSON_LIMIT = 2 * 1024 + 500
+_deep_decode = threading.Lock()
 
 
 def pinned_tls_context(cert_path: str) -> ssl.SSLContext:
@@ -47,10 +55,27 @@ def decode_json(body: bytes) -> Any:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return json.loads(body, parse_float=Decimal)
+        try:
+            return json.loads(body, parse_float=Decimal)
+        except RecursionError:
+            return _decode_deep(body)
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _decode_deep(body: bytes) -> Any:
+    """`body` decoded again with room for DEEP_JSON_LIMIT levels (RecursionError past them).
+
+    The recursion limit is the interpreter's, so it is raised only meanwhile, one such decode
+    at a time; the C stack of a worker thread (8 MiB) holds a few thousand levels easily."""
+    with _deep_decode:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, DEEP_JSON_LIMIT + 100))
+        try:
+            return json.loads(body, parse_float=Decimal)
+        finally:
+            sys.setrecursionlimit(limit)
 
 
 class JsonRpcClient:

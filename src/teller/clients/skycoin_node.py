@@ -62,6 +62,7 @@ BURN_FACTOR_FROM_V0_26 = 10
 BURN_FACTOR_BEFORE_V0_26 = 2
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+ZERO_HASH = "0" * 64  # what the node writes for "no transaction" (cipher.SHA256{})
 # What a node (v0.25 to v0.27) says when a transaction spends outputs that are gone or never
 # existed. Only this exact wording counts: a "conflicted" verdict stops a deposit for good, so
 # it must never follow a guess at some other message.
@@ -151,6 +152,50 @@ class TransactionStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class PeerHeight:
+    """A connected peer and the chain height it announced (/api/v1/blockchain/progress)."""
+
+    address: str
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class SyncProgress:
+    """How far the node's chain is: its head `current`, the `highest` it or a peer knows."""
+
+    current: int
+    highest: int
+    peers: tuple[PeerHeight, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerConnection:
+    """One entry of /api/v1/network/connections (connected or introduced, by default)."""
+
+    address: str
+    outgoing: bool
+    height: int
+    state: str  # "connected" or "introduced" (v0.27); "" where the node does not say
+
+
+@dataclass(frozen=True, slots=True)
+class OutputHistory:
+    """An output the node's chain created (/api/v1/uxout), spent or not.
+
+    `spent_tx` is the transaction of a block that spent it, None while unspent (the node
+    writes the zero hash); an output spent only by a pending transaction is still unspent.
+    """
+
+    uxid: str
+    src_tx: str
+    src_block_seq: int
+    address: str
+    droplets: int
+    spent_tx: str | None
+    spent_block_seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class SkyTxOutput:
     uxid: str
     address: str
@@ -162,6 +207,25 @@ class SkyTxOutput:
 class SkyTransaction:
     txid: str
     inputs: tuple[str, ...]  # uxids
+    outputs: tuple[SkyTxOutput, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AddressTransaction:
+    """One transaction of /api/v1/transactions?addrs=: spending from or paying to them."""
+
+    tx: SkyTransaction
+    confirmed: bool
+    block_seq: int  # 0 while pending
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedTransaction:
+    """A transaction of /api/v1/transactions?addrs=…&verbose=1, with who owned its inputs."""
+
+    txid: str
+    confirmed: bool
+    input_owners: tuple[str, ...]  # the address that owned each input, in order
     outputs: tuple[SkyTxOutput, ...]
 
 
@@ -221,6 +285,12 @@ def _int(value: object, what: str) -> int:
         value = int(value)
     if not 0 <= value <= U64_MAX:
         raise _Garbage(f"{what} is out of range")
+    return value
+
+
+def _bool(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise _Garbage(f"{what} is not a boolean")
     return value
 
 
@@ -596,6 +666,86 @@ class SkyNodeClient:
         except _Garbage as exc:
             raise self._garbage(path, exc) from exc
 
+    # -- is the node synced, and what does its chain say of an output ---------------------
+    # (skycoin.md §11: a node that was swapped, restored or is still syncing answers 404 for
+    # a payout and "does not exist" for its inputs; these three tell such a node apart.)
+
+    async def blockchain_progress(self) -> SyncProgress:
+        """The node's head and the highest block it or a peer knows (/blockchain/progress)."""
+        path = "/api/v1/blockchain/progress"
+        doc = await self._get_json(path)
+        try:
+            current = _int(_field(doc, "current"), "current")
+            highest = _int(_field(doc, "highest"), "highest")
+            peers = tuple(
+                PeerHeight(
+                    address=_str(_field(p, "address"), "peers.address"),
+                    height=_int(_field(p, "height"), "peers.height"),
+                )
+                for p in _list(_field(doc, "peers"), "peers")
+            )
+            # The node takes `highest` as the most of its own head and its peers' heights.
+            if highest < current or any(p.height > highest for p in peers):
+                raise _Garbage(f"highest {highest} is below a height it reports")
+        except _Garbage as exc:
+            raise self._garbage(path, exc) from exc
+        return SyncProgress(current=current, highest=highest, peers=peers)
+
+    async def connections(self) -> tuple[PeerConnection, ...]:
+        """The node's peer connections that are connected or introduced (the defaults)."""
+        path = "/api/v1/network/connections"
+        doc = await self._get_json(path)
+        found: list[PeerConnection] = []
+        try:
+            for item in _list(_field(doc, "connections"), "connections"):
+                entry = _obj(item, "a connection")
+                found.append(
+                    PeerConnection(
+                        address=_str(_field(entry, "address"), "connections.address"),
+                        outgoing=_bool(_field(entry, "outgoing"), "connections.outgoing"),
+                        height=_int(entry.get("height", 0), "connections.height"),
+                        state=_str(entry.get("state", ""), "connections.state"),
+                    )
+                )
+        except _Garbage as exc:
+            raise self._garbage(path, exc) from exc
+        return tuple(found)
+
+    async def uxout(self, uxid: str) -> OutputHistory | None:
+        """What the node's chain says of output `uxid`; None if it never saw it (404)."""
+        if not _HEX64.fullmatch(uxid):
+            raise InvalidValue(f"not an output id: {uxid[:80]!r}")
+        path = "/api/v1/uxout"
+        response = await self._send("GET", path, params={"uxid": uxid})
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._unavailable(path, response)
+        doc = self._json(path, response)
+        try:
+            found = _hash(_field(doc, "uxid"), "uxid")
+            if found != uxid:
+                raise _Garbage(f"asked for output {uxid}, got {found}")
+            spent_tx = _hash(_field(doc, "spent_tx"), "spent_tx")
+            spent_seq = _int(_field(doc, "spent_block_seq"), "spent_block_seq")
+            src_seq = _int(_field(doc, "src_block_seq"), "src_block_seq")
+            unspent = spent_tx == ZERO_HASH
+            # A spend is in a block no earlier than the output's (the genesis block spends
+            # nothing, so never block 0); an unspent output names no block.
+            if (unspent and spent_seq != 0) or (not unspent and (spent_seq < max(src_seq, 1))):
+                raise _Garbage(f"spent_block_seq {spent_seq} does not fit spent_tx {spent_tx}")
+            return OutputHistory(
+                uxid=found,
+                src_tx=_hash(_field(doc, "src_tx"), "src_tx"),
+                src_block_seq=src_seq,
+                address=_str(_field(doc, "owner_address"), "owner_address"),
+                droplets=_int(_field(doc, "coins"), "coins"),
+                spent_tx=None if unspent else spent_tx,
+                spent_block_seq=spent_seq,
+            )
+        except _Garbage as exc:
+            raise self._garbage(path, exc) from exc
+
     # -- blocks ---------------------------------------------------------------------------
 
     async def block(self, seq: int) -> SkyBlock:
@@ -618,6 +768,87 @@ class SkyNodeClient:
             )
         except _Garbage as exc:
             raise self._garbage(path, exc) from exc
+
+    async def address_history(self, addresses: Sequence[str]) -> list[AddressTransaction]:
+        """Every transaction that spends from or pays to `addresses`, confirmed or pending
+        (/api/v1/transactions?addrs=, the READ set; the audit reads the hot wallet's with it).
+
+        Many addresses are asked in chunks, and a transaction of several chunks is listed
+        once. The whole history is read each time: its size grows with the wallet's use.
+        """
+        if not addresses:
+            raise InvalidValue("transactions of no addresses")
+        path = "/api/v1/transactions"
+        found: dict[str, AddressTransaction] = {}
+        for i in range(0, len(addresses), ADDRESSES_PER_REQUEST):
+            chunk = addresses[i : i + ADDRESSES_PER_REQUEST]
+            doc = await self._get_json(path, {"addrs": ",".join(chunk)})
+            try:
+                for item in _list(doc, "transactions"):
+                    status = _obj(_field(item, "status"), "status")
+                    confirmed = _field(status, "confirmed")
+                    if not isinstance(confirmed, bool):
+                        raise _Garbage("status.confirmed is not a boolean")
+                    tx = _transaction(_field(item, "txn"))
+                    found[tx.txid] = AddressTransaction(
+                        tx=tx,
+                        confirmed=confirmed,
+                        block_seq=_int(status.get("block_seq", 0), "status.block_seq"),
+                    )
+            except _Garbage as exc:
+                raise self._garbage(path, exc) from exc
+        return list(found.values())
+
+    async def transactions_of(self, addresses: Sequence[str]) -> list[OwnedTransaction]:
+        """Every transaction paying to or spending from `addresses`, confirmed or pending,
+        with the owner of each input (/api/v1/transactions?addrs=…&verbose=1, v0.25+).
+
+        A node that answers without the owners (inputs as bare uxids: it ignored verbose=1)
+        gives a SkyNodeError: who paid cannot be told from that answer.
+        """
+        if not addresses:
+            raise InvalidValue("transactions of no addresses")
+        path = "/api/v1/transactions"
+        found: dict[str, OwnedTransaction] = {}
+        for i in range(0, len(addresses), ADDRESSES_PER_REQUEST):
+            chunk = addresses[i : i + ADDRESSES_PER_REQUEST]
+            doc = await self._get_json(path, {"addrs": ",".join(chunk), "verbose": "1"})
+            try:
+                for item in _list(doc, "transactions"):
+                    tx = _owned_transaction(item)
+                    found[tx.txid] = tx
+            except _Garbage as exc:
+                raise self._garbage(path, exc) from exc
+        return list(found.values())
+
+
+def _owned_transaction(item: object) -> OwnedTransaction:
+    status = _obj(_field(item, "status"), "status")
+    confirmed = _field(status, "confirmed")
+    if not isinstance(confirmed, bool):
+        raise _Garbage("status.confirmed is not a boolean")
+    txn = _obj(_field(item, "txn"), "txn")
+    owners = []
+    for entry in _list(_field(txn, "inputs"), "inputs"):
+        if not isinstance(entry, Mapping):
+            raise _Garbage("inputs carry no owner (not a verbose answer)")
+        _hash(_field(entry, "uxid"), "input uxid")
+        owners.append(_str(_field(entry, "owner"), "input owner"))
+    outputs = tuple(
+        SkyTxOutput(
+            uxid=_hash(_field(o, "uxid"), "uxid"),
+            address=_str(_field(o, "dst"), "dst"),
+            droplets=droplets_from_sky(_field(o, "coins")),
+            hours=_int(_field(o, "hours"), "hours"),
+        )
+        for o in _list(_field(txn, "outputs"), "outputs")
+    )
+    return OwnedTransaction(
+        txid=_hash(_field(txn, "txid"), "txid"),
+        confirmed=confirmed,
+        input_owners=tuple(owners),
+        outputs=outputs,
+    )
 
 
 def _unspent(doc: object) -> UnspentOutput:

@@ -4,9 +4,11 @@ Place in the flow: load.py calls validation_problems() on the Config it typed, a
 it returns (with its own typing problems) in one ConfigError; nothing starts until the list is
 empty. The rules run in the original's order (teller-go.md §2.2) with its exact messages, then
 teller's own in the same style: values (rates, buy method, durations > 0, database_url,
-dummy.balance...), files (address files, btc_rpc.cert, the hot wallet, TLS files, static_dir),
-addresses (host:port, split_host_port, also used by http/servers.py to listen), and last the
-original's TCP dial of the Skycoin node when teller will really send coins.
+dummy.balance, dummy.scanner feeding the real sender only when
+dummy.fake_deposits_pay_real_sky says so...), files (address files, btc_rpc.cert, the hot
+wallet, TLS files, static_dir), addresses (host:port, split_host_port, also used by
+http/servers.py to listen), and last the original's TCP dial of the Skycoin node when teller
+will really send coins.
 """
 
 from __future__ import annotations
@@ -304,7 +306,19 @@ def _database_url_problems(config: Config) -> Iterator[str]:
         )
 
 
+FAKE_DEPOSITS_KEY = "dummy.fake_deposits_pay_real_sky"
+
+
 def _dummy_problems(config: Config) -> Iterator[str]:
+    if config.dummy.feeds_real_payer and not config.dummy.fake_deposits_pay_real_sky:
+        # The dummy API takes deposits from anyone who reaches dummy.http_addr, with no
+        # chain behind them; with the real sender the hot wallet would pay each one.
+        yield (
+            "dummy.scanner = true with the real SKY sender (dummy.sender = false): anyone who "
+            "reaches dummy.http_addr could add deposits that the hot wallet pays. Set "
+            f"{FAKE_DEPOSITS_KEY} = true only if that is meant (a test chain's node, e.g. the "
+            "Skycoin node simulator); otherwise set dummy.sender = true or dummy.scanner = false"
+        )
     balance = config.dummy.balance
     if not _is_sky_amount(balance):
         yield (

@@ -169,13 +169,30 @@ class EthRpcConfig(_Section):
     port: ConfigStr = ""
 
 
+def bitcoin_confirmations(confirmations_required: int) -> int:
+    """`confirmations_required` N in Bitcoin's count of confirmations: N + 1.
+
+    The key keeps the Go teller's meaning, N blocks on top of the deposit's block (its scanner
+    waited while `height + N > tip`), so a Go teller's config file is exactly as safe here;
+    Bitcoin counts the deposit's own block too (a deposit in the tip block has 1). N = 0 is
+    the tip block. A negative N is refused by preflight; it is taken as 0 here, never as
+    fewer than 1 confirmation. README "Confirmations" (under Chain scanners) says the same.
+    """
+    return max(0, confirmations_required) + 1
+
+
 class ScannerConfig(_Section):
     """One coin's chain scanner; the per-coin subclasses carry the original's defaults."""
 
     enabled: ConfigBool
     scan_period: ConfigDuration
     initial_scan_height: ConfigInt
-    confirmations_required: ConfigInt
+    confirmations_required: ConfigInt  # blocks on top of the deposit's block (Go meaning)
+
+    @property
+    def confirmations(self) -> int:
+        """The confirmations a deposit needs, as Bitcoin counts them (the tip block has 1)."""
+        return bitcoin_confirmations(self.confirmations_required)
 
 
 class BtcScannerConfig(ScannerConfig):
@@ -278,6 +295,26 @@ class DummyConfig(_Section):
     http_addr: ConfigStr = "127.0.0.1:4121"
     balance: ConfigStr = "100"  # the dummy sender's starting balance, in SKY
     auto_confirm: ConfigBool = False  # the dummy sender confirms every broadcast at once
+    # teller's own: dummy.scanner with the real sender (dummy.sender = false) lets whoever
+    # reaches dummy.http_addr make deposits the hot wallet pays; teller refuses to start so
+    # unless this says it is meant (a test setup paying from a test chain's node).
+    fake_deposits_pay_real_sky: ConfigBool = False
+
+    @property
+    def all_dummy(self) -> bool:
+        """Both the scanner and the sender are fake: nothing real is at stake."""
+        return self.scanner and self.sender
+
+    @property
+    def feeds_real_payer(self) -> bool:
+        """Fake deposits (the dummy API) are paid by the real sender, from the hot wallet."""
+        return self.scanner and not self.sender
+
+
+class AuditConfig(_Section):
+    """teller's own [audit] table: the independent audit (audit/loop.py)."""
+
+    interval: ConfigDuration = timedelta(minutes=10)  # "0" = no audit
 
 
 class Config(_Section):
@@ -308,6 +345,7 @@ class Config(_Section):
     web: WebConfig = Field(default_factory=WebConfig)
     admin_panel: AdminPanelConfig = Field(default_factory=AdminPanelConfig)
     dummy: DummyConfig = Field(default_factory=DummyConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
 
     def scanner_enabled(self, coin: str) -> bool:
         """The [<coin>_scanner].enabled flag for "BTC", "ETH" or "SKY" (dummy mode or not)."""

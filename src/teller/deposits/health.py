@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from teller.config.schema import bitcoin_confirmations
+
 
 @dataclass
 class ScannerHealth:
@@ -19,7 +21,7 @@ class ScannerHealth:
     node_reachable: bool | None = None  # None: not asked yet
     node_height: int | None = None
     scanned_height: int | None = None  # highest block scanned (the resume point)
-    confirmations_required: int = 1
+    confirmations_required: int = 1  # the config key: blocks on top (the Go teller's meaning)
     error: str = ""  # the latest trouble; "" once a round succeeds
 
     def view(self, *, public: bool = False) -> dict[str, object]:
@@ -33,6 +35,8 @@ class ScannerHealth:
             "node_height": self.node_height,
             "scanned_height": self.scanned_height,
             "confirmations_required": self.confirmations_required,
+            # The same as Bitcoin counts it (the tip block has 1): what a deposit waits for.
+            "confirmations": bitcoin_confirmations(self.confirmations_required),
             "error": error,
         }
 

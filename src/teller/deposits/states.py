@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from teller.errors import InvalidTransition, InvalidValue
 from teller.store import deposits as store
 from teller.store.models import Deposit
+from teller.store.operator_actions import back_to_waiting_send
 
 WAITING_DEPOSIT: Final = "waiting_deposit"  # bound address, no deposit yet (never stored)
 WAITING_DECIDE: Final = "waiting_decide"
@@ -123,3 +124,15 @@ def move_payout_deposits(
     return store.move_payout_deposits(
         conn, txid, expected_status, new_status, now, send_due=send_due, **values
     )
+
+
+def back_after_void(conn: Connection, txid: str, now: int) -> list[str]:
+    """The one step back of the state machine: the deposits of payout `txid` → waiting_send.
+
+    Taken only by payout/void.py, in the transaction that records that the payout's void
+    confirmed: the chain then proves the payout can never confirm (the void spent one of its
+    inputs), so its deposits were never paid and are paid again by a new payout. Deposits
+    in waiting_send or waiting_confirm, or done with nothing sent (stopped when the payout
+    was taken for conflicted), still pointing at `txid`, go back unassigned. Their ids.
+    """
+    return back_to_waiting_send(conn, txid, now)

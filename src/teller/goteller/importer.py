@@ -7,7 +7,11 @@ the old database is then in the store, and the stages carry on from each deposit
 - waiting_send, and direct waiting_decide (whose next step in the Go teller only set
   waiting_send): paid once by teller, the amount the Go teller would have sent: its stored
   rate at the configured max_decimals, or the passthrough's sky_bought. One that rounds to
-  nothing is imported `done` with the original's "Skycoin send amount is 0";
+  nothing is imported `done` with the original's "Skycoin send amount is 0". A waiting_send
+  one (no txid) is imported held (hold_reason): the Go teller broadcast inside its Bolt
+  transaction, so a crash after the broadcast left it just so, paid. The sender searches the
+  chain for that payment before paying it (payout/sender.py); a waiting_decide one was never
+  handed to the Go teller's sender, so it is not held;
 - waiting_confirm: the Go teller already broadcast its payment. Its txid becomes a payouts
   row with no raw bytes (teller never signed it, so it has nothing it could re-broadcast),
   status `broadcast`, and the deposit points at it: the sender only asks the node about it
@@ -55,6 +59,7 @@ from teller.money import AmountError, sky_droplets_for_satoshis, sky_droplets_fo
 from teller.progress import Progress
 from teller.store import payouts as payout_store
 from teller.store.db import Database, create_store_engine, sqlite_url, store_url
+from teller.store.deposits import HOLD_CHECK_EARLIER_PAYMENT
 from teller.store.migrate import upgrade
 from teller.store.pool import mark_address_used
 from teller.store.scans import lowest_scanned, raise_scan_floor
@@ -125,6 +130,7 @@ class _Planned:
     sky_due: int
     error: str
     payout_txid: str | None
+    hold_reason: str | None = None
 
 
 def _plan(d: GoDeposit, max_decimals: int) -> tuple[_Planned, str | None]:
@@ -156,8 +162,17 @@ def _plan(d: GoDeposit, max_decimals: int) -> tuple[_Planned, str | None]:
         if problem is not None:
             note = f"deposit {d.deposit_id} ({d.status}) can never be paid: done, {problem!r}"
             return _Planned(states.DONE, 0, problem, None), note
-        note = f"deposit {d.deposit_id} (waiting_decide, direct): waiting_send at its stored rate"
-        return _Planned(states.WAITING_SEND, due, d.error, None), note if direct_undecided else None
+        if direct_undecided:
+            note = (
+                f"deposit {d.deposit_id} (waiting_decide, direct): waiting_send at its stored rate"
+            )
+            return _Planned(states.WAITING_SEND, due, d.error, None), note
+        # waiting_send without a txid: maybe paid just before a crash of the Go teller.
+        note = (
+            f"deposit {d.deposit_id} (waiting_send, no txid): held until the chain is searched"
+            " for a payment the Go teller may have made; paid only if there is none"
+        )
+        return _Planned(states.WAITING_SEND, due, d.error, None, HOLD_CHECK_EARLIER_PAYMENT), note
     if d.status in (states.WAITING_CONFIRM, states.DONE):
         return _Planned(d.status, d.sky_sent, d.error, payout), None
     return _Planned(d.status, 0, d.error, None), None
@@ -614,6 +629,7 @@ def _deposit_row(d: GoDeposit, plan: _Planned, binding_id: int) -> dict[str, Any
         "order_original": d.order_original,
         "created_at": d.updated_at,  # the Go teller kept no creation time
         "updated_at": d.updated_at,
+        "hold_reason": plan.hold_reason,
     }
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
 from teller.http.metrics import render_metrics
@@ -19,12 +20,23 @@ from teller.http.public import WebMount
 from teller.http.responses import IndentedJSON, create_app
 from teller.services import addresses as addresses_service
 from teller.services import admin as admin_service
+from teller.services import audit as audit_service
 from teller.services import backup as backup_service
 from teller.services import health as health_service
 from teller.services import metrics as metrics_service
+from teller.services import operator as operator_service
 from teller.services.admin import DepositSearch
+from teller.services.operator import ADMIN_ACTOR
 from teller.services.parts import Services
 from teller.services.stacks import all_stacks
+
+
+class PaymentBody(BaseModel):
+    txid: str
+
+
+class StopBody(BaseModel):
+    reason: str
 
 
 def admin_router(services: Services) -> APIRouter:
@@ -66,6 +78,11 @@ def admin_router(services: Services) -> APIRouter:
         deposit_id=txid:n), each with its client id, state, fills and the exchange's answer."""
         return IndentedJSON(await admin_service.orders(services, deposit_id or None))
 
+    @router.get("/api/deposits/held", response_class=IndentedJSON)
+    async def held() -> IndentedJSON:
+        """Deposits held from payment until the operator decides (hold_reason says why)."""
+        return IndentedJSON(await admin_service.held(services))
+
     @router.get("/api/deposits/orphaned", response_class=IndentedJSON)
     async def orphaned() -> IndentedJSON:
         return IndentedJSON(await admin_service.orphaned(services))
@@ -73,6 +90,11 @@ def admin_router(services: Services) -> APIRouter:
     @router.get("/api/accounting", response_class=IndentedJSON)
     async def accounting() -> IndentedJSON:
         return IndentedJSON(await admin_service.accounting(services))
+
+    @router.get("/api/audit", response_class=IndentedJSON)
+    async def audit() -> IndentedJSON:
+        """The latest audit: teller's books against the chain nodes and the exchange."""
+        return IndentedJSON(audit_service.audit_report(services))
 
     @router.api_route("/api/backup", methods=["GET", "POST"])
     async def backup() -> FileResponse:
@@ -83,6 +105,48 @@ def admin_router(services: Services) -> APIRouter:
             filename=copy.name,
             background=BackgroundTask(copy.cleanup),
         )
+
+    # -- operator actions (services/operator.py); each writes an audit row -----------------
+
+    def operator_context() -> operator_service.OperatorContext:
+        return operator_service.OperatorContext.of(services)
+
+    @router.post("/api/payouts/{txid}/void", response_class=IndentedJSON)
+    async def void_payout(txid: str) -> IndentedJSON:
+        """Void a stuck payout: the void is stored and sent by the sender; the payout's
+        deposits are paid again only once it confirms (GET /api/payouts/{txid}/void)."""
+        ctx = operator_context()
+        return IndentedJSON(await operator_service.void_payout(ctx, txid, ADMIN_ACTOR))
+
+    @router.get("/api/payouts/{txid}/void", response_class=IndentedJSON)
+    async def void_progress(txid: str) -> IndentedJSON:
+        """Where a void stands: voiding, then voided (deposits paid anew) or confirmed."""
+        return IndentedJSON(await operator_service.void_progress(operator_context(), txid))
+
+    @router.post("/api/deposits/{deposit_id}/record-payment", response_class=IndentedJSON)
+    async def record_payment(deposit_id: str, body: PaymentBody) -> IndentedJSON:
+        """A payment made by hand ({"txid": …}), checked on the node, ends the deposit."""
+        ctx = operator_context()
+        found = await operator_service.record_payment(ctx, deposit_id, body.txid, ADMIN_ACTOR)
+        return IndentedJSON(found)
+
+    @router.post("/api/deposits/{deposit_id}/release", response_class=IndentedJSON)
+    async def release(deposit_id: str) -> IndentedJSON:
+        ctx = operator_context()
+        return IndentedJSON(await operator_service.release(ctx, deposit_id, ADMIN_ACTOR))
+
+    @router.post("/api/deposits/{deposit_id}/stop", response_class=IndentedJSON)
+    async def stop(deposit_id: str, body: StopBody) -> IndentedJSON:
+        """The deposit ends with {"reason": …} as its error, never paid."""
+        ctx = operator_context()
+        found = await operator_service.stop(ctx, deposit_id, body.reason, ADMIN_ACTOR)
+        return IndentedJSON(found)
+
+    @router.get("/api/actions", response_class=IndentedJSON)
+    async def actions(limit: int = 100, target: str | None = None) -> IndentedJSON:
+        """The operators' audit trail, newest first (of one txid or deposit with target)."""
+        found = await operator_service.actions(operator_context(), limit, target or None)
+        return IndentedJSON(found)
 
     @router.get("/metrics")
     async def metrics() -> Response:

@@ -3,6 +3,12 @@
 /dummy/scanner/deposit feeds a deposit through the same intake a real scanner uses;
 /dummy/sender/broadcasts and /dummy/sender/confirm show and confirm what the dummy payer sent.
 Routes only: each reads the request's parameters and makes one call to services/dummy.py.
+
+The two calls that change state (deposit, confirm) answer GET, as the seed README documents
+them, only in all-dummy mode (dummy.scanner and dummy.sender both on: nothing real at
+stake). Otherwise they are POST only, and a request a browser sent for a web page (it has an
+Origin header) is refused: a page the operator opens must not be able to add a deposit that a
+real sender pays (a GET or a form POST needs no CORS preflight).
 """
 
 from __future__ import annotations
@@ -12,8 +18,8 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
-from teller.errors import BadRequest, UnsupportedMedia
-from teller.http.responses import IndentedJSON, create_app
+from teller.errors import BadRequest, Forbidden, UnsupportedMedia
+from teller.http.responses import IndentedJSON, create_app, text_error
 from teller.services import dummy
 from teller.services.parts import Services
 
@@ -43,15 +49,51 @@ async def _params(request: Request) -> dict[str, str]:
     return values
 
 
+def get_refused(path: str) -> Response:
+    """405 for a GET of a state-changing call outside all-dummy mode, saying why."""
+    return text_error(
+        405,
+        f"GET {path} is refused: it changes state, so send it as POST (a web page can make a"
+        " browser send a GET). GET is served only when dummy.scanner and dummy.sender are"
+        " both true",
+        {"Allow": "POST"},
+    )
+
+
+def _refuse_browser_pages(services: Services, request: Request) -> None:
+    """Outside all-dummy mode, a state-changing call from a web page (the browser sets Origin
+    on every cross-site POST, and a form POST needs no preflight) is refused; curl, scripts
+    and test code send no Origin."""
+    if not services.config.dummy.all_dummy and "origin" in request.headers:
+        raise Forbidden(
+            "dummy API: requests from a web page (with an Origin header) are refused unless"
+            " dummy.scanner and dummy.sender are both true"
+        )
+
+
 def dummy_router(services: Services) -> APIRouter:
     router = APIRouter()
+    # The seed README documents GET for deposit and confirm; kept only where nothing real
+    # is at stake.
+    changing = ["GET", "POST"] if services.config.dummy.all_dummy else ["POST"]
+
+    def refuse_get(path: str) -> None:
+        if "GET" in changing:
+            return
+
+        @router.get(path, include_in_schema=False)
+        async def refused() -> Response:
+            return get_refused(path)
 
     if services.config.dummy.scanner:
 
-        @router.api_route("/dummy/scanner/deposit", methods=["GET", "POST"])
+        @router.api_route("/dummy/scanner/deposit", methods=changing)
         async def deposit(request: Request) -> Response:
+            _refuse_browser_pages(services, request)
             await dummy.receive_deposit(services, await _params(request))
             return Response(status_code=200)
+
+        refuse_get("/dummy/scanner/deposit")
 
     if services.dummy_payer is not None:
 
@@ -59,15 +101,19 @@ def dummy_router(services: Services) -> APIRouter:
         async def broadcasts() -> IndentedJSON:
             return IndentedJSON(dummy.broadcasts(services))
 
-        @router.api_route("/dummy/sender/confirm", methods=["GET", "POST"])
+        @router.api_route("/dummy/sender/confirm", methods=changing)
         async def confirm(request: Request) -> Response:
+            _refuse_browser_pages(services, request)
             await dummy.confirm(services, await _params(request))
             return Response(status_code=200)
+
+        refuse_get("/dummy/sender/confirm")
 
     return router
 
 
 def create_dummy_app(services: Services) -> FastAPI:
+    dummy.announce_mode(services)
     app = create_app("teller dummy API")
     app.include_router(dummy_router(services))
     return app

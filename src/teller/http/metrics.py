@@ -47,6 +47,22 @@ class FiguresCollector(Collector):
             "1 while the processor reports an error",
             value=1 if figures.processor_error else 0,
         )
+        if figures.audit_findings is not None:
+            audit = GaugeMetricFamily(
+                "teller_audit_findings",
+                "Differences the last audit round found between teller's books and the"
+                " chain nodes or the exchange, by kind",
+                labels=["kind"],
+            )
+            for kind, count in figures.audit_findings:
+                audit.add_metric([kind], count)
+            yield audit
+        if figures.audit_ran_at is not None:
+            yield GaugeMetricFamily(
+                "teller_audit_last_run_timestamp_seconds",
+                "When the last audit round ran (unix time)",
+                value=figures.audit_ran_at,
+            )
 
 
 def render_metrics(figures: StoreFigures) -> bytes:

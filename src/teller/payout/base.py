@@ -9,7 +9,7 @@ broadcast of the same transaction as harmless.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,6 +43,18 @@ class Balance:
     hours: int
 
 
+@dataclass(frozen=True, slots=True)
+class PastPayment:
+    """A transaction (confirmed, or pending in the node's pool) that pays some coins to one
+    address: what `Payer.payments_to` finds when teller asks whether a deposit was paid."""
+
+    txid: str
+    droplets: int  # what it pays to the address (all its outputs to it)
+    confirmed: bool
+    all_from_wallet: bool  # every input was the hot wallet's: a payment teller's wallet made
+    any_from_wallet: bool  # at least one input was the hot wallet's
+
+
 class TxState(enum.Enum):
     UNKNOWN = "unknown"  # the node has never heard of it (or dropped it): broadcast again
     PENDING = "pending"  # known, not yet in a block
@@ -57,14 +69,19 @@ class Payer(Protocol):
         """The hot wallet's confirmed balance."""
         ...
 
-    async def spendable(self, pending: Sequence[Payout]) -> int:
-        """Droplets that a new payout may spend, given stored payouts not yet confirmed."""
+    async def spendable(self, pending: Sequence[Payout], locked: Collection[str] = ()) -> int:
+        """Droplets that a new payout may spend, given stored payouts not yet confirmed and
+        the outputs every stored payout spends (`locked`: store/payouts.py, never chosen)."""
         ...
 
     async def build_payout(
-        self, outputs: Sequence[PayoutOutput], pending: Sequence[Payout]
+        self,
+        outputs: Sequence[PayoutOutput],
+        pending: Sequence[Payout],
+        locked: Collection[str] = (),
     ) -> SignedPayout:
-        """Sign one transaction paying `outputs`; raises InsufficientBalance, SendTemporary."""
+        """Sign one transaction paying `outputs` spending none of `locked`; raises
+        InsufficientBalance, SendTemporary."""
         ...
 
     async def broadcast(self, raw_tx: str) -> None:
@@ -72,3 +89,7 @@ class Payer(Protocol):
         ...
 
     async def tx_state(self, txid: str) -> TxState: ...
+
+    async def payments_to(self, address: str) -> list[PastPayment]:
+        """Every transaction the node knows that pays `address` (raises SendTemporary)."""
+        ...

@@ -14,13 +14,13 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from teller.errors import InsufficientBalance, InvalidValue, NotFound, SendTemporary
-from teller.payout.base import Balance, PayoutOutput, SignedPayout, TxState
+from teller.payout.base import Balance, PastPayment, PayoutOutput, SignedPayout, TxState
 from teller.store.models import Payout
 
 NOT_ENOUGH_COINS = "CreateTransaction not enough coins"
@@ -106,13 +106,16 @@ class DummyPayer:
             remaining = self._balance_droplets()
         return Balance(droplets=remaining, hours=remaining // 1_000_000)
 
-    async def spendable(self, pending: Sequence[Payout]) -> int:
+    async def spendable(self, pending: Sequence[Payout], locked: Collection[str] = ()) -> int:
         with self._lock:
             reserved = sum(p.total_droplets for p in pending if p.txid not in self._ledger.by_txid)
             return self._balance_droplets() - reserved
 
     async def build_payout(
-        self, outputs: Sequence[PayoutOutput], pending: Sequence[Payout]
+        self,
+        outputs: Sequence[PayoutOutput],
+        pending: Sequence[Payout],
+        locked: Collection[str] = (),  # the dummy spends no outputs: nothing to avoid
     ) -> SignedPayout:
         if not outputs:
             raise InvalidValue("a payout needs at least one output")
@@ -148,6 +151,16 @@ class DummyPayer:
         if entry is None:
             return TxState.UNKNOWN
         return TxState.CONFIRMED if entry.confirmed else TxState.PENDING
+
+    async def payments_to(self, address: str) -> list[PastPayment]:
+        """The dummy ledger's broadcasts paying `address` (all from the dummy wallet)."""
+        with self._lock:
+            found = []
+            for b in self._ledger.broadcasts:
+                paid = sum(droplets for a, droplets in b.outputs if a == address)
+                if paid > 0:
+                    found.append(PastPayment(b.txid, paid, b.confirmed, True, True))
+            return found
 
     # -- the dummy API -----------------------------------------------------------------
 

@@ -11,7 +11,12 @@ The order of steps is what makes a crash at any moment safe:
 3. Ask for the stored txid until it is confirmed, then commit `done`.
 
 A stored transaction that can never confirm (its inputs spent elsewhere) is never replaced:
-its deposits stop with notice=WATCH for the operator.
+its deposits stop with notice=WATCH for the operator. "Can never confirm" needs a proof from
+a synced node (payout/skycoin_node.py `_prove_conflict`): a node that was swapped, restored or
+is still syncing answers exactly like a double spend while the payout confirms elsewhere, so
+without the proof the payout stays as it is and waits, the reason shown in /api/health.
+Conflicted payouts are still asked about every round: one that confirms after all is recorded
+confirmed and its deposits paid by it (notice=WATCH), never paid again.
 """
 
 from __future__ import annotations
@@ -24,10 +29,19 @@ from typing import Any, TypeVar
 from teller.clock import unix_now
 from teller.deposits import states
 from teller.deposits.health import StatusBoard
-from teller.errors import InsufficientBalance, PayoutDeferred, SendConflict, SendTemporary
+from teller.errors import (
+    ConflictNotProven,
+    InsufficientBalance,
+    PayoutDeferred,
+    SendConflict,
+    SendTemporary,
+)
 from teller.logs import log_event
 from teller.money import format_droplets
 from teller.payout.base import Payer, PayoutOutput, SignedPayout, TxState
+from teller.payout.earlier_payment import EarlierPaymentCheck
+from teller.payout.skycoin_node import SkyNodePayer
+from teller.payout.void import VoidWatcher
 from teller.store import payouts as payout_store
 from teller.store.db import Database
 from teller.store.deposits import (
@@ -45,6 +59,12 @@ _T = TypeVar("_T")
 # A payout the node holds but has not confirmed for this long is shown to the operator
 # (notice=WATCH, /api/health): it is never re-signed, so someone has to look at it.
 STUCK_AFTER_SECONDS = 30 * 60
+# A stored payout whose broadcast has failed for this long, or this many times, for any reason
+# but spent inputs (those make it conflicted), is stuck: retried for ever, it would never get
+# anywhere. It is shown in /api/health and raised once with notice=WATCH; the way out is the
+# operator's `teller payout void TXID` (payout/void.py). It is still retried meanwhile.
+STUCK_BROADCAST_SECONDS = 60 * 60
+STUCK_BROADCAST_ATTEMPTS = 500
 
 
 def choose_affordable(deposits: Sequence[Deposit], spendable: int) -> list[Deposit]:
@@ -74,6 +94,14 @@ class Sender:
         self._reported_short: set[str] = set()
         self._reported_unknown: set[str] = set()  # imported payouts the node did not know
         self._reported_stuck: set[str] = set()  # payouts pending past STUCK_AFTER_SECONDS
+        self._reported_unsendable: set[str] = set()  # stored payouts stuck in broadcast
+        self.stuck_broadcast_seconds = STUCK_BROADCAST_SECONDS
+        self.stuck_broadcast_attempts = STUCK_BROADCAST_ATTEMPTS
+        # Imported Go deposits that may have been paid before a crash (payout/earlier_payment.py).
+        self.earlier = EarlierPaymentCheck(db)
+        self._reported_unproven: set[str] = set()  # refused payouts waiting for a proof
+        # Voids of stuck payouts asked for by the operator (payout/void.py); real payer only.
+        self.voids = VoidWatcher(db, payer) if isinstance(payer, SkyNodePayer) else None
 
     async def step(self) -> bool:
         """One round: re-broadcast stored payouts, pay new deposits, check confirmations.
@@ -91,6 +119,8 @@ class Sender:
             if self.send_enabled:
                 busy = bool(await self._phase("pay", self.pay_waiting()))
             await self._phase("confirm", self.check_confirmations())
+            if self.voids is not None:  # after confirm: a void confirmed this round is settled
+                await self._phase("void", self.voids.step())
         finally:
             self.board.sender_error = "; ".join(dict.fromkeys(self._problems))
         return busy
@@ -113,11 +143,16 @@ class Sender:
 
     async def pay_waiting(self) -> bool:
         """Sign and store one payout for waiting deposits and broadcast it. True if made."""
+        # First the held imports: one found unpaid is released here and paid below.
+        problem = await self.earlier.run(self.payer)
+        if problem is not None:
+            self._problem(problem)
         waiting = await asyncio.to_thread(self._read_unpaid)
         if not waiting:
             return False
         pending = await asyncio.to_thread(self._read_pending)
-        spendable = await self.payer.spendable(pending)
+        locked = await asyncio.to_thread(self._read_locked)
+        spendable = await self.payer.spendable(pending, locked)
         chosen = choose_affordable(waiting, spendable)
         if len(chosen) < len(waiting):
             short = next(d for d in waiting if d not in chosen)
@@ -140,7 +175,7 @@ class Sender:
             return False
         outputs = [PayoutOutput(d.sky_address, d.sky_due, d.deposit_id) for d in chosen]
         try:
-            signed = await self.payer.build_payout(outputs, pending)
+            signed = await self.payer.build_payout(outputs, pending, locked)
         except PayoutDeferred:
             return False  # the wallet's change is on its way: not sold out, just wait
         except InsufficientBalance as exc:
@@ -151,6 +186,18 @@ class Sender:
         except StaleStatus:
             # Another round assigned some of these deposits first; this signature is thrown
             # away unbroadcast, so nothing can be paid twice.
+            return True
+        except payout_store.InputsTaken:
+            # Another sender stored a payout spending one of these outputs first (a worker
+            # hand-over while this one was reading): the whole transaction rolled back, so
+            # nothing of this payout is stored and its bytes are never broadcast; the
+            # deposits stay unassigned and the next round signs on fresh outputs.
+            log_event(
+                log,
+                logging.WARNING,
+                "payout not stored: another payout took one of its inputs; signing again",
+                txid=signed.txid,
+            )
             return True
         log_event(
             log,
@@ -171,7 +218,16 @@ class Sender:
         with self.db.read() as conn:
             return payout_store.payouts_by_status(conn, payout_store.SIGNED, payout_store.BROADCAST)
 
+    def _read_locked(self) -> frozenset[str]:
+        with self.db.read() as conn:
+            return payout_store.locked_inputs(conn)
+
     def _store_payout(self, signed: SignedPayout) -> None:
+        """Store the payout, lock its inputs and point its deposits at it: one transaction.
+
+        InputsTaken (an input locked by another payout) or StaleStatus (a deposit assigned
+        meanwhile) roll all of it back: then it is as if this payout was never signed.
+        """
         with self.db.write() as conn:
             now = unix_now()
             payout_store.insert_payout(
@@ -197,6 +253,9 @@ class Sender:
     async def _broadcast(self, txid: str, raw_tx: str) -> None:
         try:
             await self.payer.broadcast(raw_tx)
+        except ConflictNotProven as exc:
+            await self._wait_for_proof(txid, exc)
+            return
         except SendTemporary as exc:
             self._problem(f"Send skycoin failed: {exc}")
             await asyncio.to_thread(self._record_error, txid, str(exc))
@@ -208,9 +267,57 @@ class Sender:
         await asyncio.to_thread(self._mark_broadcast, txid)
         log_event(log, logging.INFO, "payout broadcast", txid=txid)
 
+    async def _wait_for_proof(self, txid: str, exc: ConflictNotProven) -> None:
+        """The node refuses payout `txid` as spending gone outputs but cannot prove it (not
+        synced, no peers, inputs it never saw): the payout stays as it is, signed or
+        broadcast, its deposits keep waiting, and the reason is shown in /api/health. The
+        payout may be on the network and confirm: the next rounds ask again."""
+        self._problem(str(exc))
+        await asyncio.to_thread(self._record_error, txid, str(exc))
+        if txid not in self._reported_unproven:  # once per payout, not per round
+            self._reported_unproven.add(txid)
+            log_event(
+                log,
+                logging.WARNING,
+                "payout refused by a node that cannot prove a conflict; waiting, not stopped",
+                txid=txid,
+                reason=exc,
+            )
+
     def _record_error(self, txid: str, error: str) -> None:
         with self.db.write() as conn:
-            payout_store.record_payout_error(conn, txid, error, unix_now())
+            payout = payout_store.record_payout_error(conn, txid, error, unix_now())
+        if payout is not None:
+            self._note_stuck_broadcast(payout)
+
+    def _note_stuck_broadcast(self, payout: Payout) -> None:
+        """A stored payout that still cannot be broadcast after `stuck_broadcast_seconds` or
+        `stuck_broadcast_attempts` failures: shown in /api/health every round it stays so,
+        raised once with notice=WATCH. Nothing changes for it: only the operator decides."""
+        if payout.status != payout_store.SIGNED or payout.first_error_at is None:
+            return
+        failing = max(0, unix_now() - payout.first_error_at)
+        if (
+            failing < self.stuck_broadcast_seconds
+            and payout.attempts < self.stuck_broadcast_attempts
+        ):
+            return
+        self._problem(
+            f"payout {payout.txid} is stuck: {payout.attempts} broadcasts failed over"
+            f" {failing // 60} minutes (teller payout void {payout.txid})"
+        )
+        if payout.txid not in self._reported_unsendable:  # once per payout, not per round
+            self._reported_unsendable.add(payout.txid)
+            log_event(
+                log,
+                logging.ERROR,
+                "payout stuck: it cannot be broadcast; fix the node or void it",
+                watch=True,
+                txid=payout.txid,
+                attempts=payout.attempts,
+                minutes=failing // 60,
+                last_error=payout.last_error,
+            )
 
     def _mark_broadcast(self, txid: str) -> None:
         """Record that the node accepted payout `txid`: the payout and its deposits move on.
@@ -235,7 +342,7 @@ class Sender:
     def _mark_conflicted(self, txid: str, error: str) -> None:
         message = (
             f"payout transaction {txid} can never confirm ({error}); it was not re-sent:"
-            " check the hot wallet and pay this deposit by hand"
+            " check the hot wallet and pay this deposit by hand (teller keeps watching it)"
         )
         with self.db.write() as conn:
             now = unix_now()
@@ -268,6 +375,58 @@ class Sender:
         for payout in await asyncio.to_thread(self._read_broadcast):
             # One payout's garbage answer must not keep the others from being confirmed.
             await self._phase(f"confirm {payout.txid}", self._check_confirmation(payout))
+        for payout in await asyncio.to_thread(self._read_conflicted):
+            await self._phase(f"watch {payout.txid}", self._watch_conflicted(payout))
+
+    def _read_conflicted(self) -> list[Payout]:
+        with self.db.read() as conn:
+            return payout_store.payouts_by_status(conn, payout_store.CONFLICTED)
+
+    async def _watch_conflicted(self, payout: Payout) -> None:
+        """A conflicted payout is asked about for ever: one taken for conflicted on a node
+        that did not know (before teller asked for a proof), or whose conflicting spend the
+        chain later dropped, may still confirm. Then its deposits were paid by it."""
+        if await self.payer.tx_state(payout.txid) is TxState.CONFIRMED:
+            await asyncio.to_thread(self._mark_conflicted_confirmed, payout.txid)
+
+    def _mark_conflicted_confirmed(self, txid: str) -> None:
+        """Payout `txid`, marked conflicted, is in a block: record it confirmed and its
+        deposits done, paid by it (sky_sent = sky_due, the amount it pays each), error cleared.
+
+        One transaction, compare-and-set on `conflicted`: a crash before the commit leaves it
+        conflicted and the next round asks again (a confirmed transaction stays confirmed).
+        Nothing is signed: the deposits were done, and they stay done. Only deposits still
+        pointing at the payout with nothing sent are corrected; one the operator has since
+        paid by hand points at that payment (or records what it sent) and is left alone, but
+        the buyer then got paid twice: that is logged with notice=WATCH either way.
+        """
+        with self.db.write() as conn:
+            now = unix_now()
+            if not payout_store.set_payout_status(
+                conn, txid, payout_store.CONFLICTED, payout_store.CONFIRMED, now
+            ):
+                return  # already settled, or an operator took it over (a void)
+            paid = payout_store.settle_deposits_paid_after_all(conn, txid, now)
+        for deposit in paid:
+            log_event(
+                log,
+                logging.WARNING,
+                "payout marked conflicted confirmed after all: the deposit is paid by it;"
+                " if it was also paid by hand, it was paid twice",
+                watch=True,
+                deposit_id=deposit.deposit_id,
+                txid=txid,
+                sky_sent=deposit.sky_due,
+            )
+        if not paid:
+            log_event(
+                log,
+                logging.WARNING,
+                "payout marked conflicted confirmed after all; none of its deposits was"
+                " waiting on it any more: check them for a double payment",
+                watch=True,
+                txid=txid,
+            )
 
     async def _check_confirmation(self, payout: Payout) -> None:
         state = await self.payer.tx_state(payout.txid)
@@ -315,6 +474,8 @@ class Sender:
             return
         try:
             await self.payer.broadcast(payout.raw_tx)
+        except ConflictNotProven as exc:
+            await self._wait_for_proof(payout.txid, exc)
         except SendTemporary as exc:
             self._problem(f"Send skycoin failed: {exc}")
             await asyncio.to_thread(self._record_error, payout.txid, str(exc))

@@ -31,13 +31,14 @@ import json
 import logging
 import struct
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from typing import TypeVar
 
 from teller.clients.skycoin_node import (
     NodeInfo,
     SkyNodeClient,
     SkyNodeError,
+    SyncProgress,
     TransactionRejected,
     WalletOutputs,
 )
@@ -56,6 +57,7 @@ from teller.coins.sky_tx import (
 )
 from teller.coins.sky_wallet import Wallet
 from teller.errors import (
+    ConflictNotProven,
     InsufficientBalance,
     InvalidValue,
     PayoutDeferred,
@@ -64,7 +66,7 @@ from teller.errors import (
 )
 from teller.logs import log_event
 from teller.money import format_droplets
-from teller.payout.base import Balance, PayoutOutput, SignedPayout, TxState
+from teller.payout.base import Balance, PastPayment, PayoutOutput, SignedPayout, TxState
 from teller.store.models import Payout
 
 log = logging.getLogger("teller.payer.skynode")
@@ -74,6 +76,17 @@ NODE_RULES_SECONDS = 60.0  # how long the node's burn factor and size limit are 
 BALANCE_SECONDS = 2.0  # /api/health is public: at most one balance query per 2 s to the node
 
 T = TypeVar("T")
+
+
+def _not_synced(progress: SyncProgress, connections: int) -> str:
+    """Why the node's chain cannot be taken as the network's ("" when it can)."""
+    if connections == 0 or not progress.peers:
+        return f"has no peers (height {progress.current}): it is not synced"
+    if progress.current < progress.highest:
+        return f"is not synced (height {progress.current} of {progress.highest})"
+    if progress.current == 0:
+        return "has only the genesis block: it is not synced"
+    return ""
 
 
 def payout_inputs(payout: Payout) -> list[str]:
@@ -123,9 +136,14 @@ class SkyNodePayer:
         except SkyNodeError as exc:
             raise SendTemporary(str(exc)) from exc
 
-    def _usable(self, outputs: WalletOutputs, pending: Sequence[Payout]) -> list[Unspent]:
-        """The outputs a new payout may spend (see the module docstring), largest first."""
-        locked = {u for p in pending for u in payout_inputs(p)}
+    def _usable(
+        self, outputs: WalletOutputs, pending: Sequence[Payout], taken: Collection[str] = ()
+    ) -> list[Unspent]:
+        """The outputs a new payout may spend (see the module docstring), largest first.
+
+        `taken`: the outputs locked by stored payouts (store/payouts.py), conflicted ones
+        included; choosing one would only make the payout's store transaction fail."""
+        locked = {u for p in pending for u in payout_inputs(p)} | set(taken)
         # By uxid: an output the node lists twice must be neither counted twice nor spent
         # twice in one transaction (the builder's own check would raise "Duplicate spend").
         found = {o.uxid: o for o in outputs.spendable}
@@ -169,18 +187,21 @@ class SkyNodePayer:
         self._balance = (now, balance)
         return balance
 
-    async def spendable(self, pending: Sequence[Payout]) -> int:
+    async def spendable(self, pending: Sequence[Payout], locked: Collection[str] = ()) -> int:
         """What new payouts may spend: free confirmed outputs plus change on its way back.
 
         The change counts so that a deposit is not called "sold out" only because the
         wallet's coins are in flight; `build_payout` then waits for them (PayoutDeferred).
         """
         outputs = await self._outputs()
-        now = sum(u.droplets for u in self._usable(outputs, pending))
+        now = sum(u.droplets for u in self._usable(outputs, pending, locked))
         return now + self._on_the_way(outputs, pending)
 
     async def build_payout(
-        self, outputs: Sequence[PayoutOutput], pending: Sequence[Payout]
+        self,
+        outputs: Sequence[PayoutOutput],
+        pending: Sequence[Payout],
+        locked: Collection[str] = (),
     ) -> SignedPayout:
         """Sign one transaction paying as many of `outputs` (in order) as can be paid now.
 
@@ -193,7 +214,7 @@ class SkyNodePayer:
             raise InvalidValue("a payout needs at least one output")
         rules = await self._node_rules()
         wallet_outputs = await self._outputs()
-        usable = self._usable(wallet_outputs, pending)
+        usable = self._usable(wallet_outputs, pending, locked)
         budget = sum(u.droplets for u in usable)
         room = max(1, max_payments(max(len(usable), 1), rules.max_transaction_size))
         chosen: list[PayoutOutput] = []
@@ -265,7 +286,9 @@ class SkyNodePayer:
             if status.known:
                 return  # in the pool or in a block already: nothing more to send
             if refusal.spends_missing_inputs:
-                raise SendConflict(refusal.message) from refusal
+                # Raises SendConflict only with the proof; returns if the payout is in a block.
+                await self._prove_conflict(txid, raw_tx, refusal)
+                return
             if txid not in self._refusals_reported:  # once per transaction, not per round
                 self._refusals_reported.add(txid)
                 log_event(
@@ -287,8 +310,92 @@ class SkyNodePayer:
                 node_txid=node_txid,
             )
 
+    async def _prove_conflict(self, txid: str, raw_tx: str, refusal: TransactionRejected) -> None:
+        """Raise SendConflict only if the node proves payout `txid` can never confirm.
+
+        "Unknown txid" plus "unspent output … does not exist" is also what a node answers
+        that was swapped for an empty one, restored from an old snapshot, or is still
+        syncing, while the payout is on the network and confirms (skycoin.md §11). Calling
+        that a conflict stops the deposits for payment by hand: paid twice. So the proof is:
+        the node is synced (it has peers and its head is the highest they know), and each of
+        the payout's inputs that is spent is spent, in a block the node has, by a transaction
+        other than the payout (the node has that transaction in that block). Anything short of
+        that raises ConflictNotProven (a temporary error: the payout stays as it is, the reason
+        is shown in /api/health, and the next round asks again). If an input turns out to be
+        spent by the payout itself and the node now knows it, it returns: nothing to send.
+        """
+        progress = await self._ask(self.client.blockchain_progress())
+        peers = await self._ask(self.client.connections())
+        behind = _not_synced(progress, len(peers))
+        if behind:
+            raise ConflictNotProven(f"payout {txid} unknown to the node, which {behind}: waiting")
+        try:
+            inputs = [ux.hex() for ux in decode_transaction_hex(raw_tx).inputs]
+        except TransactionDecodeError as exc:  # teller's own stored bytes: cannot happen
+            raise ConflictNotProven(f"payout {txid}: stored bytes unreadable: {exc}") from exc
+        proof: list[str] = []
+        for uxid in inputs:
+            out = await self._ask(self.client.uxout(uxid))
+            if out is None:
+                raise ConflictNotProven(
+                    f"payout {txid} unknown to the node, which has never seen its input"
+                    f" {uxid} (height {progress.current}): waiting"
+                )
+            if out.spent_tx is None:
+                continue  # unspent on the node's chain: it proves nothing either way
+            if out.spent_tx == txid:
+                # The payout itself spent it: it is in a block after all.
+                if (await self._ask(self.client.transaction_status(txid))).known:
+                    return
+                raise ConflictNotProven(
+                    f"the node shows input {uxid} spent by payout {txid} but does not know"
+                    " the payout: waiting"
+                )
+            spender = await self._ask(self.client.transaction_status(out.spent_tx))
+            if not (spender.confirmed and spender.block_seq == out.spent_block_seq):
+                raise ConflictNotProven(
+                    f"the node shows input {uxid} of payout {txid} spent by {out.spent_tx},"
+                    f" which it does not show in block {out.spent_block_seq}: waiting"
+                )
+            proof.append(f"{uxid} by {out.spent_tx} in block {out.spent_block_seq}")
+        if not proof:
+            raise ConflictNotProven(
+                f"the node refuses payout {txid} ({refusal.message}) but shows none of its"
+                " inputs spent: waiting"
+            )
+        raise SendConflict(
+            f"{refusal.message}; the node (height {progress.current}, {len(peers)} peer(s))"
+            f" shows spent: {', '.join(proof)}"
+        ) from refusal
+
     async def tx_state(self, txid: str) -> TxState:
         status = await self._ask(self.client.transaction_status(txid))
         if status.confirmed:
             return TxState.CONFIRMED
         return TxState.PENDING if status.known else TxState.UNKNOWN
+
+    async def payments_to(self, address: str) -> list[PastPayment]:
+        """Transactions the node knows (confirmed or pending) paying `address`, each with
+        whether the hot wallet's addresses owned its inputs (sender: imported deposits).
+
+        Asked by the paid address, not by the wallet's: its history is what is searched, and
+        it stays short while the hot wallet's grows with every payout.
+        """
+        found = await self._ask(self.client.transactions_of([address]))
+        mine = set(self.addresses)
+        payments = []
+        for tx in found:
+            paid = sum(o.droplets for o in tx.outputs if o.address == address)
+            if paid == 0:
+                continue  # the address only spent in it, or received nothing
+            ours = [owner in mine for owner in tx.input_owners]
+            payments.append(
+                PastPayment(
+                    txid=tx.txid,
+                    droplets=paid,
+                    confirmed=tx.confirmed,
+                    all_from_wallet=bool(ours) and all(ours),
+                    any_from_wallet=any(ours),
+                )
+            )
+        return payments

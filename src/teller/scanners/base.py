@@ -8,10 +8,13 @@ protocol and nothing of deposits.
 
 How the loop never misses, duplicates or pays an orphaned deposit:
 
-- Confirmations are counted as Bitcoin does: a deposit in the tip block has 1. A block is
-  scanned only once it has `confirmations_required` (0 is taken as 1: the tip), so every
-  output in it is handed on as it is found; an unconfirmed output is simply in a block not
-  scanned yet, and an address bound before that block is scanned is watched in it.
+- `confirmations_required` N keeps the Go teller's meaning: N blocks on top of the deposit's
+  block (its loop waited while `height + N > tip`), which is N + 1 confirmations as Bitcoin
+  counts them (a deposit in the tip block has 1); N = 0 takes the tip block. An operator who
+  switches with the same config file keeps the same safety. A block is scanned only once it
+  has those N + 1 confirmations (`ScanSettings.confirmations`), so every output in it is
+  handed on as it is found; an unconfirmed output is simply in a block not scanned yet, and
+  an address bound before that block is scanned is watched in it.
 - The watched addresses are re-read after a block is fetched and before it is matched: an
   address bound before the block existed (so before anyone could pay it there) is in the set.
 - Deposits are handed to the intake before the block is recorded as scanned. A crash in
@@ -44,6 +47,7 @@ from sqlalchemy import Connection
 
 from teller.clients.chain import Block, ChainClient, ChainOutput, FetchedBlock
 from teller.clock import unix_now
+from teller.config.schema import bitcoin_confirmations
 from teller.deposits.health import ScannerHealth
 from teller.deposits.intake import DepositIntake
 from teller.deposits.states import DONE, check_transition
@@ -64,13 +68,14 @@ ORPHANED_ERROR = "deposit removed from the chain by a reorg before it was paid; 
 class ScanSettings:
     scan_period: float  # seconds between polls once caught up
     initial_scan_height: int  # first block scanned on a fresh database
-    confirmations_required: int  # Bitcoin's count: the tip block has 1; 0 is taken as 1
+    confirmations_required: int  # the Go teller's meaning: blocks on top of the deposit's
     keep_blocks: int = 1000  # scanned block hashes kept for reorg detection
     batch_blocks: int = 25  # blocks scanned between two records of the resume point
 
     @property
     def confirmations(self) -> int:
-        return max(1, self.confirmations_required)
+        """Confirmations a block needs, as Bitcoin counts them (the tip block has 1)."""
+        return bitcoin_confirmations(self.confirmations_required)
 
 
 # How long a binding id below the highest seen is waited for (see `_Watch.in_doubt`): far

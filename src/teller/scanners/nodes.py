@@ -68,7 +68,7 @@ def build_scanners(
         health = ScannerHealth(
             coin_type=coin,
             source=source,
-            confirmations_required=max(1, settings.confirmations_required),
+            confirmations_required=settings.confirmations_required,
         )
         board.scanners[coin] = health
         if source == "node":

@@ -22,6 +22,7 @@ from teller.store.deposits import (
     deposits_by_status,
     errored_deposits,
     find_deposits,
+    held_deposits,
     received_totals,
     sent_total,
 )
@@ -58,6 +59,13 @@ async def counts(parts: Services) -> dict[str, int]:
 async def errored(parts: Services) -> dict[str, Any]:
     """Deposits stopped with an error (done with nothing sent): /api/deposits/errored."""
     return await asyncio.to_thread(_errored, parts)
+
+
+async def held(parts: Services) -> dict[str, Any]:
+    """Deposits the sender does not pay until decided (an imported Go deposit that may have
+    been paid already), each with why (hold_reason) and what it is owed (sky_due, droplets):
+    /api/deposits/held. Released with `teller deposit release DEPOSIT_ID`."""
+    return await asyncio.to_thread(_held, parts)
 
 
 async def orphaned(parts: Services) -> dict[str, Any]:
@@ -112,6 +120,16 @@ def _counts(parts: Services) -> dict[str, int]:
 def _errored(parts: Services) -> dict[str, Any]:
     with parts.db.read() as conn:
         return {"deposits": [deposit_info(d) for d in errored_deposits(conn)]}
+
+
+def _held(parts: Services) -> dict[str, Any]:
+    with parts.db.read() as conn:
+        found = held_deposits(conn)
+    return {
+        "deposits": [
+            deposit_info(d) | {"hold_reason": d.hold_reason, "sky_due": d.sky_due} for d in found
+        ]
+    }
 
 
 def _orphaned(parts: Services) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from teller.services.parts import Services
 
 
 def public_config(parts: Services) -> dict[str, Any]:
-    """The /api/config answer (seed README's fields, plus teller's exact_exchange_rate)."""
+    """The /api/config answer (seed README's fields, plus teller's exact_exchange_rate and
+    confirmations)."""
     cfg = parts.config
     exchanger = cfg.sky_exchanger
     deposits: dict[str, Any] = {}
@@ -22,7 +23,11 @@ def public_config(parts: Services) -> dict[str, Any]:
         rate = exchanger.rate_for(coin)
         deposits[coin.lower()] = {
             "enabled": coin in parts.enabled_coins,
+            # The config value as the Go teller answered it (blocks on top of the deposit's
+            # block), and teller's addition: the same as Bitcoin counts confirmations (N + 1),
+            # which the web page shows.
             "confirmations_required": scanner.confirmations_required,
+            "confirmations": scanner.confirmations,
             "fixed_exchange_rate": rate
             if coin == "SKY"
             else fixed_rate_display(coin, rate, exchanger.max_decimals),

@@ -5,17 +5,22 @@ uses (deposits/intake.py), after the checks below; /dummy/sender/broadcasts and
 /dummy/sender/confirm show and confirm what the dummy payer (payout/dummy.py) sent, and wake
 the sender so it sees the confirmation at once. Parameters arrive as the strings of the
 request's query or form; messages are the original's where it had one.
+
+`announce_mode` logs, when the dummy API starts, a notice=WATCH line if its deposits are paid
+by the real sender (dummy.fake_deposits_pay_real_sky, which config preflight requires then).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from teller.coins import COIN_TYPES
 from teller.deposits.address_files import address_validator
 from teller.errors import BadRequest, NotFound
+from teller.logs import log_event
 from teller.money import format_droplets
 from teller.payout.dummy import DummyPayer
 from teller.services.parts import Services
@@ -23,6 +28,24 @@ from teller.store.models import IncomingDeposit
 
 MAX_N = 2**32 - 1
 MAX_VALUE = 2**256 - 1
+
+log = logging.getLogger("teller.dummy")
+
+
+def announce_mode(parts: Services) -> None:
+    """At start: say loudly when fake deposits are paid with real SKY (the operator allowed it
+    with dummy.fake_deposits_pay_real_sky; config preflight refuses it otherwise)."""
+    dummy = parts.config.dummy
+    if dummy.feeds_real_payer:
+        log_event(
+            log,
+            logging.WARNING,
+            "dummy scanner feeds the real SKY sender: anyone who reaches the dummy API can add"
+            " deposits that the hot wallet pays (dummy.fake_deposits_pay_real_sky = true);"
+            " /dummy/scanner/deposit takes POST only, and no request from a web page",
+            watch=True,
+            dummy_http_addr=dummy.http_addr,
+        )
 
 
 async def receive_deposit(parts: Services, values: Mapping[str, str]) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from teller.coins import COIN_TYPES
 from teller.deposits.states import ALL_STATUSES, WAITING_DEPOSIT
+from teller.services import audit as audit_service
 from teller.services.hd import hd_view
 from teller.services.parts import Services
 from teller.store.deposits import count_by_status, count_errored
@@ -26,6 +27,10 @@ class StoreFigures:
     addresses_remaining: list[tuple[str, int]]  # per coin type
     sender_error: bool
     processor_error: bool
+    # The audit's latest report (in memory, audit/loop.py): findings per kind, and when it
+    # ran; None where the audit is off or has not run in this process.
+    audit_findings: list[tuple[str, int]] | None = None
+    audit_ran_at: int | None = None
 
 
 async def store_figures(parts: Services) -> StoreFigures:
@@ -55,4 +60,6 @@ def _store_figures(parts: Services) -> StoreFigures:
         addresses_remaining=remaining,
         sender_error=bool(board.sender_error),
         processor_error=bool(board.processor_error),
+        audit_findings=audit_service.findings_by_kind(parts),
+        audit_ran_at=audit_service.last_run(parts),
     )

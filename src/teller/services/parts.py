@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from teller.audit.loop import Auditor
 from teller.config.schema import Config
 from teller.deposits.binding import BindService
 from teller.deposits.health import StatusBoard
@@ -29,3 +30,4 @@ class Services:
     pool_coins: frozenset[str]
     quote: QuoteService
     dummy_payer: DummyPayer | None = None
+    audit: Auditor | None = None  # the audit loop (audit/loop.py); None: audit.interval = 0

@@ -22,6 +22,15 @@ from teller.store.tables import deposits as t
 
 FIRST_STATUS = "waiting_decide"
 
+# deposits.hold_reason of a deposit imported from the Go teller in waiting_send without a txid:
+# the Go teller broadcast inside its Bolt transaction, so a crash after the broadcast left
+# exactly this. The sender asks the node for an earlier payment before it pays such a deposit
+# (payout/sender.py); until then it is held, like any deposit with a hold_reason.
+HOLD_CHECK_EARLIER_PAYMENT = (
+    "imported from the Go teller in waiting_send without a txid: the Go teller may have paid it"
+    " before a crash; teller looks for that payment on the chain before paying"
+)
+
 
 class StaleStatus(StoreError):
     """The deposit was not in the expected status: another step got there first."""
@@ -154,14 +163,92 @@ def find_deposits(
 
 
 def unpaid_waiting_send(conn: Connection, limit: int) -> list[Deposit]:
-    """Deposits to pay that no stored payout covers yet, oldest first."""
+    """Deposits to pay that no stored payout covers yet and nothing holds, oldest first."""
     query = (
         select(t)
-        .where(and_(t.c.status == "waiting_send", t.c.payout_txid.is_(None)))
+        .where(
+            and_(
+                t.c.status == "waiting_send",
+                t.c.payout_txid.is_(None),
+                t.c.hold_reason.is_(None),
+            )
+        )
         .order_by(t.c.seq)
         .limit(limit)
     )
     return [_deposit(r) for r in conn.execute(query)]
+
+
+# -- holds: deposits the sender must not pay (see HOLD_CHECK_EARLIER_PAYMENT) -----------------
+
+
+def held_deposits(conn: Connection) -> list[Deposit]:
+    """Deposits held from payment (hold_reason set) that are not done, oldest first."""
+    query = (
+        select(t).where(and_(t.c.hold_reason.is_not(None), t.c.status != "done")).order_by(t.c.seq)
+    )
+    return [_deposit(r) for r in conn.execute(query)]
+
+
+def deposits_to_check(conn: Connection, limit: int) -> list[Deposit]:
+    """Unpaid waiting_send deposits held until the chain is searched for an earlier payment."""
+    query = (
+        select(t)
+        .where(
+            and_(
+                t.c.status == "waiting_send",
+                t.c.payout_txid.is_(None),
+                t.c.hold_reason == HOLD_CHECK_EARLIER_PAYMENT,
+            )
+        )
+        .order_by(t.c.seq)
+        .limit(limit)
+    )
+    return [_deposit(r) for r in conn.execute(query)]
+
+
+def _held_as_read(deposit: Deposit) -> Any:
+    """WHERE: the deposit is still unpaid waiting_send under the hold it was read with."""
+    return and_(
+        t.c.deposit_id == deposit.deposit_id,
+        t.c.status == "waiting_send",
+        t.c.payout_txid.is_(None),
+        t.c.hold_reason == deposit.hold_reason,
+    )
+
+
+def change_hold(conn: Connection, deposit: Deposit, new_reason: str | None, now: int) -> None:
+    """Replace the hold `deposit` was read with (None: it may be paid). Compare-and-set on
+    that hold, its status and no payout: StaleStatus if any of them moved (an operator
+    released it, another sender settled it)."""
+    if deposit.hold_reason is None:
+        raise InvalidValue(f"deposit {deposit.deposit_id} is not held")
+    result = conn.execute(
+        update(t).where(_held_as_read(deposit)).values(hold_reason=new_reason, updated_at=now)
+    )
+    if result.rowcount != 1:
+        raise StaleStatus(f"deposit {deposit.deposit_id} is no longer held as it was read")
+
+
+def settle_held(conn: Connection, deposit: Deposit, txid: str, new_status: str, now: int) -> None:
+    """A held deposit found paid by `txid` (a stored payout row): it points at it, its hold
+    is lifted, sky_sent = sky_due, and it moves to `new_status` (waiting_confirm or done; the
+    caller checked the transition). Compare-and-set as `change_hold`."""
+    if deposit.hold_reason is None:
+        raise InvalidValue(f"deposit {deposit.deposit_id} is not held")
+    result = conn.execute(
+        update(t)
+        .where(_held_as_read(deposit))
+        .values(
+            status=new_status,
+            payout_txid=txid,
+            sky_sent=t.c.sky_due,
+            hold_reason=None,
+            updated_at=now,
+        )
+    )
+    if result.rowcount != 1:
+        raise StaleStatus(f"deposit {deposit.deposit_id} is no longer held as it was read")
 
 
 def deposits_of_payout(conn: Connection, txid: str) -> list[Deposit]:
@@ -234,6 +321,7 @@ def assign_payout(conn: Connection, deposit_ids: list[str], txid: str, now: int)
                 t.c.deposit_id.in_(deposit_ids),
                 t.c.status == "waiting_send",
                 t.c.payout_txid.is_(None),
+                t.c.hold_reason.is_(None),  # a held deposit is never paid
             )
         )
         .values(payout_txid=txid, updated_at=now)

@@ -11,6 +11,10 @@ gets the error. A caller gets its answer only after the transaction holding its 
 committed, so the answer is as durable as a commit of its own. (Savepoints would do the same
 and cost more than the item's own statements on SQLite.)
 
+At shutdown a caller never gets a bare None: an item no writer took raises StoreShuttingDown
+("not written"); one whose writer thread was still running when the event loop cancelled the
+drainer raises it too, saying the write may or may not have been committed.
+
 No timer: a lone item is written at once; under load each transaction carries every item
 that arrived while the previous one was being written.
 """
@@ -41,9 +45,24 @@ class _Slot(Generic[T, R]):
     error: BaseException | None = None
 
 
+class StoreShuttingDown(StoreError):
+    """A group-committed write got no answer because the store is shutting down."""
+
+
+# A slot never taken by a writer (the worker thread could not be started, or the drainer was
+# cancelled before taking it): nothing of it was written.
+NOT_WRITTEN = "store is shutting down: not written"
+# A slot whose writer thread was running when the drainer was cancelled: the thread cannot be
+# stopped and may still commit it, so the caller must not take it as written nor as not.
+OUTCOME_UNKNOWN = "store is shutting down: this write may or may not have been committed"
+
+
 def _outcome(slot: _Slot[T, R]) -> R:
     if slot.error is not None:
         raise slot.error
+    if not slot.done:
+        # Never a bare None: a caller would take it for its result (a bind without an address).
+        raise StoreShuttingDown(NOT_WRITTEN)
     return slot.value  # type: ignore[return-value]
 
 
@@ -91,14 +110,30 @@ class GroupCommit(Generic[T, R]):
         return _outcome(slot)
 
     async def _drain(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            try:
-                await asyncio.to_thread(self._write_in_turn, [slot for slot, _ in batch])
-            finally:
-                for _, future in batch:
-                    if not future.done():  # a caller that went away: its write stands
-                        future.set_result(None)
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    await asyncio.to_thread(self._write_in_turn, [slot for slot, _ in batch])
+                except asyncio.CancelledError:
+                    # Shutdown cancelled this task while the worker thread writes the batch:
+                    # the thread goes on and may commit it, so its callers are told exactly
+                    # that, never handed a result that does not exist.
+                    for slot, future in batch:
+                        if not future.done() and not slot.done:
+                            future.set_exception(StoreShuttingDown(OUTCOME_UNKNOWN))
+                    raise
+                finally:
+                    for _, future in batch:
+                        if not future.done():  # a caller that went away: its write stands
+                            future.set_result(None)  # _outcome raises if it is not settled
+        finally:
+            # Cancelled (or the thread could not start): what was queued meanwhile is never
+            # taken by anyone, so it was not written; its callers must not wait for ever.
+            left, self._waiting = self._waiting, []
+            for _, future in left:
+                if not future.done():
+                    future.set_exception(StoreShuttingDown(NOT_WRITTEN))
 
     def _write_in_turn(self, group: list[_Slot[T, R]]) -> None:
         with self._turn:
@@ -111,7 +146,7 @@ class GroupCommit(Generic[T, R]):
         finally:
             for taken in group:
                 if not taken.done:
-                    taken.error = RuntimeError("not written: its group commit failed")
+                    taken.error = StoreError("not written: its group commit failed")
                     taken.done = True
 
     def _write(self, group: list[_Slot[T, R]]) -> None:

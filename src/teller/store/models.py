@@ -78,6 +78,7 @@ class Deposit(_FromRow):
     order_original: str
     created_at: int
     updated_at: int
+    hold_reason: str | None = None  # not None: held for the operator, never paid until released
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,9 @@ class Payout(_FromRow):
     last_error: str
     created_at: int
     updated_at: int
+    first_error_at: int | None = None  # when a broadcast first failed; None: never
+    kind: str = "payout"  # "payout", "void" (void_of: the payout it voids) or "manual"
+    void_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,9 @@
 - orphaned_deposits: deposits already handed on that a reorg removed from the chain.
 - exchange_orders: orders placed on the exchange for passthrough deposits, each stored under
   its client id before it is placed (DESIGN.md §4).
+- operator_actions: the audit trail of operator actions (teller payout void, teller deposit …).
+- payout_inputs: the outputs each stored payout spends, one row per output: the lock that keeps
+  two payouts from spending one output.
 """
 
 from __future__ import annotations
@@ -78,6 +81,14 @@ payouts = Table(
     Column("last_error", Text, nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # When a broadcast of this payout first failed (NULL: never); with attempts, how long it
+    # has been stuck (payout/sender.py raises notice=WATCH past a threshold).
+    Column("first_error_at", BigInteger, nullable=True),
+    # Operator tools (payout/void.py, services/operator.py): "payout" (teller's own), "void"
+    # (spends a stuck payout's inputs back to the hot wallet; void_of = that payout's txid)
+    # or "manual" (a payment made by hand, recorded by the operator: no raw bytes).
+    Column("kind", String(16), nullable=False, server_default="payout"),
+    Column("void_of", String(64), nullable=True, index=True),
 )
 
 deposits = Table(
@@ -117,6 +128,8 @@ deposits = Table(
     Column("updated_at", BigInteger, nullable=False),
     # Deposits to one address (the HD gap report asks this for every address handed out).
     Index(None, "coin_type", "deposit_address"),
+    # Not NULL: the sender must not pay it until an operator releases it (why, in words).
+    Column("hold_reason", Text, nullable=True),
 )
 
 # Chain scanners (scanners/base.py). The highest scanned block of a coin is its resume point.
@@ -209,4 +222,30 @@ exchange_orders = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     UniqueConstraint("deposit_id", "number"),
+)
+
+# Payout inputs (issue 13): one row per output a payout spends, written in the transaction that
+# stores the payout. The primary key is the lock: a second payout choosing an output already
+# taken fails its transaction, so two senders can never both store a spend of one output.
+# Rows are kept whatever becomes of the payout (store/payouts.py says why).
+payout_inputs = Table(
+    "payout_inputs",
+    metadata,
+    Column("uxid", String(64), primary_key=True),
+    Column("txid", String(64), ForeignKey("payouts.txid"), nullable=False, index=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Operator tools (issue 13, store/operator_actions.py): the audit trail, one row per action an
+# operator took or was refused (who, when, what, on which payout or deposit, how it ended).
+operator_actions = Table(
+    "operator_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(128), nullable=False),  # the OS user (CLI) or "admin-api"
+    Column("action", String(48), nullable=False),  # payout.void, deposit.stop, …
+    Column("target", String(200), nullable=False, index=True),  # a txid or a deposit id
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("outcome", Text, nullable=False, server_default=""),
 )

@@ -1,6 +1,6 @@
 // The admin dashboard: health, address pools, accounting, deposits (by status, searchable),
-// errored deposits and a backup download, from the admin API of the same server, refreshed
-// every few seconds. Amounts are BigInt base units, never floating point.
+// errored deposits, the audit's findings and a backup download, from the admin API of the
+// same server, refreshed every few seconds. Amounts are BigInt base units, never floating point.
 "use strict";
 
 import { TEXT, text } from "./strings.js";
@@ -164,7 +164,7 @@ function renderScanners(health, pools) {
       node_height: scanner.node_height ?? "-",
       scanned_height: scanner.scanned_height ?? "-",
       behind,
-      confirmations: scanner.confirmations_required ?? "-",
+      confirmations: scanner.confirmations ?? "-", // as Bitcoin counts them: the tip block has 1
       orphaned: orphaned ?? "-",
       error: scanner.error || "",
     };
@@ -263,6 +263,32 @@ function renderErrored(deposits) {
   $("errored-none").hidden = deposits.length > 0;
 }
 
+// The audit's latest round (/api/audit): its findings, or "no differences", and each check.
+function renderAudit(report) {
+  const summary = $("audit-summary");
+  const findings = report.findings ?? [];
+  const time = report.ran_at ? new Date(report.ran_at * 1000).toLocaleString() : "";
+  if (!report.enabled) summary.textContent = text("audit_off");
+  else if (!report.ran_at) summary.textContent = text("audit_not_run");
+  else if (findings.length === 0) summary.textContent = text("audit_clean", { time });
+  else summary.textContent = text("audit_differences", { count: findings.length, time });
+  summary.className = findings.length ? "bad" : "muted";
+  $("audit-findings").replaceChildren(...findings.map((finding) => {
+    const row = element("tr", undefined, "row-error");
+    row.dataset.kind = finding.kind;
+    row.append(element("th", finding.kind), element("td", finding.subject),
+      element("td", finding.expected), element("td", finding.found), element("td", finding.detail));
+    return row;
+  }));
+  $("audit-table").classList.toggle("audit-table-empty", findings.length === 0);
+  $("audit-checks").replaceChildren(...(report.checks ?? []).map((check) => {
+    const item = element("li", text("au_check", check));
+    item.dataset.check = check.name;
+    if (check.state === "differences" || check.state === "failed") item.className = "bad";
+    return item;
+  }));
+}
+
 // --- refreshing -----------------------------------------------------------------------------
 
 const SECTIONS = [
@@ -272,6 +298,7 @@ const SECTIONS = [
   ["counts", "api/deposits/counts", renderFilters],
   ["deposits", depositQuery, renderDeposits],
   ["errored", "api/deposits/errored", (answer) => renderErrored(answer.deposits ?? [])],
+  ["audit", "api/audit", renderAudit],
 ];
 
 async function refresh() {

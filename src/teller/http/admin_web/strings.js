@@ -67,6 +67,17 @@ export const TEXT = {
   col_sky_sent: "SKY sent",
   col_txid: "SKY txid",
   col_error: "Error",
+  audit: "Audit: teller's books against the chain and the exchange",
+  audit_clean: "No differences (last round {time}).",
+  audit_differences: "Differences found: {count} (last round {time}). The README's \"When something goes wrong\" says what each means.",
+  audit_off: "The audit is off (audit.interval = 0).",
+  audit_not_run: "The audit has not run in this process yet.",
+  au_kind: "Kind",
+  au_subject: "Subject",
+  au_expected: "Teller's books",
+  au_found: "Outside world",
+  au_detail: "What it may mean",
+  au_check: "{name} [{state}]: {note}",
 };
 
 export function text(key, values = {}) {

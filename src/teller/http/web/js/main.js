@@ -172,11 +172,19 @@ function renderRate() {
   if (showInventory) $("inventory").textContent = t("inventory", { sky: readableDecimal(coins) });
 }
 
+// Confirmations as Bitcoin counts them (the tip block has 1): /api/config's `confirmations`.
+// `confirmations_required` is the config key, blocks on top of the deposit's block (README
+// "Confirmations"), one fewer; a server without the field is read that way.
+function confirmationsOf(coin) {
+  const deposit = coinConfig(coin);
+  return deposit.confirmations ?? Number(deposit.confirmations_required) + 1;
+}
+
 function renderFacts() {
   const config = state.config;
   const facts = [];
   for (const coin of enabledCoins()) {
-    facts.push(tCount("fact_confirmations", coinConfig(coin).confirmations_required, { coin }));
+    facts.push(tCount("fact_confirmations", confirmationsOf(coin), { coin }));
   }
   if (config.max_bound_addrs > 0) facts.push(tCount("fact_max_addresses", config.max_bound_addrs));
   if (isPassthrough()) {

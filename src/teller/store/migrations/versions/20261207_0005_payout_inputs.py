@@ -6,11 +6,13 @@
   (an imported Go `waiting_send` deposit whose earlier payment could not be ruled out).
 - payouts.first_error_at: when a stored payout first failed to broadcast (stuck detection).
 
-Backfill: every payout that is not conflicted locks its stored inputs (payouts.inputs, a JSON
-list). A confirmed payout's inputs are spent on chain and can never be chosen again, so
-locking them is harmless; a signed or broadcast payout's inputs must be locked. A conflicted
-payout can never confirm, so its inputs that are still unspent are free again: not locked.
-Should two stored payouts share an output (the race this table closes), the older keeps it.
+Backfill: every stored payout locks its stored inputs (payouts.inputs, a JSON list), whatever
+its status. A signed or broadcast payout's inputs must be locked; a confirmed payout's are
+spent on chain and can never be chosen again, so locking them is harmless; a conflicted
+payout's still-unspent inputs stay its own until an operator voids it (the void takes the
+locks over), so that a new payout and a void never race for one output. Payouts imported from
+the Go teller have no inputs on record ("[]"): nothing to lock. Should two stored payouts
+share an output (the race this table closes), the older keeps the lock.
 
 Revision ID: 0005
 Revises: 0004
@@ -37,9 +39,7 @@ def upgrade() -> None:
         sa.Column("txid", sa.String(64), nullable=False),
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.PrimaryKeyConstraint("uxid", name="pk_payout_inputs"),
-        sa.ForeignKeyConstraint(
-            ["txid"], ["payouts.txid"], name="fk_payout_inputs_txid_payouts"
-        ),
+        sa.ForeignKeyConstraint(["txid"], ["payouts.txid"], name="fk_payout_inputs_txid_payouts"),
     )
     op.create_index("ix_payout_inputs_txid", "payout_inputs", ["txid"])
     with op.batch_alter_table("deposits") as batch:
@@ -55,7 +55,6 @@ def _backfill_inputs() -> None:
         "payouts",
         sa.column("txid", sa.String),
         sa.column("inputs", sa.Text),
-        sa.column("status", sa.String),
         sa.column("created_at", sa.BigInteger),
     )
     inputs = sa.table(
@@ -65,9 +64,9 @@ def _backfill_inputs() -> None:
         sa.column("created_at", sa.BigInteger),
     )
     rows = conn.execute(
-        sa.select(payouts.c.txid, payouts.c.inputs, payouts.c.created_at)
-        .where(payouts.c.status != "conflicted")
-        .order_by(payouts.c.created_at, payouts.c.txid)
+        sa.select(payouts.c.txid, payouts.c.inputs, payouts.c.created_at).order_by(
+            payouts.c.created_at, payouts.c.txid
+        )
     ).all()
     taken: set[str] = set()
     values: list[dict[str, object]] = []

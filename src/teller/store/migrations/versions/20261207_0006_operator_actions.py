@@ -37,9 +37,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_operator_actions_target", "operator_actions", ["target"])
     with op.batch_alter_table("payouts") as batch:
-        batch.add_column(
-            sa.Column("kind", sa.String(16), nullable=False, server_default="payout")
-        )
+        batch.add_column(sa.Column("kind", sa.String(16), nullable=False, server_default="payout"))
         batch.add_column(sa.Column("void_of", sa.String(64), nullable=True))
         batch.create_index("ix_payouts_void_of", ["void_of"])
 
