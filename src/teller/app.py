@@ -27,6 +27,8 @@ from teller.clients.ethereum import EthereumClient
 from teller.clients.market import Market
 from teller.clients.skycoin_node import SkyNodeClient
 from teller.coins.sky_wallet import WalletError, load_wallet
+from teller.config.admin_auth import AdminCredential, CredentialError, default_token_file
+from teller.config.preflight import split_host_port
 from teller.config.schema import Config
 from teller.deposits.address_files import AddressFileError, read_address_file
 from teller.deposits.binding import BindService
@@ -269,14 +271,66 @@ def build_teller(config: Config, appdir: Path) -> Teller:
             db, config, board, market, sender_waker, passthrough_waker
         )
     teller.auditor = services.audit = build_auditor(config, db, payer, market)
-    teller.listeners = make_listeners(services)
+    teller.listeners = make_listeners(services, admin_credential(config, appdir))
     return teller
 
 
-def make_listeners(services: Services) -> list[Listener]:
+def admin_credential(config: Config, appdir: Path) -> AdminCredential | None:
+    """What the admin server accepts (README "Security"): the token hash and/or token file of
+    the config; with neither, the data directory's admin_token, made with a new token at the
+    first start. None (no credential) only with admin_panel.disable_auth_on_loopback, which
+    preflight allows on a loopback listener only. The token itself is never logged."""
+    admin = config.admin_panel
+    if admin.disable_auth_on_loopback:
+        log_event(
+            log,
+            logging.WARNING,
+            "admin API without a credential (admin_panel.disable_auth_on_loopback): every"
+            " user and program of this machine can read and act on it",
+            host=admin.host,
+        )
+        return None
+    stored = admin.auth_token_hash.get_secret_value()
+    token_file = Path(admin.auth_token_file) if admin.auth_token_file else None
+    if not stored and token_file is None:
+        token_file, made = default_token_file(appdir)
+        log_event(
+            log,
+            logging.INFO,
+            "admin API token made" if made else "admin API token",
+            token_file=str(token_file),
+            use="Authorization: Bearer <the file's token>",
+        )
+    try:
+        return AdminCredential.of(stored, token_file)
+    except CredentialError as exc:
+        raise StartupError([str(exc)]) from exc
+
+
+def _loopback_by_default(name: str, address: str) -> None:
+    """Say so when ":PORT" makes a public listener loopback-only (the Go teller listened on
+    every interface): an operator who meant the internet must write 0.0.0.0:PORT."""
+    try:
+        host = split_host_port(address)[0]
+    except ValueError:
+        return
+    if not host:
+        log_event(
+            log,
+            logging.WARNING,
+            f"{name} {address!r} listens on loopback only: write 0.0.0.0{address} to serve"
+            " every interface",
+            watch=True,
+        )
+
+
+def make_listeners(services: Services, credential: AdminCredential | None) -> list[Listener]:
     config = services.config
     web = config.web
     listeners: list[Listener] = []
+    for name, address in (("web.http_addr", web.http_addr), ("web.https_addr", web.https_addr)):
+        if address:
+            _loopback_by_default(name, address)
     try:
         public = create_public_app(services)
         if web.http_addr:
@@ -306,7 +360,7 @@ def make_listeners(services: Services) -> list[Listener]:
         listeners.append(
             Listener(
                 "admin_panel.host",
-                create_admin_app(services),
+                create_admin_app(services, credential),
                 bind_socket("admin_panel.host", admin_host),
             )
         )

@@ -37,6 +37,7 @@ drawn here; this module is the bottom of the import order, imported by every roo
     ├── InvalidType (+TypeError)     a value of the wrong type handed to the store
     ├── InternalError (+RuntimeError) a state that the code rules out: a bug, logged as one
     ├── ConfigError            [config] the config file or environment cannot run teller
+    ├── CredentialError        [config.admin_auth] an admin token, token file or hash unusable
     ├── StartupError           [app] teller cannot start (one line per problem)
     ├── ListenError            [http.servers] a listen address cannot be bound
     ├── AddressFileError       [deposits.address_files] an address pool file is unusable

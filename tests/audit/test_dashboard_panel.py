@@ -43,7 +43,7 @@ def test_the_audit_panel_shows_no_differences_then_a_finding(
         }
     )
     tel.wait_for(lambda: tel.admin_get("/api/audit")["ran_at"], what="a first audit round")
-    page = open_page(tel.admin + "/")
+    page = open_page(tel.admin + "/", admin_token=tel.admin_token)
     expect(page.locator("#audit-summary")).to_contain_text("No differences")
     expect(page.locator("#audit-findings tr")).to_have_count(0)
     expect(page.locator("#audit-checks li[data-check=exchange_orders]")).to_contain_text(

@@ -98,6 +98,12 @@ class TellerProcess:
                 setattr(self, name, f"http://{addresses[key]}")
                 self.env[variable] = addresses[key]
 
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The admin credential: the token teller made in its data directory at first start."""
+        token = (self.datadir / "admin_token").read_text().strip()
+        return {"Authorization": f"Bearer {token}"}
+
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a crash or power cut."""
         assert self.proc is not None

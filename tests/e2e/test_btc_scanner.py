@@ -65,8 +65,8 @@ def on_chain(t: TellerProcess, node: LitecoinNode, tmp_path: Path, keys: list[Ke
     )
 
 
-def get(url: str, **params: str) -> Any:
-    response = httpx.get(url, params=params, timeout=10)
+def get(url: str, headers: dict[str, str] | None = None, **params: str) -> Any:
+    response = httpx.get(url, params=params, headers=headers, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -110,7 +110,7 @@ def test_bind_pay_mine_done(
         lambda: get(f"{t.public}/api/status", skyaddr=BUYERS[0])["statuses"][0]["status"] == "done",
         "the deposit to be paid",
     )
-    deposits = get(f"{t.admin}/api/deposits")["deposits"]
+    deposits = get(f"{t.admin}/api/deposits", t.admin_headers)["deposits"]
     assert [(d["deposit_id"], d["deposit_value"], d["sky_sent"]) for d in deposits] == [
         (f"{txid}:0", 12_345_678, 61_728_000)  # 0.12345678 BTC at 500 SKY/BTC, 3 decimals
     ]
@@ -120,7 +120,7 @@ def test_bind_pay_mine_done(
     assert (health["confirmations_required"], health["confirmations"]) == (1, 2)
     config = get(f"{t.public}/api/config")["deposits"]["btc"]
     assert (config["confirmations_required"], config["confirmations"]) == (1, 2)
-    scanner = get(f"{t.admin}/api/deposit-addresses")["BTC"]["scanner"]
+    scanner = get(f"{t.admin}/api/deposit-addresses", t.admin_headers)["BTC"]["scanner"]
     assert (scanner["node_height"], scanner["orphaned_deposits"]) == (node.height(), 0)
     assert t.stop() == 0
 
@@ -158,11 +158,14 @@ def test_kill_9_mid_scan_then_every_deposit_is_paid_once(
     assert seen < end  # killed mid-scan
     t.start()
     wait_for(
-        lambda: len(get(f"{t.admin}/api/deposits", status="done")["deposits"]) == len(paid),
+        lambda: (
+            len(get(f"{t.admin}/api/deposits", t.admin_headers, status="done")["deposits"])
+            == len(paid)
+        ),
         "every deposit done",
         seconds=40,
     )
-    deposits = get(f"{t.admin}/api/deposits")["deposits"]
+    deposits = get(f"{t.admin}/api/deposits", t.admin_headers)["deposits"]
     assert {d["deposit_id"]: d["deposit_value"] for d in deposits} == paid
     sent = [o for b in get(f"{t.dummy}/dummy/sender/broadcasts") for o in b["outputs"]]
     assert len(sent) == len(paid)  # one payout output per deposit: none paid twice

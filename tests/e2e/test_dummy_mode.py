@@ -106,7 +106,7 @@ def test_bind_deposit_pay_confirm_then_survive_sigkill(teller_process: TellerPro
     assert paid_to(t, BUYER_2) == ["200.000000"]
     assert paid_to(t, BUYER_1) == ["61.728000"]
 
-    accounting = httpx.get(f"{t.admin}/api/accounting").json()
+    accounting = httpx.get(f"{t.admin}/api/accounting", headers=t.admin_headers).json()
     assert accounting == {
         "sent": "261.728000",
         "received": {"BTC": "0.12345678", "ETH": "2.000000000000000000", "SKY": "0.000000"},

@@ -61,7 +61,9 @@ class ExchangeProcess(SimulatorProcess):
 
 
 def _deposits(t: TellerProcess) -> dict[str, dict[str, Any]]:
-    found = httpx.get(f"{t.admin}/api/deposits", timeout=10).json()["deposits"]
+    found = httpx.get(f"{t.admin}/api/deposits", headers=t.admin_headers, timeout=10).json()[
+        "deposits"
+    ]
     return {d["deposit_id"]: d for d in found}
 
 

@@ -66,7 +66,7 @@ def cli(t: TellerProcess, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def admin(t: TellerProcess, path: str) -> Any:
-    response = httpx.get(t.admin + path)
+    response = httpx.get(t.admin + path, headers=t.admin_headers)
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -137,11 +137,20 @@ class RunningTeller:
     ca: trustme.CA | None = None
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10.0))
     error_log: _ErrorLog | None = None
+    admin_token: str = ""  # the data directory's admin_token ("" with auth off)
 
     def __post_init__(self) -> None:
         if self.ca is not None:
             self.http.close()
             self.http = httpx.Client(timeout=10.0, verify=self.ssl_context())
+        # `http` is the operator's client: it sends the admin credential on every request
+        # (the public and dummy servers ignore it); tests of the credential use their own.
+        if self.admin_token:
+            self.http.headers["Authorization"] = f"Bearer {self.admin_token}"
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
 
     def ssl_context(self) -> ssl.SSLContext:
         """A client TLS context trusting the test CA that signed teller's certificate."""
@@ -419,6 +428,7 @@ class TellerLauncher:
             thread.stop()
             raise RuntimeError(f"teller did not start: {thread.error!r}")
         addresses = built.addresses()
+        token_file = directory / "data" / "admin_token"
         running = RunningTeller(
             teller=built,
             config=config,
@@ -431,6 +441,7 @@ class TellerLauncher:
             https=f"https://{addresses['web.https_addr']}" if https else None,
             ca=ca,
             error_log=self.error_log,
+            admin_token=token_file.read_text().strip() if token_file.exists() else "",
         )
         self.started.append((thread, running))
         return running

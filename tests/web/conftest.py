@@ -90,12 +90,15 @@ OpenPage = Callable[..., Page]
 
 @pytest.fixture
 def open_page(browser: Browser) -> Iterator[OpenPage]:
-    """open_page(url, phone=False, clipboard=False) -> a new page in its own context, once
-    the page has rendered what it first loads (it then marks <body data-ready>)."""
+    """open_page(url, phone=False, clipboard=False, admin_token=None) -> a new page in its own
+    context, once the page has rendered what it first loads (it then marks <body
+    data-ready>); with admin_token, the admin dashboard's sign-in form is filled in first."""
     contexts: list[BrowserContext] = []
     problems = PageProblems()
 
-    def open_(url: str, *, phone: bool = False, clipboard: bool = False) -> Page:
+    def open_(
+        url: str, *, phone: bool = False, clipboard: bool = False, admin_token: str | None = None
+    ) -> Page:
         options: dict[str, Any] = {"viewport": PHONE if phone else DESKTOP}
         if phone:
             options.update(is_mobile=True, has_touch=True, device_scale_factor=2)
@@ -108,12 +111,21 @@ def open_page(browser: Browser) -> Iterator[OpenPage]:
         problems.watch(page)
         page.goto(url)
         page.wait_for_selector("body[data-ready=true]", state="attached")  # first render done
+        if admin_token is not None:
+            sign_in(page, admin_token)
         return page
 
     yield open_
     for context in contexts:
         context.close()
     assert not problems.messages, "\n".join(problems.messages)
+
+
+def sign_in(page: Page, token: str) -> None:
+    """Sign in to the admin dashboard as an operator does: the token in the form."""
+    page.locator("#token").fill(token)
+    page.locator("#login-form button[type=submit]").click()
+    page.wait_for_selector("body[data-signed-in=true]", state="attached")
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from tests.http.running_teller import SKY_A, SKY_B, RunningTeller
 
-from .conftest import EXPECT_TIMEOUT_MS, OpenPage, TellerLauncher, screenshot
+from .conftest import EXPECT_TIMEOUT_MS, OpenPage, TellerLauncher, screenshot, sign_in
 
 expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
@@ -39,7 +39,7 @@ def busy(launcher: TellerLauncher) -> RunningTeller:
 def test_dashboard_shows_health_pools_accounting_and_errors(
     busy: RunningTeller, open_page: OpenPage
 ) -> None:
-    page = open_page(busy.admin + "/")
+    page = open_page(busy.admin + "/", admin_token=busy.admin_token)
     response = page.request.get(busy.admin + "/")
     assert "default-src 'none'" in response.headers["content-security-policy"]
 
@@ -61,13 +61,54 @@ def test_dashboard_shows_health_pools_accounting_and_errors(
     expect(errored.first).to_contain_text("Skycoin send amount is 0")
     screenshot(page, "admin-desktop")
 
-    phone = open_page(busy.admin + "/", phone=True)
+    phone = open_page(busy.admin + "/", phone=True, admin_token=busy.admin_token)
     expect(phone.locator("#deposits tr")).to_have_count(3)
     screenshot(phone, "admin-phone")
 
 
-def test_search_filter_and_auto_refresh(busy: RunningTeller, open_page: OpenPage) -> None:
+def test_the_dashboard_asks_for_the_token_and_keeps_it_in_the_tab_only(
+    busy: RunningTeller, open_page: OpenPage, tmp_path: Path
+) -> None:
+    """Issue 14: the admin API needs a credential; the page asks for the token, keeps it in
+    sessionStorage (no cookie: no other page can act through the browser) and sends it as
+    Authorization: Bearer with every call, the backup (a POST) too."""
     page = open_page(busy.admin + "/")
+    expect(page.locator("#login")).to_be_visible()
+    expect(page.locator("#dashboard")).to_be_hidden()
+    screenshot(page, "admin-sign-in")
+
+    page.locator("#token").fill("not-the-token")
+    page.locator("#login-form button[type=submit]").click()
+    expect(page.locator("#login-error")).to_contain_text("The token was refused")
+    expect(page.locator("#dashboard")).to_be_hidden()
+
+    sign_in(page, busy.admin_token)
+    expect(page.locator("#deposits tr")).to_have_count(3)
+    assert page.context.cookies() == []
+    stored = page.evaluate("sessionStorage.getItem('teller-admin-token')")
+    assert stored == busy.admin_token
+
+    with page.expect_download() as waiting:  # an action: POST /api/backup with the token
+        page.locator("#backup").click()
+    saved = tmp_path / waiting.value.suggested_filename
+    waiting.value.save_as(saved)
+    assert saved.read_bytes()[:16] == b"SQLite format 3\x00"
+
+    page.reload()  # the same tab keeps the token
+    page.wait_for_selector("body[data-signed-in=true]", state="attached")
+    expect(page.locator("#deposits tr")).to_have_count(3)
+
+    page.locator("#sign-out").click()
+    expect(page.locator("#login")).to_be_visible()
+    expect(page.locator("#dashboard")).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('teller-admin-token')") is None
+
+    other_tab = open_page(busy.admin + "/")  # a new context: nothing kept
+    expect(other_tab.locator("#login")).to_be_visible()
+
+
+def test_search_filter_and_auto_refresh(busy: RunningTeller, open_page: OpenPage) -> None:
+    page = open_page(busy.admin + "/", admin_token=busy.admin_token)
     rows = page.locator("#deposits tr")
     expect(rows).to_have_count(3)
 
@@ -100,7 +141,7 @@ def test_search_filter_and_auto_refresh(busy: RunningTeller, open_page: OpenPage
 def test_backup_button_downloads_the_database(
     busy: RunningTeller, open_page: OpenPage, tmp_path: Path
 ) -> None:
-    page = open_page(busy.admin + "/")
+    page = open_page(busy.admin + "/", admin_token=busy.admin_token)
     with page.expect_download() as waiting:
         page.locator("#backup").click()
     download = waiting.value

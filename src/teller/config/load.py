@@ -281,6 +281,9 @@ def _with_resolved_paths(config: Config, base_dir: Path) -> Config:
             "sky_addresses": resolve(config.sky_addresses),
             "btc_rpc": config.btc_rpc.model_copy(update={"cert": resolve(config.btc_rpc.cert)}),
             "sky_exchanger": exchanger.model_copy(update={"wallet": resolve(exchanger.wallet)}),
+            "admin_panel": config.admin_panel.model_copy(
+                update={"auth_token_file": resolve(config.admin_panel.auth_token_file)}
+            ),
             "web": web.model_copy(
                 update={
                     "static_dir": resolve(web.static_dir),

@@ -25,6 +25,13 @@ from urllib.parse import urlsplit
 from teller.coins import COIN_TYPES
 from teller.coins.btc import NETWORKS as BTC_NETWORKS
 from teller.coins.btc import SATOSHIS_PER_BTC
+from teller.config.admin_auth import (
+    CredentialError,
+    hash_problem,
+    host_name_problem,
+    is_loopback_host,
+    read_token_file,
+)
 from teller.config.durations import format_duration
 from teller.config.schema import BUY_METHOD_PASSTHROUGH, BUY_METHODS, Config
 from teller.money import SKY_DECIMALS, AmountError, parse_rate, sky_droplets_for_satoshis
@@ -54,6 +61,7 @@ def validation_problems(config: Config, *, check_network: bool = True) -> list[s
         _duration_problems,
         _database_url_problems,
         _dummy_problems,
+        _admin_auth_problems,
     ]
     problems = [problem for rule in rules for problem in rule(config)]
     if check_network:
@@ -307,6 +315,46 @@ def _database_url_problems(config: Config) -> Iterator[str]:
 
 
 FAKE_DEPOSITS_KEY = "dummy.fake_deposits_pay_real_sky"
+LOOPBACK_LISTEN_HOST = "127.0.0.1"
+NO_AUTH_KEY = "admin_panel.disable_auth_on_loopback"
+
+
+def _admin_auth_problems(config: Config) -> Iterator[str]:
+    """The admin credential (config/admin_auth.py) and the Host allow-lists."""
+    admin = config.admin_panel
+    stored = admin.auth_token_hash.get_secret_value()
+    if stored and (problem := hash_problem(stored)):
+        yield f"admin_panel.auth_token_hash {problem}"
+    if admin.auth_token_file:
+        try:
+            read_token_file(Path(admin.auth_token_file))
+        except CredentialError as exc:
+            yield str(exc)
+    if admin.disable_auth_on_loopback:
+        if stored or admin.auth_token_file:
+            yield (
+                f"{NO_AUTH_KEY} = true turns the admin credential off, but"
+                " admin_panel.auth_token_hash or auth_token_file is set: choose one"
+            )
+        try:
+            host = listen_host(split_host_port(admin.host)[0])
+        except ValueError:
+            pass  # reported by _listen_address_problems
+        else:
+            if not is_loopback_host(host):
+                yield (
+                    f"{NO_AUTH_KEY} = true is only allowed when admin_panel.host listens on"
+                    f" loopback (127.0.0.1, ::1, localhost or :PORT), got {admin.host!r}:"
+                    " anyone who reaches it could read the database. Set a credential instead"
+                    " (README: Security)"
+                )
+    for key, names in (
+        ("admin_panel.allowed_hosts", admin.allowed_hosts),
+        ("dummy.allowed_hosts", config.dummy.allowed_hosts),
+    ):
+        for name in names:
+            if problem := host_name_problem(name):
+                yield f"{key}: {problem}"
 
 
 def _dummy_problems(config: Config) -> Iterator[str]:
@@ -351,9 +399,17 @@ def _sky_rpc_connect_problems(config: Config) -> Iterator[str]:
         yield f"sky_rpc.address connect failed: dial tcp {config.sky_rpc.address}: {reason}"
 
 
+def listen_host(host: str) -> str:
+    """The interface a listener written with `host` binds: ":PORT" (host "") is loopback,
+    127.0.0.1, not every interface (the Go teller's meaning); every interface only when the
+    operator writes it, 0.0.0.0 or [::]. The one place this rule lives."""
+    return host or LOOPBACK_LISTEN_HOST
+
+
 def split_host_port(address: str) -> tuple[str, int]:
-    """Split "host:port" (or "[v6]:port", or ":port" = every interface: host ""); ValueError
-    if the address is not one. The one parser of listen and dial addresses in teller."""
+    """Split "host:port" (or "[v6]:port", or ":port": host "", which listen_host makes
+    loopback); ValueError if the address is not one. The one parser of listen and dial
+    addresses in teller."""
     host, separator, port = address.rpartition(":")
     if not separator or not re.fullmatch(r"\d{1,5}", port) or int(port) > 65535:
         raise ValueError(f"{address!r} is not host:port")

@@ -286,7 +286,17 @@ class WebConfig(_Section):
 
 
 class AdminPanelConfig(_Section):
-    host: ConfigStr = "127.0.0.1:7711"
+    host: ConfigStr = "127.0.0.1:7711"  # ":7711" listens on loopback; 0.0.0.0:7711 everywhere
+    # teller's own (README "Security"): every request of the admin API carries a token
+    # (Authorization: Bearer). Without a key below, teller makes DIR/admin_token at its first
+    # start and accepts the token in it.
+    auth_token_file: ConfigStr = ""  # a file holding the token (first line)
+    auth_token_hash: ConfigSecret = SecretStr("")  # "sha256:<hex>" or "pbkdf2_sha256:…"
+    # true: no credential at all; refused unless `host` is a loopback address.
+    disable_auth_on_loopback: ConfigBool = False
+    # Host header names accepted besides the listen host, localhost, 127.0.0.1 and ::1
+    # (against DNS rebinding).
+    allowed_hosts: ConfigStrList = Field(default_factory=list)
 
 
 class DummyConfig(_Section):
@@ -299,6 +309,8 @@ class DummyConfig(_Section):
     # reaches dummy.http_addr make deposits the hot wallet pays; teller refuses to start so
     # unless this says it is meant (a test setup paying from a test chain's node).
     fake_deposits_pay_real_sky: ConfigBool = False
+    # teller's own: Host header names accepted besides the listen host and loopback names.
+    allowed_hosts: ConfigStrList = Field(default_factory=list)
 
     @property
     def all_dummy(self) -> bool:

@@ -1,6 +1,7 @@
 """The admin (monitoring) server on admin_panel.host: addresses, deposits, accounting, backup.
 
-It has no authentication, as in the original: bind it to localhost or a private network.
+Unlike the original's, every request needs the admin credential and a Host name of this
+server (http/admin_guard.py; README "Security"), except the dashboard's own files.
 Routes only: each makes one call to a service (services/) and turns its answer into JSON,
 a file or plain text; errors (TellerError) become plain-text answers (http/responses.py).
 """
@@ -14,7 +15,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
+from teller.config.admin_auth import AdminCredential
+from teller.http.admin_guard import AdminAuth, HostAllowList, allowed_host_names
 from teller.http.metrics import render_metrics
+from teller.http.middleware import SecurityHeaders
 from teller.http.pages import ADMIN_WEB_DIR, page_files
 from teller.http.public import WebMount
 from teller.http.responses import IndentedJSON, create_app
@@ -162,7 +166,14 @@ def admin_router(services: Services) -> APIRouter:
     return router
 
 
-def create_admin_app(services: Services) -> FastAPI:
+def dashboard_paths() -> frozenset[str]:
+    """The URL paths of the dashboard's own files, served without the credential."""
+    return frozenset({"/"} | {f"/{p.name}" for p in ADMIN_WEB_DIR.iterdir() if p.is_file()})
+
+
+def create_admin_app(services: Services, credential: AdminCredential | None) -> FastAPI:
+    """The admin server; `credential` None only with admin_panel.disable_auth_on_loopback
+    (preflight refuses it unless admin_panel.host is loopback)."""
     app = create_app("teller admin API")
     router = admin_router(services)
     app.include_router(router)
@@ -170,4 +181,14 @@ def create_admin_app(services: Services) -> FastAPI:
     api_paths = frozenset(r.path for r in router.routes if isinstance(r, APIRoute))
     files = page_files(ADMIN_WEB_DIR, shipped=True)
     app.router.routes.append(WebMount("/", files, api_paths, name="dashboard"))
+    # add_middleware wraps what is already there: the last added is the outermost.
+    if credential is not None:
+        app.add_middleware(AdminAuth, credential=credential, open_paths=dashboard_paths())
+    admin = services.config.admin_panel
+    app.add_middleware(
+        HostAllowList,
+        names=allowed_host_names(admin.host, admin.allowed_hosts),
+        key="admin_panel.allowed_hosts",
+    )
+    app.add_middleware(SecurityHeaders)
     return app

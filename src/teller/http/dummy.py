@@ -8,7 +8,8 @@ The two calls that change state (deposit, confirm) answer GET, as the seed READM
 them, only in all-dummy mode (dummy.scanner and dummy.sender both on: nothing real at
 stake). Otherwise they are POST only, and a request a browser sent for a web page (it has an
 Origin header) is refused: a page the operator opens must not be able to add a deposit that a
-real sender pays (a GET or a form POST needs no CORS preflight).
+real sender pays (a GET or a form POST needs no CORS preflight). A request whose Host is
+not one of this server's names is refused (http/admin_guard.py: no DNS rebinding).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from teller.errors import BadRequest, Forbidden, UnsupportedMedia
+from teller.http.admin_guard import HostAllowList, allowed_host_names
+from teller.http.middleware import SecurityHeaders
 from teller.http.responses import IndentedJSON, create_app, text_error
 from teller.services import dummy
 from teller.services.parts import Services
@@ -116,4 +119,13 @@ def create_dummy_app(services: Services) -> FastAPI:
     dummy.announce_mode(services)
     app = create_app("teller dummy API")
     app.include_router(dummy_router(services))
+    # Only this server's own Host names (no DNS rebinding), then the security headers
+    # (nosniff) on every answer; the last added is the outermost.
+    config = services.config.dummy
+    app.add_middleware(
+        HostAllowList,
+        names=allowed_host_names(config.http_addr, config.allowed_hosts),
+        key="dummy.allowed_hosts",
+    )
+    app.add_middleware(SecurityHeaders)
     return app

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import uvicorn
 from fastapi import FastAPI
 
-from teller.config.preflight import split_host_port
+from teller.config.preflight import listen_host, split_host_port
 from teller.errors import TellerError
 
 
@@ -65,7 +65,7 @@ class Listener:
 
 def bind_socket(name: str, address: str) -> socket.socket:
     host, port = split_host_port(address)
-    host = host or "0.0.0.0"  # ":port" listens on every interface
+    host = listen_host(host)  # ":port" is loopback; every interface only when written
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, kind, proto, _, sockaddr = infos[0]

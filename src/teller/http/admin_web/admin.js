@@ -1,6 +1,9 @@
 // The admin dashboard: health, address pools, accounting, deposits (by status, searchable),
 // errored deposits, the audit's findings and a backup download, from the admin API of the
 // same server, refreshed every few seconds. Amounts are BigInt base units, never floating point.
+// Every API call sends the admin token as "Authorization: Bearer" (never a cookie, so no other
+// page can make the browser act for the operator); the token is asked for when the API answers
+// 401 and kept in sessionStorage: this tab only, gone when it closes or on "Sign out".
 "use strict";
 
 import { TEXT, text } from "./strings.js";
@@ -24,14 +27,73 @@ const SCANNER_COLUMNS = ["coin", "source", "reachable", "node_height", "scanned_
 // Integer amount fields that may exceed 2^53 (wei): read as strings, then BigInt.
 const BIG_FIELDS = /("(?:deposit_value|sky_sent|value|sky_bought|deposit_value_spent)":\s*)(-?\d+)/g;
 
+const TOKEN_KEY = "teller-admin-token";
+
 const $ = (id) => document.getElementById(id);
 const state = { status: "", search: "", timer: 0, loading: false };
 
+class Unauthorized extends Error {}
+
+function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+async function call(path, options = {}) {
+  const response = await fetch(path, { cache: "no-store", ...options, headers: authHeaders() });
+  if (response.status === 401) throw new Unauthorized((await response.text()).trim());
+  if (!response.ok) throw new Error((await response.text()).trim() || `HTTP ${response.status}`);
+  return response;
+}
+
 async function getJSON(path) {
-  const response = await fetch(path, { cache: "no-store" });
-  const body = await response.text();
-  if (!response.ok) throw new Error(body.trim() || `HTTP ${response.status}`);
+  const body = await (await call(path)).text();
   return JSON.parse(body.replace(BIG_FIELDS, '$1"$2"'));
+}
+
+// --- signing in -----------------------------------------------------------------------------
+
+function showLogin(message) {
+  clearTimeout(state.timer);
+  $("dashboard").hidden = true;
+  $("sign-out").hidden = true;
+  $("login").hidden = false;
+  $("login-error").textContent = message;
+  delete document.body.dataset.signedIn;
+  $("token").focus();
+}
+
+function signIn(event) {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
+  $("token").value = "";
+  refresh();
+}
+
+function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  showLogin("");
+}
+
+// The backup is a POST with the token (a plain link could not send it), saved from a blob.
+async function downloadBackup() {
+  $("backup-error").textContent = "";
+  try {
+    const response = await call("api/backup", { method: "POST" });
+    const disposition = response.headers.get("content-disposition") ?? "";
+    const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? "teller-backup.db";
+    const url = URL.createObjectURL(await response.blob());
+    const link = element("a");
+    link.href = url;
+    link.download = name;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  } catch (error) {
+    if (error instanceof Unauthorized) showLogin(text("login_refused", { error: error.message }));
+    else $("backup-error").textContent = text("backup_error", { error: error.message });
+  }
 }
 
 function formatUnits(value, decimals) {
@@ -306,6 +368,19 @@ async function refresh() {
   state.loading = true;
   const results = await Promise.allSettled(SECTIONS.map(([, path]) =>
     getJSON(typeof path === "function" ? path() : path)));
+  const refused = results.find((r) => r.status === "rejected" && r.reason instanceof Unauthorized);
+  if (refused) {
+    const hadToken = Boolean(sessionStorage.getItem(TOKEN_KEY));
+    sessionStorage.removeItem(TOKEN_KEY);
+    showLogin(hadToken ? text("login_refused", { error: refused.reason.message }) : "");
+    state.loading = false;
+    document.body.dataset.ready = "true"; // first render done: the sign-in form
+    return;
+  }
+  $("login").hidden = true;
+  $("dashboard").hidden = false;
+  $("sign-out").hidden = !sessionStorage.getItem(TOKEN_KEY);
+  document.body.dataset.signedIn = "true";
   const errors = [];
   results.forEach((result, i) => {
     const [name, , render] = SECTIONS[i];
@@ -335,6 +410,9 @@ function start() {
     return cell;
   }));
   $("refresh").addEventListener("click", refresh);
+  $("login-form").addEventListener("submit", signIn);
+  $("sign-out").addEventListener("click", signOut);
+  $("backup").addEventListener("click", downloadBackup);
   $("auto-refresh").addEventListener("change", () => {
     if ($("auto-refresh").checked) refresh();
     else clearTimeout(state.timer);
