@@ -7,6 +7,7 @@ import getpass
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -208,3 +209,54 @@ def test_operator_commands_act_once_refuse_clearly_and_exit_0_1_2(tmp_path: Path
         ("deposit.stop", "done"),
     ]
     assert {a.actor for a in actions} == {getpass.getuser()}
+
+
+def test_admin_token_prints_a_token_and_its_hash() -> None:
+    from teller.config.admin_auth import AdminCredential, StoredHash
+
+    result = run("admin", "token")
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.splitlines()[0].rsplit(" ", 1)[1]
+    stored = result.stdout.splitlines()[1].split('"')[1]
+    assert len(token) >= 43 and stored.startswith("sha256:")
+    assert AdminCredential([StoredHash(stored)]).accepts(token)
+    assert run("admin", "token").stdout != result.stdout  # a new one each time
+
+
+def test_admin_token_file_is_private_and_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "admin.token"
+    made = run("admin", "token", "--file", str(path))
+    assert made.returncode == 0, made.stderr
+    token = path.read_text().strip()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert token not in made.stdout and f'auth_token_file = "{path}"' in made.stdout
+    again = run("admin", "token", "--file", str(path))
+    assert (again.returncode, path.read_text().strip()) == (1, token)
+    assert "exists" in again.stderr
+
+
+def test_admin_token_password_prints_a_pbkdf2_hash() -> None:
+    from teller.config.admin_auth import AdminCredential, StoredHash
+
+    password = "a long passphrase of the operator"
+    result = subprocess.run(
+        [*TELLER, "admin", "token", "--password"],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    stored = result.stdout.split('"')[1]
+    assert stored.startswith("pbkdf2_sha256:600000:") and password not in result.stdout
+    assert AdminCredential([StoredHash(stored)]).accepts(password)
+    short = subprocess.run(
+        [*TELLER, "admin", "token", "--password"],
+        input="short\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert short.returncode == 1 and "at least 16 characters" in short.stderr

@@ -9,6 +9,7 @@ teller payout void TXID [--no-wait]    void a stuck payout; its deposits are pai
 teller deposit record-payment ID TXID  record a payment made by hand (checked on the node)
 teller deposit release ID              a held deposit goes on to be paid
 teller deposit stop ID --reason TEXT   a deposit ends, never paid
+teller admin token [--file PATH | --password]   a new admin API token and its config line
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(import_bolt, suppress=True)
     _operator_commands(commands)
+    _admin_commands(commands)
     addresses = commands.add_parser("addresses", help="generate deposit addresses")
     coins = addresses.add_subparsers(dest="coin", required=True)
     btc = coins.add_parser("btc", help="BTC addresses from a seed (Skycoin's key chain)")
@@ -75,6 +77,65 @@ def build_parser() -> argparse.ArgumentParser:
     eth.add_argument("count", type=int, help="how many addresses")
     eth.add_argument("--json", action="store_true", help='print {"eth_addresses": [...]}')
     return parser
+
+
+def _admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    admin = commands.add_parser("admin", help="the admin API's credential")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    token = admin_commands.add_parser(
+        "token",
+        help="print a new admin token and the auth_token_hash line for the config",
+        description="Without options: a new random token and its hash for"
+        " admin_panel.auth_token_hash. --file: write the new token to a new file (mode 0600)"
+        " for admin_panel.auth_token_file. --password: read a password from stdin and print"
+        " its PBKDF2 hash instead.",
+    )
+    choice = token.add_mutually_exclusive_group()
+    choice.add_argument("--file", type=Path, help="write the new token to this new file")
+    choice.add_argument(
+        "--password", action="store_true", help="hash a password read from stdin (PBKDF2)"
+    )
+
+
+def cmd_admin_token(args: argparse.Namespace) -> int:
+    """`teller admin token`: the credential of README "Security"; teller stores no plain
+    token in the config, only in a file readable by its owner or as a hash."""
+    from getpass import getpass
+
+    from teller.config.admin_auth import (
+        MIN_TOKEN_LENGTH,
+        new_token,
+        pbkdf2_hash,
+        sha256_hash,
+        write_token_file,
+    )
+
+    if args.password:
+        password = getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline()
+        password = password.strip()
+        if len(password) < MIN_TOKEN_LENGTH:
+            print(f"the password must have at least {MIN_TOKEN_LENGTH} characters", file=sys.stderr)
+            return 1
+        print(f'auth_token_hash = "{pbkdf2_hash(password)}"')
+        return 0
+    token = new_token()
+    if args.file is not None:
+        try:
+            write_token_file(args.file, token)
+        except FileExistsError:
+            print(f"{args.file} exists: remove it first to replace its token", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(f"cannot write {args.file}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        print(
+            f"wrote a new admin token to {args.file} (mode 0600); in the config's"
+            f' [admin_panel] table: auth_token_file = "{args.file.resolve()}"'
+        )
+        return 0
+    print(f"new admin token (send it as Authorization: Bearer …): {token}")
+    print(f'in the config\'s [admin_panel] table: auth_token_hash = "{sha256_hash(token)}"')
+    return 0
 
 
 def _operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -328,6 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_import_bolt(args)
         if args.command == "db":
             return cmd_migrate(args)
+        if args.command == "admin":
+            return cmd_admin_token(args)
         if args.command in ("payout", "deposit"):
             return cmd_operator(args)
         if args.command == "addresses" and (args.coin == "eth" or args.xpub is not None):
