@@ -124,13 +124,27 @@ def test_names_listed_in_allowed_hosts_are_served(start_teller: StartTeller) -> 
     assert bare(tel.dummy + "/dummy/sender/broadcasts", headers={"Host": "dummy.lan"}).is_success
 
 
-def test_port_only_listens_on_loopback(start_teller: StartTeller) -> None:
-    """ ":PORT" is 127.0.0.1, not every interface (it was every interface before)."""
-    tel = start_teller(overrides={"admin_panel": {"host": ":0"}, "dummy": {"http_addr": ":0"}})
+def test_port_only_listens_on_loopback(
+    start_teller: StartTeller, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A listen address ":PORT" is 127.0.0.1, not every interface (it was every interface
+    before); a public listener written so says it, for the operator who meant the internet."""
+    with caplog.at_level(logging.WARNING, logger="teller"):
+        tel = start_teller(
+            overrides={
+                "web": {"http_addr": ":0"},
+                "admin_panel": {"host": ":0"},
+                "dummy": {"http_addr": ":0"},
+            }
+        )
     bound = {lst.name: lst.sock.getsockname()[0] for lst in tel.teller.listeners}
-    assert bound["admin_panel.host"] == "127.0.0.1"
-    assert bound["dummy.http_addr"] == "127.0.0.1"
+    names = ("web.http_addr", "admin_panel.host", "dummy.http_addr")
+    assert bound == dict.fromkeys(names, "127.0.0.1")
     assert tel.admin_get("/api/accounting")["sent"] == "0.000000"
+    watch = [r for r in caplog.records if getattr(r, "notice", None) == "WATCH"]
+    assert [r.getMessage() for r in watch] == [
+        "web.http_addr ':0' listens on loopback only: write 0.0.0.0:0 to serve every interface"
+    ]
 
 
 def test_metrics_are_admin_only(tel: RunningTeller) -> None:

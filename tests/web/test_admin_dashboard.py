@@ -107,6 +107,17 @@ def test_the_dashboard_asks_for_the_token_and_keeps_it_in_the_tab_only(
     expect(other_tab.locator("#login")).to_be_visible()
 
 
+def test_with_auth_off_on_loopback_the_dashboard_opens_directly(
+    launcher: TellerLauncher, open_page: OpenPage
+) -> None:
+    tel = launcher.start(overrides={"admin_panel": {"disable_auth_on_loopback": True}})
+    page = open_page(tel.admin + "/")
+    expect(page.locator("#dashboard")).to_be_visible()
+    expect(page.locator("#login")).to_be_hidden()
+    expect(page.locator("#sign-out")).to_be_hidden()
+    expect(page.locator("#accounting")).to_contain_text("0.000000")
+
+
 def test_search_filter_and_auto_refresh(busy: RunningTeller, open_page: OpenPage) -> None:
     page = open_page(busy.admin + "/", admin_token=busy.admin_token)
     rows = page.locator("#deposits tr")
