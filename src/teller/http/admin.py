@@ -16,9 +16,8 @@ from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
 from teller.config.admin_auth import AdminCredential
-from teller.http.admin_guard import AdminAuth, HostAllowList, allowed_host_names
+from teller.http.admin_guard import AdminAuth, guard_private_server
 from teller.http.metrics import render_metrics
-from teller.http.middleware import SecurityHeaders
 from teller.http.pages import ADMIN_WEB_DIR, page_files
 from teller.http.public import WebMount
 from teller.http.responses import IndentedJSON, create_app
@@ -185,10 +184,5 @@ def create_admin_app(services: Services, credential: AdminCredential | None) -> 
     if credential is not None:
         app.add_middleware(AdminAuth, credential=credential, open_paths=dashboard_paths())
     admin = services.config.admin_panel
-    app.add_middleware(
-        HostAllowList,
-        names=allowed_host_names(admin.host, admin.allowed_hosts),
-        key="admin_panel.allowed_hosts",
-    )
-    app.add_middleware(SecurityHeaders)
+    guard_private_server(app, admin.host, admin.allowed_hosts, "admin_panel.allowed_hosts")
     return app

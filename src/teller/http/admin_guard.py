@@ -23,33 +23,18 @@ import asyncio
 import ipaddress
 from collections.abc import Iterable
 
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from teller.config.admin_auth import LOOPBACK_NAMES, AdminCredential, is_loopback_host
 from teller.config.preflight import listen_host, split_host_port
+from teller.http.middleware import SecurityHeaders
+from teller.http.responses import text_error
 
 REALM = 'Bearer realm="teller admin"'
 MAX_TOKEN_LENGTH = 1024
 METRICS_PATH = "/metrics"
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})
-
-
-async def _answer(
-    send: Send, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
-) -> None:
-    body = (message + "\n").encode("utf-8")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -85,6 +70,14 @@ def allowed_host_names(address: str, extra: Iterable[str]) -> frozenset[str]:
     return frozenset(names)
 
 
+def guard_private_server(app: FastAPI, address: str, extra_hosts: Iterable[str], key: str) -> None:
+    """The outer guards of the admin and dummy servers: only this server's own Host names
+    (no DNS rebinding), and the security headers (nosniff) on every answer, refusals too.
+    Call it last: add_middleware wraps what is there, the last added is the outermost."""
+    app.add_middleware(HostAllowList, names=allowed_host_names(address, extra_hosts), key=key)
+    app.add_middleware(SecurityHeaders)
+
+
 class HostAllowList:
     def __init__(self, app: ASGIApp, *, names: frozenset[str], key: str) -> None:
         self.app = app
@@ -97,17 +90,16 @@ class HostAllowList:
             return
         header = _header(scope, b"host")
         if header is None:
-            await _answer(send, 400, "Host header required")
+            await text_error(400, "Host header required")(scope, receive, send)
             return
         host = host_of_header(header)
         if host not in self.names:
             shown = host.encode("ascii", "backslashreplace").decode()[:100]
-            await _answer(
-                send,
-                421,
+            message = (
                 f"Host {shown!r} is not a name of this server (DNS rebinding is refused):"
-                f" use one of {', '.join(sorted(self.names))}, or list the name in {self.key}",
+                f" use one of {', '.join(sorted(self.names))}, or list the name in {self.key}"
             )
+            await text_error(421, message)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -140,21 +132,17 @@ class AdminAuth:
         scheme, _, token = (_header(scope, b"authorization") or "").strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            await _answer(
-                send,
-                401,
+            message = (
                 "admin API: a credential is required: send the header Authorization: Bearer"
                 " <token> (the token is in admin_panel.auth_token_file, by default the data"
-                " directory's admin_token; README: Security)",
-                [(b"www-authenticate", REALM.encode())],
+                " directory's admin_token; README: Security)"
             )
+            await text_error(401, message, {"WWW-Authenticate": REALM})(scope, receive, send)
             return
         if len(token) > MAX_TOKEN_LENGTH or not await self._accepts(token):
-            await _answer(
-                send,
-                401,
-                "admin API: the token is not valid",
-                [(b"www-authenticate", f'{REALM}, error="invalid_token"'.encode())],
+            refused = {"WWW-Authenticate": f'{REALM}, error="invalid_token"'}
+            await text_error(401, "admin API: the token is not valid", refused)(
+                scope, receive, send
             )
             return
         await self.app(scope, receive, send)

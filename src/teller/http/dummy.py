@@ -20,8 +20,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from teller.errors import BadRequest, Forbidden, UnsupportedMedia
-from teller.http.admin_guard import HostAllowList, allowed_host_names
-from teller.http.middleware import SecurityHeaders
+from teller.http.admin_guard import guard_private_server
 from teller.http.responses import IndentedJSON, create_app, text_error
 from teller.services import dummy
 from teller.services.parts import Services
@@ -119,13 +118,6 @@ def create_dummy_app(services: Services) -> FastAPI:
     dummy.announce_mode(services)
     app = create_app("teller dummy API")
     app.include_router(dummy_router(services))
-    # Only this server's own Host names (no DNS rebinding), then the security headers
-    # (nosniff) on every answer; the last added is the outermost.
     config = services.config.dummy
-    app.add_middleware(
-        HostAllowList,
-        names=allowed_host_names(config.http_addr, config.allowed_hosts),
-        key="dummy.allowed_hosts",
-    )
-    app.add_middleware(SecurityHeaders)
+    guard_private_server(app, config.http_addr, config.allowed_hosts, "dummy.allowed_hosts")
     return app
