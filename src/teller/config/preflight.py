@@ -401,7 +401,7 @@ def _sky_rpc_connect_problems(config: Config) -> Iterator[str]:
 
 def listen_host(host: str) -> str:
     """The interface a listener written with `host` binds: ":PORT" (host "") is loopback,
-    127.0.0.1, not every interface (the Go teller's meaning); every interface only when the
+    127.0.0.1 (the Go teller listened on every interface); every interface only when the
     operator writes it, 0.0.0.0 or [::]. The one place this rule lives."""
     return host or LOOPBACK_LISTEN_HOST
 
