@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import ssl
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,27 @@ def test_unreachable_ca_is_reported_and_plain_http_still_redirects(
         ssl.create_default_context().wrap_socket(raw, server_hostname=HOST)
     assert tel.http.get(tel.public + "/api/health").status_code == 301
     assert tel.http.get(tel.admin + "/api/health").status_code == 200
+
+
+@pytest.fixture
+def silent_ca() -> Iterator[socket.socket]:
+    """A listening socket for an ACME server that never answers; it stays open until the
+    tellers of the test have stopped (fixtures end in reverse order)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        silent.settimeout(10)
+        yield silent
+
+
+def test_teller_stops_while_an_order_waits_on_a_silent_ca(
+    silent_ca: socket.socket, launcher: TellerLauncher, http_port: int
+) -> None:
+    directory = f"https://127.0.0.1:{silent_ca.getsockname()[1]}/dir"
+    tel = start_auto_tls(launcher, http_port, directory, "")
+    with silent_ca.accept()[0]:  # the order's first request, which waits 30 s for an answer
+        # Stopping teller abandons the order instead of waiting for it: the restart's stop
+        # fails the test unless teller stops within running_teller.STOP_TIMEOUT (15 s).
+        again = launcher.restart(tel)
+
+        assert again.http.get(again.public + "/").status_code == 301

@@ -18,10 +18,13 @@ and its TLS context to the HTTPS listener, and runs `run()` beside the servers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 import ssl
+import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 from teller.clients.acme import AcmeClient, AcmeError, new_private_key_pem
 from teller.logs import log_event
@@ -30,6 +33,7 @@ from teller.tls.files import CertificateFileError, CertificateFiles, StoredCerti
 from teller.worker import Backoff
 
 log = logging.getLogger("teller.tls")
+T = TypeVar("T")
 
 # A failed order is tried again after 30 s, doubling up to an hour (Let's Encrypt allows 5
 # failed validations per host and hour).
@@ -41,6 +45,35 @@ RECHECK_SECONDS = 3600.0
 
 def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+async def in_daemon_thread(work: Callable[[], T]) -> T:
+    """`work()` in a thread of its own that does not hold up the process's exit: an order in
+    flight at shutdown (up to clients/acme.py's request timeouts and order deadline) is
+    abandoned, not waited for, as asyncio.to_thread's pool would be. Abandoning it is safe:
+    files are replaced whole (tls/files.py); the next start orders again if nothing was
+    stored."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():  # cancelled meanwhile
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = work(), None
+        except BaseException as exc:  # handed to the awaiting task
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="acme order", daemon=True).start()
+    return await future
 
 
 class AutoCertificate:
@@ -129,7 +162,7 @@ class AutoCertificate:
         """Order a new certificate, store it, serve it."""
         # The order and the files in a thread (the acme library blocks); the context is
         # changed here, on the event loop's thread, where every handshake reads it.
-        stored = await asyncio.to_thread(self._order_and_store)
+        stored = await in_daemon_thread(self._order_and_store)
         load_certificate(self.context, self.files.certificate_path, self.files.key_path)
         previous, self.current = self.current, stored
         log_event(
