@@ -51,13 +51,15 @@ def trusting(pebble: Pebble) -> ssl.SSLContext:
     return ssl.create_default_context(cadata=pebble.root_pem)
 
 
-def served_certificate(tel: RunningTeller, pebble: Pebble) -> x509.Certificate | None:
-    """The certificate a new TLS connection to web.https_addr gets for HOST, verified against
-    Pebble's root; None while teller has none (the handshake fails)."""
+def served_certificate(
+    tel: RunningTeller, pebble: Pebble, host: str = HOST
+) -> x509.Certificate | None:
+    """The certificate a new TLS connection to web.https_addr gets for `host`, verified
+    against Pebble's root; None while teller has none for it (the handshake fails)."""
     try:
         with (
             socket.create_connection(https_address(tel), timeout=5) as raw,
-            trusting(pebble).wrap_socket(raw, server_hostname=HOST) as tls,
+            trusting(pebble).wrap_socket(raw, server_hostname=host) as tls,
         ):
             der = tls.getpeercert(binary_form=True)
     except ssl.SSLError:
@@ -132,6 +134,17 @@ def test_restart_serves_the_stored_certificate_without_a_new_order(
         assert https_get(again, pebble, "/api/health").status_code == 200
         assert pebble.orders() == 1
         assert (again.dir / "data" / "acme" / "account_key.pem").read_bytes() == account_key
+
+        # The stored certificate is for its host only: another auto_tls_host orders anew.
+        config = again.dir / "config.toml"
+        config.write_text(config.read_text().replace(f'"{HOST}"', '"shop.test"'))
+        renamed = launcher.restart(again)
+        assert renamed.config.web.auto_tls_host == "shop.test"
+        shop = renamed.wait_for(
+            lambda: served_certificate(renamed, pebble, "shop.test"), 20, "shop.test's certificate"
+        )
+        assert shop.serial_number != first.serial_number
+        assert pebble.orders() == 2
 
 
 def test_certificate_is_renewed_before_expiry_without_a_restart(

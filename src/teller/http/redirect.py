@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from starlette.types import Receive, Scope, Send
 
-from teller.http.middleware import SECURITY_HEADERS
+from teller.http.middleware import SECURITY_HEADERS, send_text
 
 CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
 HTTPS_DEFAULT_PORT = 443
@@ -49,20 +49,21 @@ class HttpsRedirect:
             token = path[len(CHALLENGE_PREFIX) :]
             answer = self.challenge_answer(token) if _TOKEN.fullmatch(token) else None
             if answer is None:
-                await _reply(send, 404, b"no such challenge")
+                await send_text(send, 404, b"no such challenge", SECURITY_HEADERS)
             else:
-                await _reply(send, 200, answer.encode("ascii"))
+                await send_text(send, 200, answer.encode("ascii"), SECURITY_HEADERS)
             return
         host = self.host or _request_host(scope)
         if not host:
-            await _reply(send, 400, b"Bad Host")
+            await send_text(send, 400, b"Bad Host", SECURITY_HEADERS)
             return
         raw_path: bytes = scope.get("raw_path") or path.encode("utf-8")
         target = f"https://{host}{self.port_suffix}{raw_path.decode('latin-1')}"
         query: bytes = scope.get("query_string", b"")
         if query:
             target += "?" + query.decode("latin-1")
-        await _reply(send, 301, b"", [(b"location", target.encode("latin-1"))])
+        location = (b"location", target.encode("latin-1"))
+        await send_text(send, 301, b"", [*SECURITY_HEADERS, location])
 
 
 def _request_host(scope: Scope) -> str:
@@ -72,21 +73,3 @@ def _request_host(scope: Scope) -> str:
             match = _HOST.fullmatch(value.decode("latin-1"))
             return match.group("name") if match else ""
     return ""
-
-
-async def _reply(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                *SECURITY_HEADERS,
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
