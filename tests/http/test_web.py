@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from teller.app import StartupError
 
 from .running_teller import SKY_A, RunningTeller, StartTeller
 
@@ -208,6 +211,15 @@ def test_https_serves_the_api_with_hsts_and_http_redirects_to_it(
     assert refused.headers["strict-transport-security"] == "max-age=31536000"
     status = tel.http.get(tel.https + "/api/status", params={"skyaddr": SKY_A})
     assert len(status.json()["statuses"]) == 1
+
+
+def test_https_certificate_that_cannot_be_loaded_is_a_startup_error(
+    start_teller: StartTeller, tmp_path: Path
+) -> None:
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    with pytest.raises(StartupError, match=r"web\.tls_cert .*garbage\.pem .* cannot be loaded"):
+        start_teller(https=True, overrides={"web": {"tls_cert": str(garbage)}})
 
 
 def test_https_only_teller(start_teller: StartTeller) -> None:

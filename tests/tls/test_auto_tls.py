@@ -192,6 +192,25 @@ def test_unreachable_ca_is_reported_and_plain_http_still_redirects(
     assert tel.http.get(tel.admin + "/api/health").status_code == 200
 
 
+def test_unreadable_account_key_is_reported_and_teller_keeps_running(
+    launcher: TellerLauncher, http_port: int
+) -> None:
+    with closed_port() as nothing:
+        tel = start_auto_tls(launcher, http_port, f"https://127.0.0.1:{nothing}/dir", "")
+        tel.wait_for(tel.expect_errors, 10, "the first ACME error")
+        (tel.dir / "data" / "acme" / "account_key.pem").write_text("garbage\n")
+        error_log = tel.error_log
+        assert error_log is not None
+
+        again = launcher.restart(tel)
+
+        records = again.wait_for(lambda: list(error_log.records), 10, "the key's error")
+        fields = getattr(records[0], "fields", {})
+        assert "the stored ACME account key is unreadable" in fields["error"]
+        assert again.expect_errors()[0].startswith("could not obtain a certificate")
+        assert again.http.get(again.admin + "/api/health").status_code == 200
+
+
 @pytest.fixture
 def silent_ca() -> Iterator[socket.socket]:
     """A listening socket for an ACME server that never answers; it stays open until the

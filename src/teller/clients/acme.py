@@ -60,9 +60,12 @@ class AcmeClient:
         email: str = "",
     ) -> None:
         self.directory_url = directory_url
-        key = serialization.load_pem_private_key(account_key_pem, password=None)
+        try:
+            key = serialization.load_pem_private_key(account_key_pem, password=None)
+        except (ValueError, TypeError) as exc:
+            raise AcmeError(f"the stored ACME account key is unreadable: {exc}") from exc
         if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise AcmeError("the ACME account key is not an EC key")
+            raise AcmeError("the stored ACME account key is not an EC key")
         self._account_key = JWKEC(key=key)
         # requests' `verify`: a CA file for a private ACME server (Pebble), else the system's.
         self._verify: bool | str = ca_file or True

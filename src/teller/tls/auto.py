@@ -137,7 +137,11 @@ class AutoCertificate:
                 continue
             try:
                 await self.renew()
-            except (AcmeError, CertificateFileError, ssl.SSLError) as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # AcmeError, CertificateFileError, or a bug: never fatal
+                if not isinstance(exc, AcmeError | CertificateFileError | ssl.SSLError):
+                    log.exception("certificate renewal failed unexpectedly")
                 delay = self.backoff.failure()
                 current = self.current
                 log_event(
