@@ -3,7 +3,8 @@
 #   litecoind  Litecoin Core in regtest: a Bitcoin Core 0.21-style JSON-RPC node (BTC scanner tests)
 #   chromium   Debian's browser, driven by Playwright (web page tests)
 #   anvil      an Ethereum JSON-RPC node, from npm @foundry-rs/anvil, into .tools/ (ETH scanner tests)
-# Each is installed only when missing. The fourth peer, a PostgreSQL server at 127.0.0.1:5432
+#   pebble     Let's Encrypt's ACME test server (web.auto_tls_host tests, tests/tls)
+# Each is installed only when missing. The fifth peer, a PostgreSQL server at 127.0.0.1:5432
 # (`apt-get install postgresql`, or TELLER_TEST_POSTGRES), is not installed here.
 #
 # Locally (CI unset) a failed install does not stop `make test`: the tests that need the missing
@@ -34,6 +35,7 @@ could_not() {
 missing=""
 command -v litecoind >/dev/null 2>&1 || missing="$missing litecoind"
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v pebble >/dev/null 2>&1 || missing="$missing pebble"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "install-test-deps: apt-get install$missing"

@@ -5,7 +5,8 @@ in CI (`CI=true`): there a skip would make a green run hollow.
 
 Ports: a peer binds port 0 and tells the test which port it got (`listening_ports` reads it
 from the kernel for a program that does not report it). A port that must refuse connections is
-held bound, without listening, for as long as the test uses it (`closed_port`). No port number
+held bound, without listening, for as long as the test uses it (`closed_port`); so is a port a
+peer must know before the listener that takes it over exists (`held_port`). No port number
 is ever picked, released and handed over, which two test workers could race for.
 """
 
@@ -27,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 LITECOIND_HINT = "install it with `apt-get install litecoind` (as root) or `make test-deps`"
 CHROMIUM_HINT = "install it with `apt-get install chromium` (as root) or `make test-deps`"
 ANVIL_HINT = "install it with `make test-deps` (npm @foundry-rs/anvil into .tools/)"
+PEBBLE_HINT = "install it with `apt-get install pebble` (as root) or `make test-deps`"
 PLAYWRIGHT_HINT = "install the dev extra: `.venv/bin/pip install -e '.[dev]'` (or `make install`)"
 POSTGRES_HINT = (
     "run a PostgreSQL server at 127.0.0.1:5432 that user postgres may reach without a password "
@@ -57,6 +59,20 @@ def closed_port(host: str = "127.0.0.1") -> Iterator[int]:
     """A port on `host` where nothing listens: connections to it are refused. The socket stays
     bound (not listening) until the block ends, so no other peer can take the port meanwhile."""
     with socket.socket() as sock:
+        sock.bind((host, 0))
+        yield int(sock.getsockname()[1])
+
+
+@contextmanager
+def held_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """A port on `host` held for a listener that binds it later, for a peer that must be told
+    the port before that listener exists (Pebble's httpPort, before teller's web.http_addr).
+
+    The socket is bound with SO_REUSEADDR and never listens: a listener that also sets
+    SO_REUSEADDR (teller's do) may bind and listen on the same port meanwhile, and again after
+    a restart, while no port-0 bind of another test can be given it until the block ends."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, 0))
         yield int(sock.getsockname()[1])
 

@@ -40,6 +40,8 @@ ALLOWED: dict[str, set[str]] = {
     "audit": STAGE_DEPS,
     "services": STAGE_DEPS | {"passthrough", "payout", "scanners", "goteller", "audit"},
     "http": {"services", "errors", "config", "logs"},
+    # HTTPS certificates: the ACME client's wire is in clients/, the files and renewal here.
+    "tls": {"clients", "errors", "logs", "clock", "worker"},
 }
 EVERYTHING = {"app", "cli", "__init__"}  # wiring and the command see every room
 # `teller/__init__.py` holds only __version__: every room may read it.

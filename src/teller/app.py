@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import ssl
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ from logging.handlers import WatchedFileHandler
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from starlette.types import ASGIApp
 
 from teller.audit.loop import Auditor, AuditPeers
+from teller.clients.acme import AcmeClient
 from teller.clients.c2cx import C2CXClient
 from teller.clients.ethereum import EthereumClient
 from teller.clients.market import Market
@@ -39,6 +42,7 @@ from teller.deposits.intake import DepositIntake
 from teller.http.admin import create_admin_app
 from teller.http.dummy import create_dummy_app
 from teller.http.public import create_public_app
+from teller.http.redirect import HttpsRedirect
 from teller.http.servers import EmbeddedServer, Listener, bind_socket
 from teller.logs import log_event
 from teller.passthrough.orders import PassthroughProcessor
@@ -54,6 +58,9 @@ from teller.store.db import Database, create_store_engine, store_url
 from teller.store.migrate import upgrade
 from teller.store.pool import sync_pool
 from teller.store.worker_lock import DatabaseInUse, PostgresWorkerLock, SqliteProcessLock
+from teller.tls.auto import AutoCertificate
+from teller.tls.context import load_certificate, server_context
+from teller.tls.files import CertificateFiles
 from teller.worker import Waker, run_worker
 
 log = logging.getLogger("teller")
@@ -132,6 +139,8 @@ class Teller:
     passthrough: PassthroughProcessor | None = None
     book_watch: OrderBookWatch | None = None  # the order book behind passthrough quotes
     auditor: Auditor | None = None  # the independent audit (audit/loop.py), worker role only
+    # web.auto_tls_host's certificate (tls/auto.py); every replica keeps its own
+    auto_certificate: AutoCertificate | None = None
 
     def addresses(self) -> dict[str, str]:
         return {lst.name: lst.address for lst in self.listeners}
@@ -271,7 +280,10 @@ def build_teller(config: Config, appdir: Path) -> Teller:
             db, config, board, market, sender_waker, passthrough_waker
         )
     teller.auditor = services.audit = build_auditor(config, db, payer, market)
-    teller.listeners = make_listeners(services, admin_credential(config, appdir))
+    teller.auto_certificate = build_auto_certificate(config, appdir)
+    teller.listeners = make_listeners(
+        services, admin_credential(config, appdir), teller.auto_certificate
+    )
     return teller
 
 
@@ -324,7 +336,51 @@ def _loopback_by_default(name: str, address: str) -> None:
         )
 
 
-def make_listeners(services: Services, credential: AdminCredential | None) -> list[Listener]:
+def build_auto_certificate(config: Config, appdir: Path) -> AutoCertificate | None:
+    """web.auto_tls_host's certificate, kept in `appdir/acme`; a stored one still valid is
+    served from the start. None without auto_tls_host."""
+    web = config.web
+    if not (web.https_addr and web.auto_tls_host):
+        return None
+
+    def make_client(account_key: bytes) -> AcmeClient:
+        return AcmeClient(
+            web.acme_directory, account_key, ca_file=web.acme_ca_file, email=web.acme_email
+        )
+
+    auto = AutoCertificate(
+        web.auto_tls_host,
+        CertificateFiles(appdir),
+        make_client,
+        server_context(),
+        renew_left=float(web.acme_renew_left),
+    )
+    auto.load_stored()
+    return auto
+
+
+def https_context(config: Config, auto: AutoCertificate | None) -> ssl.SSLContext:
+    """The TLS context of web.https_addr: auto_tls_host's, or one loaded from tls_cert/tls_key."""
+    if auto is not None:
+        return auto.context
+    web = config.web
+    context = server_context()
+    try:
+        load_certificate(context, web.tls_cert, web.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise StartupError(
+            [f"web.tls_cert {web.tls_cert} and web.tls_key {web.tls_key} cannot be loaded: {exc}"]
+        ) from exc
+    return context
+
+
+def make_listeners(
+    services: Services,
+    credential: AdminCredential | None,
+    auto: AutoCertificate | None = None,
+) -> list[Listener]:
+    """Bind every listener of the config. With web.https_addr, web.http_addr only redirects to
+    HTTPS (and answers auto_tls_host's ACME challenges): http/redirect.py."""
     config = services.config
     web = config.web
     listeners: list[Listener] = []
@@ -333,28 +389,26 @@ def make_listeners(services: Services, credential: AdminCredential | None) -> li
             _loopback_by_default(name, address)
     try:
         public = create_public_app(services)
+        https = None
+        if web.https_addr:
+            context = https_context(config, auto)
+            https = Listener(
+                "web.https_addr",
+                public,
+                bind_socket("web.https_addr", web.https_addr),
+                ssl_context=context,
+            )
+            listeners.append(https)
         if web.http_addr:
-            listeners.append(
-                Listener("web.http_addr", public, bind_socket("web.http_addr", web.http_addr))
-            )
-        if web.https_addr and web.tls_cert and web.tls_key:
-            listeners.append(
-                Listener(
-                    "web.https_addr",
-                    public,
-                    bind_socket("web.https_addr", web.https_addr),
-                    ssl_certfile=web.tls_cert,
-                    ssl_keyfile=web.tls_key,
+            plain: ASGIApp = public
+            if https is not None:
+                plain = HttpsRedirect(
+                    https.sock.getsockname()[1],
+                    host=web.auto_tls_host,
+                    challenge_answer=auto.challenge_answer if auto is not None else None,
                 )
-            )
-        elif web.https_addr and web.auto_tls_host:
-            log_event(
-                log,
-                logging.ERROR,
-                "web.auto_tls_host is not implemented: HTTPS is not served; terminate TLS at a"
-                " reverse proxy (README: HTTPS)",
-                watch=True,
-                https_addr=web.https_addr,
+            listeners.append(
+                Listener("web.http_addr", plain, bind_socket("web.http_addr", web.http_addr))
             )
         admin_host = config.admin_panel.host
         listeners.append(
@@ -410,6 +464,10 @@ async def serve(
             if teller.book_watch is not None:
                 # Every replica quotes, so every replica reads the book (not only the worker).
                 side_tasks.append(group.create_task(teller.book_watch.run(), name="order book"))
+            if teller.auto_certificate is not None:
+                side_tasks.append(
+                    group.create_task(teller.auto_certificate.run(), name="auto certificate")
+                )
             workers = group.create_task(run_workers_when_allowed(teller), name="workers")
             while not all(s.started for s in teller.servers):
                 await asyncio.sleep(0.01)

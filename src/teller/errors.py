@@ -40,6 +40,9 @@ drawn here; this module is the bottom of the import order, imported by every roo
     ├── CredentialError        [config.admin_auth] an admin token, token file or hash unusable
     ├── StartupError           [app] teller cannot start (one line per problem)
     ├── ListenError            [http.servers] a listen address cannot be bound
+    ├── AcmeError              [clients.acme] the ACME server issued no certificate now
+    │                          (unreachable, validation failed): retried with backoff, WATCH
+    ├── CertificateFileError   [tls.files] the certificate cannot be stored in the data directory
     ├── AddressFileError       [deposits.address_files] an address pool file is unusable
     ├── NodeError              a chain node could not answer usefully now: retried with backoff
     │   ├── NodeUnreachable    no answer at all (connection refused, timeout)

@@ -496,6 +496,39 @@ RULE_CASES: list[tuple[str, list[Mapping[str, Any]], list[str]]] = [
         ["web.tls_cert file {dir}/no.crt does not exist"],
     ),
     (
+        "auto tls host that is no DNS name",
+        [{"web": {"https_addr": "127.0.0.1:7072", "auto_tls_host": "127.0.0.1"}}],
+        ["web.auto_tls_host must be a DNS name such as otc.example.com, got '127.0.0.1'"],
+    ),
+    (
+        "auto tls without http",
+        [{"web": {"http_addr": "", "https_addr": ":443", "auto_tls_host": "otc.example.org"}}],
+        [
+            "web.auto_tls_host needs web.http_addr: the CA's HTTP-01 challenge is answered"
+            " there (on port 80 of web.auto_tls_host)"
+        ],
+    ),
+    (
+        "acme settings out of range",
+        [
+            {
+                "web": {
+                    "https_addr": ":443",
+                    "auto_tls_host": "otc.example.org",
+                    "acme_directory": "http://ca.example/dir",
+                    "acme_renew_left": "1",
+                    "acme_ca_file": "no-ca.pem",
+                }
+            }
+        ],
+        [
+            "web.acme_directory must be an https:// URL, got 'http://ca.example/dir'",
+            "web.acme_renew_left must be between 0 and 1 (the part of a certificate's lifetime"
+            " left when it is renewed), got 1",
+            "web.acme_ca_file file {dir}/no-ca.pem does not exist",
+        ],
+    ),
+    (
         "static dir absent",
         [{"web": {"static_dir": "nodir"}}],
         ["web.static_dir {dir}/nodir is not a directory"],

@@ -420,7 +420,27 @@ class TellerLauncher:
         _merge(data, overrides or {})
         config_path = directory / "config.toml"
         config_path.write_text(to_toml(data), encoding="utf-8")
-        config = load_config(config_path, check_network=False, env={})
+        return self._launch(directory, http=http, https=https, ca=ca)
+
+    def restart(self, running: RunningTeller) -> RunningTeller:
+        """Stop `running` and wait until it has stopped, then start a teller again on the same
+        config file and data directory (a restart of the process, as an operator does it)."""
+        for thread, started in list(self.started):
+            if started is running:
+                running.http.close()
+                thread.stop()
+                self.started.remove((thread, started))
+                if thread.error is not None:
+                    raise RuntimeError(f"teller stopped with {thread.error!r}")
+        web = running.config.web
+        return self._launch(
+            running.dir, http=bool(web.http_addr), https=running.https is not None, ca=running.ca
+        )
+
+    def _launch(
+        self, directory: Path, *, http: bool, https: bool, ca: trustme.CA | None
+    ) -> RunningTeller:
+        config = load_config(directory / "config.toml", check_network=False, env={})
         built = build_teller(config, directory / "data")
         thread = _TellerThread(built)
         thread.start()

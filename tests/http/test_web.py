@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from teller.app import StartupError
 
 from .running_teller import SKY_A, RunningTeller, StartTeller
 
@@ -168,19 +171,37 @@ def test_security_headers_on_every_public_response(start_teller: StartTeller) ->
         assert "server" not in response.headers, name
 
 
-def test_https_serves_the_same_api_with_hsts(start_teller: StartTeller) -> None:
+def test_https_serves_the_api_with_hsts_and_http_redirects_to_it(
+    start_teller: StartTeller,
+) -> None:
     tel = start_teller(https=True)
     assert tel.https is not None
 
     over_tls = tel.http.get(tel.https + "/api/config")
-    plain = tel.http.get(tel.public + "/api/config")
-
     assert over_tls.status_code == 200
-    assert over_tls.json() == plain.json()
+    assert over_tls.json()["enabled"] is True
     assert over_tls.headers["strict-transport-security"] == "max-age=31536000"
-    assert "strict-transport-security" not in plain.headers
     for header, value in SECURITY_HEADERS.items():
         assert over_tls.headers[header] == value
+
+    # The API is never served in plain text beside HTTPS (the original redirected too): the
+    # same host (from Host, without its port), HTTPS's port, the same path and query.
+    https_port = tel.https.rsplit(":", 1)[1]
+    for method in ("GET", "POST", "HEAD"):
+        plain = tel.http.request(method, tel.public + "/api/status?skyaddr=" + SKY_A)
+        assert plain.status_code == 301, method
+        assert plain.headers["location"] == (
+            f"https://127.0.0.1:{https_port}/api/status?skyaddr={SKY_A}"
+        )
+        assert "strict-transport-security" not in plain.headers
+        for header, value in SECURITY_HEADERS.items():
+            assert plain.headers[header] == value
+    named = tel.http.get(tel.public + "/", headers={"Host": "otc.example.com:7071"})
+    assert named.headers["location"] == f"https://otc.example.com:{https_port}/"
+    assert tel.http.get(tel.public + "/", headers={"Host": "a b"}).status_code == 400
+    # Without auto_tls_host there is no ACME challenge to answer: that path redirects too.
+    challenge = tel.http.get(tel.public + "/.well-known/acme-challenge/abc")
+    assert challenge.status_code == 301
 
     bound = tel.http.post(tel.https + "/api/bind", json={"skyaddr": SKY_A, "coin_type": "BTC"})
     assert bound.status_code == 200
@@ -188,7 +209,17 @@ def test_https_serves_the_same_api_with_hsts(start_teller: StartTeller) -> None:
     refused = tel.http.post(tel.https + "/api/bind", json={"skyaddr": "x", "coin_type": "BTC"})
     assert refused.status_code == 400
     assert refused.headers["strict-transport-security"] == "max-age=31536000"
-    assert len(tel.statuses(SKY_A)) == 1
+    status = tel.http.get(tel.https + "/api/status", params={"skyaddr": SKY_A})
+    assert len(status.json()["statuses"]) == 1
+
+
+def test_https_certificate_that_cannot_be_loaded_is_a_startup_error(
+    start_teller: StartTeller, tmp_path: Path
+) -> None:
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    with pytest.raises(StartupError, match=r"web\.tls_cert .*garbage\.pem .* cannot be loaded"):
+        start_teller(https=True, overrides={"web": {"tls_cert": str(garbage)}})
 
 
 def test_https_only_teller(start_teller: StartTeller) -> None:

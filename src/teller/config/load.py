@@ -289,6 +289,7 @@ def _with_resolved_paths(config: Config, base_dir: Path) -> Config:
                     "static_dir": resolve(web.static_dir),
                     "tls_cert": resolve(web.tls_cert),
                     "tls_key": resolve(web.tls_key),
+                    "acme_ca_file": resolve(web.acme_ca_file),
                 }
             ),
         }

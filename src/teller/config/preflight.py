@@ -237,7 +237,12 @@ def _web_problems(config: Config) -> Iterator[str]:
             "web.auto_tls_host or web.tls_key or web.tls_cert is set but web.https_addr is "
             "not enabled"
         )
-    for key, path in (("web.tls_cert", web.tls_cert), ("web.tls_key", web.tls_key)):
+    yield from _auto_tls_problems(config)
+    for key, path in (
+        ("web.tls_cert", web.tls_cert),
+        ("web.tls_key", web.tls_key),
+        ("web.acme_ca_file", web.acme_ca_file),
+    ):
         if path and not Path(path).is_file():
             yield f"{key} file {path} does not exist"
     if web.static_dir and not Path(web.static_dir).is_dir():
@@ -246,6 +251,37 @@ def _web_problems(config: Config) -> Iterator[str]:
         yield f"web.throttle_max must be >= 1, got {web.throttle_max}"
     if web.max_body_bytes < 1:
         yield f"web.max_body_bytes must be >= 1, got {web.max_body_bytes}"
+
+
+# A DNS name a CA issues for: labels of letters, digits and inner hyphens, at least one dot.
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+
+
+def _auto_tls_problems(config: Config) -> Iterator[str]:
+    """teller's own rules for web.auto_tls_host (the original's are above)."""
+    web = config.web
+    if not web.auto_tls_host:
+        return
+    if not _HOST_NAME.fullmatch(web.auto_tls_host):
+        yield (
+            "web.auto_tls_host must be a DNS name such as otc.example.com, got"
+            f" {web.auto_tls_host!r}"
+        )
+    if not web.http_addr:
+        yield (
+            "web.auto_tls_host needs web.http_addr: the CA's HTTP-01 challenge is answered there"
+            " (on port 80 of web.auto_tls_host)"
+        )
+    parts = urlsplit(web.acme_directory)
+    if parts.scheme != "https" or not parts.hostname:
+        yield f"web.acme_directory must be an https:// URL, got {web.acme_directory!r}"
+    if not 0 < web.acme_renew_left < 1:
+        yield (
+            "web.acme_renew_left must be between 0 and 1 (the part of a certificate's lifetime"
+            f" left when it is renewed), got {web.acme_renew_left}"
+        )
 
 
 def _teller_problems(config: Config) -> Iterator[str]:

@@ -271,6 +271,9 @@ class SkyExchangerConfig(_Section):
         return rates[coin]
 
 
+LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory"
+
+
 class WebConfig(_Section):
     behind_proxy: ConfigBool = False
     http_addr: ConfigStr = "127.0.0.1:7071"
@@ -281,6 +284,14 @@ class WebConfig(_Section):
     auto_tls_host: ConfigStr = ""
     tls_cert: ConfigStr = ""
     tls_key: ConfigStr = ""
+    # teller's own, for auto_tls_host: the ACME server (RFC 8555) that issues the
+    # certificate, a CA file to trust it by ("" = the system's; a private CA such as Pebble),
+    # the contact address given to it, and when to renew: once less than this part of the
+    # certificate's lifetime is left.
+    acme_directory: ConfigStr = LETS_ENCRYPT_DIRECTORY
+    acme_ca_file: ConfigStr = ""
+    acme_email: ConfigStr = ""
+    acme_renew_left: ConfigDecimal = Decimal("0.33")
     cors_allowed: ConfigStrList = Field(default_factory=list)
     max_body_bytes: ConfigInt = 4096
 

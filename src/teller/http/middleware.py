@@ -34,7 +34,7 @@ SECURITY_HEADERS = [
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
-async def _send_text(
+async def send_text(
     send: Send, status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = ()
 ) -> None:
     await send(
@@ -116,7 +116,7 @@ class BodyLimit:
                 try:
                     declared = int(value)
                 except ValueError:
-                    await _send_text(send, 400, b"Invalid Content-Length\n")
+                    await send_text(send, 400, b"Invalid Content-Length\n")
                     return
                 if declared > self.max_bytes:
                     await self._too_large(send)
@@ -151,7 +151,7 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _too_large(self, send: Send) -> None:
-        await _send_text(send, 413, f"Request body larger than {self.max_bytes} bytes\n".encode())
+        await send_text(send, 413, f"Request body larger than {self.max_bytes} bytes\n".encode())
 
 
 @dataclass
@@ -252,7 +252,7 @@ class Throttle:
         wait = self.take((self.client_ip(scope), scope["path"]), time.monotonic())
         if wait > 0:
             retry = (b"retry-after", str(math.ceil(wait)).encode())
-            await _send_text(send, 429, TOO_MANY, [*headers, retry])
+            await send_text(send, 429, TOO_MANY, [*headers, retry])
             return
 
         async def send_with_headers(message: Message) -> None:

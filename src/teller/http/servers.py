@@ -1,5 +1,7 @@
 """Running several uvicorn servers (public, HTTPS, admin, dummy) inside teller's one event loop.
 
+The HTTPS server serves the TLS context it is given (tls/context.py), never files of its own.
+
 Sockets are bound by teller before uvicorn starts, so "address already in use" is reported
 as a clear start-up error naming the config key, and tests can ask for port 0.
 """
@@ -8,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 from collections.abc import Generator
 from dataclasses import dataclass
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from teller.config.preflight import listen_host, split_host_port
 from teller.errors import TellerError
@@ -33,10 +36,11 @@ class EmbeddedServer(uvicorn.Server):
 @dataclass
 class Listener:
     name: str  # the config key, for messages: "web.http_addr"
-    app: FastAPI
+    app: ASGIApp
     sock: socket.socket
-    ssl_certfile: str = ""
-    ssl_keyfile: str = ""
+    # web.https_addr: the one context of the listener's life (tls/context.py); a renewed
+    # certificate is loaded into it, so new connections get it without a restart.
+    ssl_context: ssl.SSLContext | None = None
 
     @property
     def address(self) -> str:
@@ -52,8 +56,7 @@ class Listener:
             access_log=False,
             lifespan="off",
             timeout_keep_alive=120,
-            ssl_certfile=self.ssl_certfile or None,
-            ssl_keyfile=self.ssl_keyfile or None,
+            ssl_context_factory=self._ssl_context if self.ssl_context is not None else None,
             server_header=False,
             # Never let uvicorn take the client address or scheme from X-Forwarded-* (it
             # would for peers on 127.0.0.1): teller reads X-Forwarded-For itself, and only
@@ -61,6 +64,10 @@ class Listener:
             proxy_headers=False,
         )
         return EmbeddedServer(config)
+
+    def _ssl_context(self, _config: uvicorn.Config, _default: object) -> ssl.SSLContext:
+        assert self.ssl_context is not None
+        return self.ssl_context
 
 
 def bind_socket(name: str, address: str) -> socket.socket:
