@@ -4,6 +4,8 @@ ledger (what the chain paid), never on teller's records alone."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from teller.errors import ActionRefused, BadRequest
@@ -43,6 +45,39 @@ async def _stuck_payout(p: SkyPipeline, sim: SimNode, tx: str) -> tuple[str, str
     txid = p.get(deposit_id).payout_txid
     assert txid is not None and _payout(p, txid).status == payout_store.SIGNED
     return deposit_id, txid
+
+
+async def test_a_payout_that_cannot_be_broadcast_is_reported_stuck_once_never_re_signed(
+    sky_pipeline: SkyPipeline, sim: SimNode, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 13, item 7: a stored payout the node keeps refusing (not for spent inputs) was
+    # retried for ever and nothing said so. Past the threshold it is shown in /api/health
+    # with the way out, raised once with notice=WATCH, and still retried, never re-signed.
+    p = sky_pipeline
+    p.sender.stuck_broadcast_attempts = 3
+    caplog.set_level(logging.INFO, logger="teller")
+    deposit_id, txid = await _stuck_payout(p, sim, "ab" * 32)  # 1 failed broadcast
+    await p.settle(1)
+    assert "stuck" not in p.board.sender_error
+    await p.settle(3)
+    assert f"payout {txid} is stuck: " in p.board.sender_error
+    assert f"(teller payout void {txid})" in p.board.sender_error
+    watched = [r for r in caplog.records if getattr(r, "notice", None) == "WATCH"]
+    assert [r.getMessage() for r in watched] == [
+        "payout stuck: it cannot be broadcast; fix the node or void it"
+    ]
+    stuck = _payout(p, txid)
+    assert (stuck.status, stuck.attempts >= 3, p.get(deposit_id).payout_txid) == (
+        payout_store.SIGNED,
+        True,
+        txid,
+    )
+    sim.fail_broadcasts(False)  # the node is fixed: the same bytes go through
+    await p.settle(1)
+    assert sim.pending() == [txid] and p.board.sender_error == ""
+    sim.make_block()
+    await p.settle(1)
+    assert sim.ledger(SKY_A)[SKY_A] == (1, 5_000_000)
 
 
 async def test_a_stuck_payout_is_voided_then_its_deposit_is_paid_once_anew(
