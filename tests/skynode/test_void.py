@@ -250,3 +250,42 @@ async def test_one_payment_by_hand_covers_deposits_of_its_address_up_to_what_it_
         ("done", 0, None),
     ]
     assert _payout(p, hand.txid).kind == ops.KIND_MANUAL
+
+
+async def test_record_payment_refuses_a_payment_elsewhere_or_of_less_and_audits_each_try(
+    sky_pipeline: SkyPipeline, sim: SimNode
+) -> None:
+    p = sky_pipeline
+    ctx = _ctx(p)
+    sim.fail_broadcasts(True)  # teller pays nothing itself here
+    deposit_id = p.deposit(p.bind(SKY_B), BTC // 100, "c7" * 32)  # owed 5 SKY
+    p.processor.decide_batch()
+    await operator.stop(ctx, deposit_id, "paid by hand", ACTOR)
+    sim.fail_broadcasts(False)
+
+    async def paid_by_hand(to: str, droplets: int) -> str:
+        made = await p.payer.build_payout([PayoutOutput(to, droplets, "hand")], [])
+        await p.payer.broadcast(made.raw_tx)
+        sim.make_block()
+        return made.txid
+
+    elsewhere = await paid_by_hand(SKY_A, 5_000_000)  # the right amount, to another address
+    with pytest.raises(ActionRefused, match=f"paid {SKY_B} 0.000000 SKY; deposit .* is owed 5"):
+        await operator.record_payment(ctx, deposit_id, elsewhere, ACTOR)
+    short = await paid_by_hand(SKY_B, 4_000_000)
+    with pytest.raises(ActionRefused, match=f"paid {SKY_B} 4.000000 SKY; deposit .* is owed 5"):
+        await operator.record_payment(ctx, deposit_id, short, ACTOR)
+    unchanged = p.get(deposit_id)
+    assert (unchanged.status, unchanged.sky_sent, unchanged.payout_txid) == ("done", 0, None)
+
+    right = await paid_by_hand(SKY_B, 5_000_000)
+    await operator.record_payment(ctx, deposit_id, right, ACTOR)
+    paid = p.get(deposit_id)
+    assert (paid.status, paid.sky_sent, paid.payout_txid) == ("done", 5_000_000, right)
+    assert [(a.actor, a.action, a.outcome.split(":")[0]) for a in _actions(p, deposit_id)] == [
+        (ACTOR, "deposit.record_payment", "done"),
+        (ACTOR, "deposit.record_payment", "refused"),
+        (ACTOR, "deposit.record_payment", "refused"),
+        (ACTOR, "deposit.stop", "done"),
+    ]
+    assert sim.ledger(SKY_B)[SKY_B] == (2, 9_000_000)  # teller itself paid nothing
