@@ -19,7 +19,16 @@ from teller.store import payouts as payout_store
 from teller.store.db import Database
 from teller.store.models import Payout
 
-from .conftest import SKY_A, SKY_B, SKY_C, SimNode, SkyPipeline, build_sky_pipeline
+from .conftest import (
+    SKY_A,
+    SKY_B,
+    SKY_C,
+    Killed,
+    SimNode,
+    SkyPipeline,
+    build_sky_pipeline,
+    die_after_inject,
+)
 
 BTC = 100_000_000  # satoshis; 1 BTC = 500 SKY in these tests
 SKY = 1_000_000
@@ -291,10 +300,6 @@ async def test_a_stored_payout_the_node_never_took_keeps_its_inputs_from_new_pay
     assert sim.ledger(SKY_A, SKY_B) == {SKY_A: (1, 5 * SKY), SKY_B: (1, 5 * SKY)}
 
 
-class _Killed(Exception):
-    """teller dying (SIGKILL) right after the node took a payout, before the next commit."""
-
-
 async def test_a_payout_that_confirmed_before_teller_recorded_its_broadcast_is_done(
     sky_pipeline: SkyPipeline, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -302,15 +307,9 @@ async def test_a_payout_that_confirmed_before_teller_recorded_its_broadcast_is_d
     # ("unspent output ... does not exist", skycoin.md §9): the payer must ask the node
     # about the txid before calling it a conflict.
     p, sim = sky_pipeline, sky_pipeline.sim
-    inject = p.payer.broadcast
-
-    async def inject_then_die(raw_tx: str) -> None:
-        await inject(raw_tx)
-        raise _Killed
-
-    monkeypatch.setattr(p.payer, "broadcast", inject_then_die)
+    die_after_inject(p, monkeypatch)
     deposit = p.deposit(p.bind(SKY_A), BTC // 10, "aa")
-    with pytest.raises(_Killed):
+    with pytest.raises(Killed):
         await p.settle(rounds=1)
     stored = p.get(deposit)
     assert stored.status == states.WAITING_SEND and stored.payout_txid
