@@ -22,6 +22,8 @@ from teller.clients.skycoin_node import SkyNodeClient, SkyNodeError
 from teller.clock import unix_now
 from teller.coins import sky_tx
 from teller.deposits import states
+from teller.payout.base import PayoutOutput
+from teller.services import operator
 from teller.store import payouts as payout_store
 from teller.store.models import Payout
 
@@ -221,6 +223,20 @@ async def test_a_spend_elsewhere_shown_by_a_synced_node_is_a_conflict_with_its_p
     assert stopped.status == states.DONE and stopped.sky_sent == 0
     assert f"spent: {stored_inputs[0]} by {other.txid} in block 2" in stopped.error
     assert _watches(caplog) == ["payout conflicted"]
+
+    # The way out README "When something goes wrong" gives: pay by hand, then record it.
+    hand = await p.payer.build_payout([PayoutOutput(SKY_A, 50 * SKY, "hand")], [])
+    await p.payer.broadcast(hand.raw_tx)
+    sim.make_block()
+    await operator.record_payment(
+        operator.OperatorContext(p.db, p.payer), deposit, hand.txid, "ops"
+    )
+    paid = p.get(deposit)
+    assert (paid.status, paid.sky_sent, paid.payout_txid) == (states.DONE, 50 * SKY, hand.txid)
+    await p.settle(rounds=2)  # the conflicted payout is still watched; nothing more is paid
+    sim.make_block()
+    await p.settle(rounds=1)
+    assert sim.ledger(SKY_A) == {SKY_A: (1, 50 * SKY)}
 
 
 async def test_a_payout_taken_for_conflicted_that_confirms_is_recorded_paid(
