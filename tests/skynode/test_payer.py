@@ -131,10 +131,11 @@ async def test_with_every_output_in_flight_deposits_wait_for_the_change_not_sold
 
 
 async def test_a_deposit_the_wallet_cannot_cover_waits_and_the_others_are_paid(
-    sqlite_db: Database, make_sim: object
+    sqlite_db: Database, make_sim: object, caplog: pytest.LogCaptureFixture
 ) -> None:
     sim: SimNode = make_sim(outputs=2, droplets=100 * SKY)  # type: ignore[operator]
     p = build_sky_pipeline(sqlite_db, sim)
+    caplog.set_level(logging.INFO, logger="teller")
     big = p.deposit(p.bind(SKY_A), BTC, "big")  # 500 SKY: more than the wallet holds
     small = [p.deposit(p.bind(SKY_B), BTC // 100, f"small{i}") for i in range(3)]  # 5 SKY
     await p.settle()
@@ -146,6 +147,11 @@ async def test_a_deposit_the_wallet_cannot_cover_waits_and_the_others_are_paid(
     assert p.get(big).status == states.WAITING_SEND
     assert sim.ledger(SKY_A, SKY_B) == {SKY_A: (0, 0), SKY_B: (3, 15 * SKY)}
     assert "not enough coins" in p.board.sender_error
+    # Sold out: the operator must refill the wallet. Told once for that deposit, not per round.
+    watched = [r for r in caplog.records if getattr(r, "notice", None) == "WATCH"]
+    assert [(r.getMessage(), r.fields["deposit_id"]) for r in watched] == [  # type: ignore[attr-defined]
+        ("deposit waits: hot wallet balance too low", big)
+    ]
 
 
 async def test_inject_answering_503_is_retried_with_the_same_stored_transaction(

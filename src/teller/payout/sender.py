@@ -167,6 +167,7 @@ class Sender:
                 log,
                 logging.WARNING,
                 "deposit waits: hot wallet balance too low",
+                watch=True,  # sold out: only a refill of the hot wallet helps
                 deposit_id=short.deposit_id,
                 sky_droplets=short.sky_due,
                 spendable=spendable,
