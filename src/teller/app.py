@@ -330,9 +330,11 @@ def _loopback_by_default(name: str, address: str) -> None:
         log_event(
             log,
             logging.WARNING,
-            f"{name} {address!r} listens on loopback only: write 0.0.0.0{address} to serve"
+            'listener written ":PORT" listens on loopback only: write 0.0.0.0:PORT to serve'
             " every interface",
             watch=True,
+            listener=name,
+            address=address,
         )
 
 

@@ -1,7 +1,9 @@
 """Logging: one line per event, `key=value` fields, `notice=WATCH` on what an operator must act on.
 
 `log_event(logger, level, message, deposit_id=..., watch=True)` is the one way teller logs
-something that happened to a deposit; operators grep for `notice=WATCH`. The log file (if
+something that happened to a deposit; operators grep for `notice=WATCH`. `log_once` is the same
+for a condition a loop finds again every round (a stuck payout, a deposit that waits): logged
+the first time its key is seen, not once per round. The log file (if
 configured) is reopened on SIGHUP, for logrotate.
 """
 
@@ -50,6 +52,25 @@ def log_event(
     if watch:
         extra["notice"] = WATCH
     logger.log(level, message, extra=extra)
+
+
+def log_once(
+    seen: set[str],
+    key: str,
+    logger: logging.Logger,
+    level: int,
+    message: str,
+    *,
+    watch: bool = False,
+    **fields: Any,
+) -> bool:
+    """`log_event` the first time `key` is in no `seen` (the caller's set, kept for the life of
+    its loop): True if it logged now."""
+    if key in seen:
+        return False
+    seen.add(key)
+    log_event(logger, level, message, watch=watch, **fields)
+    return True
 
 
 def setup_logging(debug: bool, logfile: str) -> WatchedFileHandler | None:

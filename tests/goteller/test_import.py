@@ -18,6 +18,7 @@ from teller.goteller.records import GoDatabaseError, read_go_database
 from teller.store import tables
 from teller.store.bindings import insert_binding
 from teller.store.db import Database
+from teller.store.deposits import HOLD_CHECK_EARLIER_PAYMENT
 from teller.store.pool import pool_usage, sync_pool
 
 from .conftest import fingerprint
@@ -64,6 +65,16 @@ def test_everything_is_imported_once(db: Database, go_db: Path) -> None:
         (5, "waiting_send", 5_000_000, 0),
         (6, "waiting_passthrough", 0, 0),
     ]
+    # The Go teller's waiting_send ones (no txid) may have been paid right before a crash: held
+    # until the sender has searched the chain (tests/skynode/test_earlier_payment.py).
+    assert {d["seq"]: d["hold_reason"] for d in deposits.values()} == {
+        1: None,
+        2: None,
+        3: None,
+        4: HOLD_CHECK_EARLIER_PAYMENT,
+        5: HOLD_CHECK_EARLIER_PAYMENT,
+        6: None,
+    }
     confirm = deposits[CONFIRM_ID]
     assert confirm["payout_txid"] == CONFIRM_TXID and confirm["value"] == 5_000_000
     passthrough = next(d for d in deposits.values() if d["status"] == "waiting_passthrough")

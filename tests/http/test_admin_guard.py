@@ -142,8 +142,12 @@ def test_port_only_listens_on_loopback(
     assert bound == dict.fromkeys(names, "127.0.0.1")
     assert tel.admin_get("/api/accounting")["sent"] == "0.000000"
     watch = [r for r in caplog.records if getattr(r, "notice", None) == "WATCH"]
-    assert [r.getMessage() for r in watch] == [
-        "web.http_addr ':0' listens on loopback only: write 0.0.0.0:0 to serve every interface"
+    assert [(r.getMessage(), getattr(r, "fields", {}).get("listener")) for r in watch] == [
+        (
+            'listener written ":PORT" listens on loopback only: write 0.0.0.0:PORT to serve'
+            " every interface",
+            "web.http_addr",
+        )
     ]
 
 

@@ -241,6 +241,22 @@ class SkyPipeline:
         return self.sender
 
 
+class Killed(Exception):
+    """teller dying (SIGKILL) right after the node took a payout, before the next commit."""
+
+
+def die_after_inject(p: SkyPipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on the payer's broadcast reaches the node, then teller 'dies' (Killed) before
+    it can record that."""
+    inject = p.payer.broadcast
+
+    async def inject_then_die(raw_tx: str) -> None:
+        await inject(raw_tx)
+        raise Killed
+
+    monkeypatch.setattr(p.payer, "broadcast", inject_then_die)
+
+
 def build_sky_pipeline(db: Database, sim: SimNode) -> SkyPipeline:
     with db.write() as conn:
         sync_pool(conn, "BTC", [f"btc{i}" for i in range(50)])

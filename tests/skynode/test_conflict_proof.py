@@ -22,10 +22,12 @@ from teller.clients.skycoin_node import SkyNodeClient, SkyNodeError
 from teller.clock import unix_now
 from teller.coins import sky_tx
 from teller.deposits import states
+from teller.payout.base import PayoutOutput
+from teller.services import operator
 from teller.store import payouts as payout_store
 from teller.store.models import Payout
 
-from .conftest import SKY_A, SKY_B, SKY_C, SimNode, SkyPipeline
+from .conftest import SKY_A, SKY_B, SKY_C, Killed, SimNode, SkyPipeline, die_after_inject
 from .scripted import ScriptedNode, serve_scripted
 
 BTC = 100_000_000  # satoshis; 1 BTC = 500 SKY in these tests
@@ -136,25 +138,15 @@ async def test_an_empty_node_with_no_peers_then_syncing_stops_nothing(
     assert _watches(caplog) == []
 
 
-class _Killed(Exception):
-    """teller dying (SIGKILL) right after the node took a payout, before the next commit."""
-
-
 async def test_a_payout_stored_signed_is_not_stopped_by_a_node_that_does_not_know_it(
     sky_pipeline: SkyPipeline, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The broadcast reached the network, teller died before recording it, and came back on a
     # replaced node: the stored payout (signed) is re-injected and refused.
     p, sim = sky_pipeline, sky_pipeline.sim
-    inject = p.payer.broadcast
-
-    async def inject_then_die(raw_tx: str) -> None:
-        await inject(raw_tx)
-        raise _Killed
-
-    monkeypatch.setattr(p.payer, "broadcast", inject_then_die)
+    die_after_inject(p, monkeypatch)
     deposit = p.deposit(p.bind(SKY_A), BTC // 10, "aa")
-    with pytest.raises(_Killed):
+    with pytest.raises(Killed):
         await p.settle(rounds=1)
     txid = p.get(deposit).payout_txid
     assert txid is not None and p.get(deposit).status == states.WAITING_SEND
@@ -231,6 +223,20 @@ async def test_a_spend_elsewhere_shown_by_a_synced_node_is_a_conflict_with_its_p
     assert stopped.status == states.DONE and stopped.sky_sent == 0
     assert f"spent: {stored_inputs[0]} by {other.txid} in block 2" in stopped.error
     assert _watches(caplog) == ["payout conflicted"]
+
+    # The way out README "When something goes wrong" gives: pay by hand, then record it.
+    hand = await p.payer.build_payout([PayoutOutput(SKY_A, 50 * SKY, "hand")], [])
+    await p.payer.broadcast(hand.raw_tx)
+    sim.make_block()
+    await operator.record_payment(
+        operator.OperatorContext(p.db, p.payer), deposit, hand.txid, "ops"
+    )
+    paid = p.get(deposit)
+    assert (paid.status, paid.sky_sent, paid.payout_txid) == (states.DONE, 50 * SKY, hand.txid)
+    await p.settle(rounds=2)  # the conflicted payout is still watched; nothing more is paid
+    sim.make_block()
+    await p.settle(rounds=1)
+    assert sim.ledger(SKY_A) == {SKY_A: (1, 50 * SKY)}
 
 
 async def test_a_payout_taken_for_conflicted_that_confirms_is_recorded_paid(

@@ -19,7 +19,16 @@ from teller.store import payouts as payout_store
 from teller.store.db import Database
 from teller.store.models import Payout
 
-from .conftest import SKY_A, SKY_B, SKY_C, SimNode, SkyPipeline, build_sky_pipeline
+from .conftest import (
+    SKY_A,
+    SKY_B,
+    SKY_C,
+    Killed,
+    SimNode,
+    SkyPipeline,
+    build_sky_pipeline,
+    die_after_inject,
+)
 
 BTC = 100_000_000  # satoshis; 1 BTC = 500 SKY in these tests
 SKY = 1_000_000
@@ -122,10 +131,11 @@ async def test_with_every_output_in_flight_deposits_wait_for_the_change_not_sold
 
 
 async def test_a_deposit_the_wallet_cannot_cover_waits_and_the_others_are_paid(
-    sqlite_db: Database, make_sim: object
+    sqlite_db: Database, make_sim: object, caplog: pytest.LogCaptureFixture
 ) -> None:
     sim: SimNode = make_sim(outputs=2, droplets=100 * SKY)  # type: ignore[operator]
     p = build_sky_pipeline(sqlite_db, sim)
+    caplog.set_level(logging.INFO, logger="teller")
     big = p.deposit(p.bind(SKY_A), BTC, "big")  # 500 SKY: more than the wallet holds
     small = [p.deposit(p.bind(SKY_B), BTC // 100, f"small{i}") for i in range(3)]  # 5 SKY
     await p.settle()
@@ -137,6 +147,11 @@ async def test_a_deposit_the_wallet_cannot_cover_waits_and_the_others_are_paid(
     assert p.get(big).status == states.WAITING_SEND
     assert sim.ledger(SKY_A, SKY_B) == {SKY_A: (0, 0), SKY_B: (3, 15 * SKY)}
     assert "not enough coins" in p.board.sender_error
+    # Sold out: the operator must refill the wallet. Told once for that deposit, not per round.
+    watched = [r for r in caplog.records if getattr(r, "notice", None) == "WATCH"]
+    assert [(r.getMessage(), r.fields["deposit_id"]) for r in watched] == [  # type: ignore[attr-defined]
+        ("deposit waits: hot wallet balance too low", big)
+    ]
 
 
 async def test_inject_answering_503_is_retried_with_the_same_stored_transaction(
@@ -291,10 +306,6 @@ async def test_a_stored_payout_the_node_never_took_keeps_its_inputs_from_new_pay
     assert sim.ledger(SKY_A, SKY_B) == {SKY_A: (1, 5 * SKY), SKY_B: (1, 5 * SKY)}
 
 
-class _Killed(Exception):
-    """teller dying (SIGKILL) right after the node took a payout, before the next commit."""
-
-
 async def test_a_payout_that_confirmed_before_teller_recorded_its_broadcast_is_done(
     sky_pipeline: SkyPipeline, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -302,15 +313,9 @@ async def test_a_payout_that_confirmed_before_teller_recorded_its_broadcast_is_d
     # ("unspent output ... does not exist", skycoin.md §9): the payer must ask the node
     # about the txid before calling it a conflict.
     p, sim = sky_pipeline, sky_pipeline.sim
-    inject = p.payer.broadcast
-
-    async def inject_then_die(raw_tx: str) -> None:
-        await inject(raw_tx)
-        raise _Killed
-
-    monkeypatch.setattr(p.payer, "broadcast", inject_then_die)
+    die_after_inject(p, monkeypatch)
     deposit = p.deposit(p.bind(SKY_A), BTC // 10, "aa")
-    with pytest.raises(_Killed):
+    with pytest.raises(Killed):
         await p.settle(rounds=1)
     stored = p.get(deposit)
     assert stored.status == states.WAITING_SEND and stored.payout_txid

@@ -4,6 +4,8 @@ ledger (what the chain paid), never on teller's records alone."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from teller.errors import ActionRefused, BadRequest
@@ -43,6 +45,39 @@ async def _stuck_payout(p: SkyPipeline, sim: SimNode, tx: str) -> tuple[str, str
     txid = p.get(deposit_id).payout_txid
     assert txid is not None and _payout(p, txid).status == payout_store.SIGNED
     return deposit_id, txid
+
+
+async def test_a_payout_that_cannot_be_broadcast_is_reported_stuck_once_never_re_signed(
+    sky_pipeline: SkyPipeline, sim: SimNode, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 13, item 7: a stored payout the node keeps refusing (not for spent inputs) was
+    # retried for ever and nothing said so. Past the threshold it is shown in /api/health
+    # with the way out, raised once with notice=WATCH, and still retried, never re-signed.
+    p = sky_pipeline
+    p.sender.stuck_broadcast_attempts = 3
+    caplog.set_level(logging.INFO, logger="teller")
+    deposit_id, txid = await _stuck_payout(p, sim, "ab" * 32)  # 1 failed broadcast
+    await p.settle(1)
+    assert "stuck" not in p.board.sender_error
+    await p.settle(3)
+    assert f"payout {txid} is stuck: " in p.board.sender_error
+    assert f"(teller payout void {txid})" in p.board.sender_error
+    watched = [r for r in caplog.records if getattr(r, "notice", None) == "WATCH"]
+    assert [r.getMessage() for r in watched] == [
+        "payout stuck: it cannot be broadcast; fix the node or void it"
+    ]
+    stuck = _payout(p, txid)
+    assert (stuck.status, stuck.attempts >= 3, p.get(deposit_id).payout_txid) == (
+        payout_store.SIGNED,
+        True,
+        txid,
+    )
+    sim.fail_broadcasts(False)  # the node is fixed: the same bytes go through
+    await p.settle(1)
+    assert sim.pending() == [txid] and p.board.sender_error == ""
+    sim.make_block()
+    await p.settle(1)
+    assert sim.ledger(SKY_A)[SKY_A] == (1, 5_000_000)
 
 
 async def test_a_stuck_payout_is_voided_then_its_deposit_is_paid_once_anew(
@@ -215,3 +250,42 @@ async def test_one_payment_by_hand_covers_deposits_of_its_address_up_to_what_it_
         ("done", 0, None),
     ]
     assert _payout(p, hand.txid).kind == ops.KIND_MANUAL
+
+
+async def test_record_payment_refuses_a_payment_elsewhere_or_of_less_and_audits_each_try(
+    sky_pipeline: SkyPipeline, sim: SimNode
+) -> None:
+    p = sky_pipeline
+    ctx = _ctx(p)
+    sim.fail_broadcasts(True)  # teller pays nothing itself here
+    deposit_id = p.deposit(p.bind(SKY_B), BTC // 100, "c7" * 32)  # owed 5 SKY
+    p.processor.decide_batch()
+    await operator.stop(ctx, deposit_id, "paid by hand", ACTOR)
+    sim.fail_broadcasts(False)
+
+    async def paid_by_hand(to: str, droplets: int) -> str:
+        made = await p.payer.build_payout([PayoutOutput(to, droplets, "hand")], [])
+        await p.payer.broadcast(made.raw_tx)
+        sim.make_block()
+        return made.txid
+
+    elsewhere = await paid_by_hand(SKY_A, 5_000_000)  # the right amount, to another address
+    with pytest.raises(ActionRefused, match=f"paid {SKY_B} 0.000000 SKY; deposit .* is owed 5"):
+        await operator.record_payment(ctx, deposit_id, elsewhere, ACTOR)
+    short = await paid_by_hand(SKY_B, 4_000_000)
+    with pytest.raises(ActionRefused, match=f"paid {SKY_B} 4.000000 SKY; deposit .* is owed 5"):
+        await operator.record_payment(ctx, deposit_id, short, ACTOR)
+    unchanged = p.get(deposit_id)
+    assert (unchanged.status, unchanged.sky_sent, unchanged.payout_txid) == ("done", 0, None)
+
+    right = await paid_by_hand(SKY_B, 5_000_000)
+    await operator.record_payment(ctx, deposit_id, right, ACTOR)
+    paid = p.get(deposit_id)
+    assert (paid.status, paid.sky_sent, paid.payout_txid) == ("done", 5_000_000, right)
+    assert [(a.actor, a.action, a.outcome.split(":")[0]) for a in _actions(p, deposit_id)] == [
+        (ACTOR, "deposit.record_payment", "done"),
+        (ACTOR, "deposit.record_payment", "refused"),
+        (ACTOR, "deposit.record_payment", "refused"),
+        (ACTOR, "deposit.stop", "done"),
+    ]
+    assert sim.ledger(SKY_B)[SKY_B] == (2, 9_000_000)  # teller itself paid nothing

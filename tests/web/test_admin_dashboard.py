@@ -2,16 +2,19 @@
 
 Issue 6: pool usage per coin, deposits by status with search by SKY address or deposit id,
 errored deposits, accounting, health and scanner heights, a backup button; auto-refreshing.
+Issue 13: held deposits and the operator actions (tests/audit/ has the audit panel).
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from teller.store.deposits import HOLD_CHECK_EARLIER_PAYMENT
 from tests.http.running_teller import SKY_A, SKY_B, RunningTeller
 
 from .conftest import EXPECT_TIMEOUT_MS, OpenPage, TellerLauncher, screenshot, sign_in
@@ -160,3 +163,54 @@ def test_backup_button_downloads_the_database(
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
     assert saved.read_bytes()[:16] == b"SQLite format 3\x00"
+
+
+def test_held_deposits_and_the_operator_actions_are_shown(
+    launcher: TellerLauncher, open_page: OpenPage
+) -> None:
+    """Issue 13: a deposit held from payment (an imported Go one that may have been paid) is
+    listed with why and what it is owed, and every operator action shows in the audit trail,
+    with who acted and how it ended."""
+    tel = launcher.start(send_enabled=False)  # decided, never paid: they stay waiting_send
+    address = tel.bind_ok(SKY_A, "BTC")
+    tel.deposit_ok(addr=address, value=10_000_000, tx="d1" * 32)  # 50 SKY
+    tel.deposit_ok(addr=address, value=2_000_000, tx="d2" * 32)
+    held_id, other_id = f"{'d1' * 32}:0", f"{'d2' * 32}:0"
+    tel.wait_for(
+        lambda: len(tel.admin_get("/api/deposits", status="waiting_send")["deposits"]) == 2,
+        what="two deposits waiting_send",
+    )
+    # What the importer writes for a Go waiting_send deposit without a txid.
+    with sqlite3.connect(tel.dir / "data" / "teller.db") as conn:
+        conn.execute(
+            "UPDATE deposits SET hold_reason = ? WHERE deposit_id = ?",
+            (HOLD_CHECK_EARLIER_PAYMENT, held_id),
+        )
+    page = open_page(tel.admin + "/")
+    held = page.locator("#held tr")
+    expect(held).to_have_count(1)
+    expect(held).to_contain_text(held_id)
+    expect(held).to_contain_text("50")
+    expect(held).to_contain_text("the Go teller may have paid it")
+    expect(page.locator("#held-note")).to_contain_text("teller deposit release ID")
+    expect(page.locator("#actions-none")).to_be_visible()
+    screenshot(page, "admin-held")
+
+    deposits = f"{tel.admin}/api/deposits"
+    assert tel.http.post(f"{deposits}/{held_id}/release").status_code == 200
+    assert tel.http.post(f"{deposits}/{other_id}/release").status_code == 409  # not held
+    stopped = tel.http.post(f"{deposits}/{other_id}/stop", json={"reason": "refund asked"})
+    assert stopped.status_code == 200
+    page.locator("#refresh").click()
+
+    expect(held).to_have_count(0)
+    expect(page.locator("#held-none")).to_be_visible()
+    actions = page.locator("#actions tr")
+    expect(actions).to_have_count(3)
+    expect(actions.nth(0)).to_contain_text("deposit.stop")
+    expect(actions.nth(0)).to_contain_text("refund asked")
+    expect(actions.nth(1)).to_contain_text("refused: deposit")
+    expect(actions.nth(2)).to_contain_text("deposit.release")
+    expect(actions.nth(2)).to_contain_text("admin-api")
+    expect(actions.nth(2)).to_contain_text("done: released")
+    screenshot(page, "admin-actions")

@@ -56,7 +56,7 @@ from teller.errors import (
     MarketRefused,
     MarketTemporary,
 )
-from teller.logs import log_event
+from teller.logs import log_event, log_once
 from teller.money import format_droplets, plain_decimal
 from teller.passthrough.plan import (
     budget_charge,
@@ -161,11 +161,21 @@ class PassthroughProcessor:
         try:
             wait = await self._buy_step()
         except MarketRateLimited as exc:
-            self._warn_once("ratelimit", "exchange rate limit: waiting", error=exc)
+            log_once(
+                self._reported,
+                "ratelimit",
+                log,
+                logging.WARNING,
+                "exchange rate limit: waiting",
+                error=exc,
+            )
             return Wait(self.ratelimit_wait, f"exchange: {exc}")
         except CredentialsRefused as exc:
-            self._warn_once(
+            log_once(
+                self._reported,
                 "credentials",
+                log,
+                logging.WARNING,
                 "the exchange refuses teller's API key or signature: buying halted; check"
                 " sky_exchanger.exchange_client.key and .secret",
                 error=exc,
@@ -179,12 +189,6 @@ class PassthroughProcessor:
             return Wait(self.failure_wait, f"exchange: {exc}")
         self._reported -= {"ratelimit", "credentials"}  # the next outage is reported again
         return wait
-
-    def _warn_once(self, key: str, event: str, *, watch: bool = False, **fields: Any) -> None:
-        if key in self._reported:
-            return
-        self._reported.add(key)
-        log_event(log, logging.WARNING, event, watch=watch, **fields)
 
     # -- 1. decide ------------------------------------------------------------------------
 
@@ -291,16 +295,16 @@ class PassthroughProcessor:
             await self._place_new(deposit, orders, order.price, order.volume)
             return Wait(0)
         deposit, left = short[0]
-        if deposit.deposit_id not in self._reported:
-            self._reported.add(deposit.deposit_id)
-            log_event(
-                log,
-                logging.WARNING,
-                "deposit waits: exchange balance too low",
-                deposit_id=deposit.deposit_id,
-                needs_btc=plain_decimal(left),
-                spendable_btc=plain_decimal(spendable or Decimal(0)),
-            )
+        log_once(
+            self._reported,
+            deposit.deposit_id,
+            log,
+            logging.WARNING,
+            "deposit waits: exchange balance too low",
+            deposit_id=deposit.deposit_id,
+            needs_btc=plain_decimal(left),
+            spendable_btc=plain_decimal(spendable or Decimal(0)),
+        )
         # Public (/api/health): the amount waited for; the account's balance goes to the log.
         return Wait(
             self.failure_wait,
@@ -322,8 +326,11 @@ class PassthroughProcessor:
             return None
         if is_dust(left, cap, self.market.rules, self._min_cost):
             return None  # next_order finds nothing it can buy here: the deposit is finished
-        self._warn_once(
+        log_once(
+            self._reported,
             f"price:{deposit.deposit_id}",
+            log,
+            logging.WARNING,
             "deposit waits: the cheapest ask is above its price limit",
             watch=True,
             deposit_id=deposit.deposit_id,

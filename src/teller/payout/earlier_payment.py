@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from teller.clock import unix_now
 from teller.deposits import states
 from teller.errors import SendTemporary
-from teller.logs import log_event
+from teller.logs import log_event, log_once
 from teller.money import format_droplets
 from teller.payout.base import PastPayment, Payer
 from teller.store import payouts as payout_store
@@ -104,15 +104,15 @@ class EarlierPaymentCheck:
             # Nothing is decided without the node's answer: they stay held and are asked
             # about again next round (never paid meanwhile).
             for deposit in waiting:
-                if deposit.deposit_id not in self._reported_unreachable:
-                    self._reported_unreachable.add(deposit.deposit_id)
-                    log_event(
-                        log,
-                        logging.WARNING,
-                        "cannot search the chain for an earlier payment; held, asked again",
-                        deposit_id=deposit.deposit_id,
-                        error=exc,
-                    )
+                log_once(
+                    self._reported_unreachable,
+                    deposit.deposit_id,
+                    log,
+                    logging.WARNING,
+                    "cannot search the chain for an earlier payment; held, asked again",
+                    deposit_id=deposit.deposit_id,
+                    error=exc,
+                )
             return f"imported deposits held: the node cannot tell if they were paid: {exc}"
         every = [p.txid for found in payments.values() for p in found]
         known = await asyncio.to_thread(self._read_known, every)

@@ -36,7 +36,7 @@ from teller.errors import (
     SendConflict,
     SendTemporary,
 )
-from teller.logs import log_event
+from teller.logs import log_event, log_once
 from teller.money import format_droplets
 from teller.payout.base import Payer, PayoutOutput, SignedPayout, TxState
 from teller.payout.earlier_payment import EarlierPaymentCheck
@@ -161,16 +161,17 @@ class Sender:
                 f"not enough coins to pay a waiting deposit of {format_droplets(short.sky_due)}"
                 f" SKY ({format_droplets(max(spendable, 0))} SKY spendable)"
             )
-            if short.deposit_id not in self._reported_short:  # once per deposit, not per round
-                self._reported_short.add(short.deposit_id)
-                log_event(
-                    log,
-                    logging.WARNING,
-                    "deposit waits: hot wallet balance too low",
-                    deposit_id=short.deposit_id,
-                    sky_droplets=short.sky_due,
-                    spendable=spendable,
-                )
+            log_once(  # once per deposit, not per round
+                self._reported_short,
+                short.deposit_id,
+                log,
+                logging.WARNING,
+                "deposit waits: hot wallet balance too low",
+                watch=True,  # sold out: only a refill of the hot wallet helps
+                deposit_id=short.deposit_id,
+                sky_droplets=short.sky_due,
+                spendable=spendable,
+            )
         if not chosen:
             return False
         outputs = [PayoutOutput(d.sky_address, d.sky_due, d.deposit_id) for d in chosen]
@@ -274,15 +275,15 @@ class Sender:
         payout may be on the network and confirm: the next rounds ask again."""
         self._problem(str(exc))
         await asyncio.to_thread(self._record_error, txid, str(exc))
-        if txid not in self._reported_unproven:  # once per payout, not per round
-            self._reported_unproven.add(txid)
-            log_event(
-                log,
-                logging.WARNING,
-                "payout refused by a node that cannot prove a conflict; waiting, not stopped",
-                txid=txid,
-                reason=exc,
-            )
+        log_once(  # once per payout, not per round
+            self._reported_unproven,
+            txid,
+            log,
+            logging.WARNING,
+            "payout refused by a node that cannot prove a conflict; waiting, not stopped",
+            txid=txid,
+            reason=exc,
+        )
 
     def _record_error(self, txid: str, error: str) -> None:
         with self.db.write() as conn:
@@ -306,18 +307,18 @@ class Sender:
             f"payout {payout.txid} is stuck: {payout.attempts} broadcasts failed over"
             f" {failing // 60} minutes (teller payout void {payout.txid})"
         )
-        if payout.txid not in self._reported_unsendable:  # once per payout, not per round
-            self._reported_unsendable.add(payout.txid)
-            log_event(
-                log,
-                logging.ERROR,
-                "payout stuck: it cannot be broadcast; fix the node or void it",
-                watch=True,
-                txid=payout.txid,
-                attempts=payout.attempts,
-                minutes=failing // 60,
-                last_error=payout.last_error,
-            )
+        log_once(  # once per payout, not per round
+            self._reported_unsendable,
+            payout.txid,
+            log,
+            logging.ERROR,
+            "payout stuck: it cannot be broadcast; fix the node or void it",
+            watch=True,
+            txid=payout.txid,
+            attempts=payout.attempts,
+            minutes=failing // 60,
+            last_error=payout.last_error,
+        )
 
     def _mark_broadcast(self, txid: str) -> None:
         """Record that the node accepted payout `txid`: the payout and its deposits move on.
@@ -440,17 +441,17 @@ class Sender:
         waited = unix_now() - payout.created_at
         if waited >= STUCK_AFTER_SECONDS:
             self._problem(f"payout {payout.txid} unconfirmed for {waited // 60} minutes")
-            if payout.txid not in self._reported_stuck:  # once per payout, not per round
-                self._reported_stuck.add(payout.txid)
-                log_event(
-                    log,
-                    logging.WARNING,
-                    "payout not confirmed; it is never re-signed: check the node",
-                    watch=True,
-                    txid=payout.txid,
-                    minutes=waited // 60,
-                    node_state=state.value,
-                )
+            log_once(  # once per payout, not per round
+                self._reported_stuck,
+                payout.txid,
+                log,
+                logging.WARNING,
+                "payout not confirmed; it is never re-signed: check the node",
+                watch=True,
+                txid=payout.txid,
+                minutes=waited // 60,
+                node_state=state.value,
+            )
 
     def _read_broadcast(self) -> list[Payout]:
         with self.db.read() as conn:
@@ -462,15 +463,15 @@ class Sender:
             # payment; teller has only the txid, so there is nothing it could re-send, and it
             # must never sign a new payment for these deposits. Keep asking about the txid;
             # tell the operator once that the node does not know it.
-            if payout.txid not in self._reported_unknown:
-                self._reported_unknown.add(payout.txid)
-                log_event(
-                    log,
-                    logging.WARNING,
-                    "the node does not know an imported payout yet; watching it, never re-sent",
-                    watch=True,
-                    txid=payout.txid,
-                )
+            log_once(
+                self._reported_unknown,
+                payout.txid,
+                log,
+                logging.WARNING,
+                "the node does not know an imported payout yet; watching it, never re-sent",
+                watch=True,
+                txid=payout.txid,
+            )
             return
         try:
             await self.payer.broadcast(payout.raw_tx)

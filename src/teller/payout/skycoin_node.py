@@ -64,7 +64,7 @@ from teller.errors import (
     SendConflict,
     SendTemporary,
 )
-from teller.logs import log_event
+from teller.logs import log_event, log_once
 from teller.money import format_droplets
 from teller.payout.base import Balance, PastPayment, PayoutOutput, SignedPayout, TxState
 from teller.store.models import Payout
@@ -289,16 +289,16 @@ class SkyNodePayer:
                 # Raises SendConflict only with the proof; returns if the payout is in a block.
                 await self._prove_conflict(txid, raw_tx, refusal)
                 return
-            if txid not in self._refusals_reported:  # once per transaction, not per round
-                self._refusals_reported.add(txid)
-                log_event(
-                    log,
-                    logging.ERROR,
-                    "the node refuses a stored payout; it is retried, never re-signed",
-                    watch=True,
-                    txid=txid,
-                    error=refusal.message,
-                )
+            log_once(  # once per transaction, not per round
+                self._refusals_reported,
+                txid,
+                log,
+                logging.ERROR,
+                "the node refuses a stored payout; it is retried, never re-signed",
+                watch=True,
+                txid=txid,
+                error=refusal.message,
+            )
             raise SendTemporary(f"the node refused payout {txid}: {refusal}") from refusal
         if node_txid != txid:
             log_event(

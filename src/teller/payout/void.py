@@ -43,6 +43,8 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
+
 from teller.clients.skycoin_node import SkyNodeError
 from teller.clock import unix_now
 from teller.coins.sky_tx import (
@@ -205,15 +207,7 @@ class VoidWatcher:
             )
             ops.move_input_locks(conn, list(_inputs(void)), void.txid, payout.txid, now)
             outcome = f"failed: the payout confirmed before its void; {paid} deposit(s) paid by it"
-            ops.record_action(
-                conn,
-                at=now,
-                actor=RESOLVER,
-                action="payout.void",
-                target=payout.txid,
-                detail=f"void {void.txid}",
-                outcome=outcome,
-            )
+            _record_outcome(conn, payout, void, now, outcome)
         log_event(
             log,
             logging.WARNING,
@@ -238,14 +232,12 @@ class VoidWatcher:
                 now,
             )
             back = states.back_after_void(conn, payout.txid, now)
-            ops.record_action(
+            _record_outcome(
                 conn,
-                at=now,
-                actor=RESOLVER,
-                action="payout.void",
-                target=payout.txid,
-                detail=f"void {void.txid}",
-                outcome=f"done: void confirmed; {len(back)} deposit(s) back to waiting_send",
+                payout,
+                void,
+                now,
+                f"done: void confirmed; {len(back)} deposit(s) back to waiting_send",
             )
         for deposit_id in back:
             log_event(
@@ -273,14 +265,12 @@ class VoidWatcher:
                 if deposit.status in (states.WAITING_SEND, states.WAITING_CONFIRM):
                     states.move(conn, deposit, states.DONE, now, error=message, sky_sent=0)
                     stopped.append(deposit.deposit_id)
-            ops.record_action(
+            _record_outcome(
                 conn,
-                at=now,
-                actor=RESOLVER,
-                action="payout.void",
-                target=payout.txid,
-                detail=f"void {void.txid}",
-                outcome="failed: the void and the payout can never confirm; check the wallet",
+                payout,
+                void,
+                now,
+                "failed: the void and the payout can never confirm; check the wallet",
             )
         for deposit_id in stopped:
             log_event(
@@ -292,6 +282,19 @@ class VoidWatcher:
                 txid=payout.txid,
                 void_txid=void.txid,
             )
+
+
+def _record_outcome(conn: Connection, payout: Payout, void: Payout, now: int, outcome: str) -> None:
+    """The audit row saying how the void of `payout` ended (written by the sender's watcher)."""
+    ops.record_action(
+        conn,
+        at=now,
+        actor=RESOLVER,
+        action="payout.void",
+        target=payout.txid,
+        detail=f"void {void.txid}",
+        outcome=outcome,
+    )
 
 
 def _inputs(payout: Payout) -> tuple[str, ...]:

@@ -147,14 +147,13 @@ class AutoCertificate:
                 log_event(
                     log,
                     logging.ERROR,
-                    "could not obtain a certificate; HTTPS "
-                    + (
-                        f"keeps the current one until {current.not_after.isoformat()}"
-                        if current is not None
-                        else "handshakes fail until one is obtained"
-                    ),
+                    "could not obtain a certificate; HTTPS keeps the current one until it expires"
+                    if current is not None
+                    else "could not obtain a certificate; HTTPS handshakes fail until one is"
+                    " obtained",
                     watch=True,
                     host=self.host,
+                    expires=current.not_after.isoformat() if current is not None else None,
                     error=str(exc),
                     retry_in=f"{delay:.0f}s",
                 )

@@ -1,6 +1,7 @@
 // The admin dashboard: health, address pools, accounting, deposits (by status, searchable),
-// errored deposits, the audit's findings and a backup download, from the admin API of the
-// same server, refreshed every few seconds. Amounts are BigInt base units, never floating point.
+// errored and held deposits, the audit's findings, the operator actions (the audit trail) and a
+// backup download, from the admin API of the same server, refreshed every few seconds. Amounts
+// are BigInt base units, never floating point.
 // Every API call sends the admin token as "Authorization: Bearer" (never a cookie, so no other
 // page can make the browser act for the operator); the token is asked for when the API answers
 // 401 and kept in sessionStorage: this tab only, gone when it closes or on "Sign out".
@@ -10,6 +11,7 @@ import { TEXT, text } from "./strings.js";
 
 const REFRESH_MS = 5000;
 const DEPOSIT_LIMIT = 100;
+const ACTION_LIMIT = 50;
 const STATUSES = [
   "waiting_decide", "waiting_passthrough", "waiting_passthrough_order_complete",
   "waiting_send", "waiting_confirm", "done",
@@ -25,7 +27,7 @@ const KNOWN_POOL = new Set([
 const SCANNER_COLUMNS = ["coin", "source", "reachable", "node_height", "scanned_height", "behind",
   "confirmations", "orphaned", "error"];
 // Integer amount fields that may exceed 2^53 (wei): read as strings, then BigInt.
-const BIG_FIELDS = /("(?:deposit_value|sky_sent|value|sky_bought|deposit_value_spent)":\s*)(-?\d+)/g;
+const BIG_FIELDS = /("(?:deposit_value|sky_sent|sky_due|value|sky_bought|deposit_value_spent)":\s*)(-?\d+)/g;
 
 const TOKEN_KEY = "teller-admin-token";
 
@@ -351,6 +353,33 @@ function renderAudit(report) {
   }));
 }
 
+// Deposits held from payment until the operator decides (/api/deposits/held).
+function renderHeld(deposits) {
+  $("held").replaceChildren(...deposits.map((deposit) => {
+    const row = element("tr", undefined, "row-error");
+    row.dataset.depositId = deposit.deposit_id;
+    row.append(element("td", deposit.seq), element("td", deposit.deposit_id),
+      element("td", deposit.sky_address), element("td", formatUnits(deposit.sky_due, 6)),
+      element("td", deposit.hold_reason));
+    return row;
+  }));
+  $("held-none").hidden = deposits.length > 0;
+  $("held-note").hidden = deposits.length === 0;
+}
+
+// The audit trail of the operator tools (/api/actions), newest first.
+function renderActions(actions) {
+  $("actions").replaceChildren(...actions.map((action) => {
+    const row = element("tr", undefined, action.outcome.startsWith("done") ? "" : "muted");
+    row.dataset.action = action.action;
+    row.append(element("td", new Date(action.at * 1000).toLocaleString()),
+      element("td", action.actor), element("td", action.action), element("td", action.target),
+      element("td", action.detail), element("td", action.outcome));
+    return row;
+  }));
+  $("actions-none").hidden = actions.length > 0;
+}
+
 // --- refreshing -----------------------------------------------------------------------------
 
 const SECTIONS = [
@@ -361,6 +390,8 @@ const SECTIONS = [
   ["deposits", depositQuery, renderDeposits],
   ["errored", "api/deposits/errored", (answer) => renderErrored(answer.deposits ?? [])],
   ["audit", "api/audit", renderAudit],
+  ["held", "api/deposits/held", (answer) => renderHeld(answer.deposits ?? [])],
+  ["actions", `api/actions?limit=${ACTION_LIMIT}`, (answer) => renderActions(answer.actions ?? [])],
 ];
 
 async function refresh() {

@@ -85,6 +85,19 @@ export const TEXT = {
   au_found: "Outside world",
   au_detail: "What it may mean",
   au_check: "{name} [{state}]: {note}",
+  held: "Held deposits",
+  held_none: "No deposit is held.",
+  held_note: "Not paid until you decide: teller deposit release ID (unpaid), teller deposit record-payment ID TXID (paid already) or teller deposit stop ID --reason TEXT.",
+  col_sky_due: "SKY owed",
+  col_hold_reason: "Why it is held",
+  actions: "Operator actions",
+  actions_none: "No operator action yet.",
+  ac_at: "When",
+  ac_actor: "Who",
+  ac_action: "Action",
+  ac_target: "Payout or deposit",
+  ac_detail: "What",
+  ac_outcome: "Outcome",
 };
 
 export function text(key, values = {}) {
