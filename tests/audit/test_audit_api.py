@@ -67,11 +67,13 @@ async def test_api_audit_and_metrics_show_an_unknown_spend(
     assert signed.txid not in exchange["sender_error"]
     hold = tel.admin_get("/api/payouts/hold")
     assert hold["held"] is True and [h["spend_txid"] for h in hold["holds"]] == [signed.txid]
+    assert "teller_payouts_held 1.0" in tel.http.get(tel.admin + "/metrics").text
     resumed = tel.http.post(tel.admin + "/api/payouts/resume")
     assert resumed.status_code == 200 and resumed.json()["released"] == [signed.txid]
     assert tel.http.post(tel.admin + "/api/payouts/resume").status_code == 409
     exchange = tel.http.get(tel.public + "/api/health").json()["exchange"]
     assert (exchange["payouts_held"], exchange["sender_error"]) == (False, "")
+    assert "teller_payouts_held 0.0" in tel.http.get(tel.admin + "/metrics").text
     [action] = tel.admin_get("/api/actions", target="payouts", limit="1")["actions"]
     assert (action["actor"], action["outcome"]) == ("admin-api", "refused: payouts are not held")
 

@@ -110,11 +110,12 @@ def start_unwaited(t: TellerProcess) -> None:
 class SkyNodeProcess(SimulatorProcess):
     """`python -m teller_sims.skynode` with a funded hot wallet, as its own process."""
 
-    def __init__(self, directory: Path, *, outputs: int = 20) -> None:
+    def __init__(self, directory: Path, *args: str, outputs: int = 20) -> None:
         self.wallet = directory / "hot.wlt"
         super().__init__(
             directory, "teller_sims.skynode", "--block-interval", "0.5", "--wallet",
             str(self.wallet), "--state", str(directory / "chain.json"), "--outputs", str(outputs),
+            *args,
         )  # fmt: skip
         self.address = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.address}"
@@ -136,6 +137,11 @@ class SkyNodeProcess(SimulatorProcess):
         response = httpx.post(
             f"{self.url}/sim/fail_broadcasts", json={"enabled": enabled}, timeout=30
         )
+        assert response.status_code == 200, response.text
+
+    def pause_blocks(self, paused: bool) -> None:
+        """While paused no block is made: what is broadcast stays in the pool."""
+        response = httpx.post(f"{self.url}/sim/pause", json={"paused": paused}, timeout=30)
         assert response.status_code == 200, response.text
 
     def spend_from_hot_wallet(self, to: str, droplets: int) -> str:
