@@ -4,6 +4,7 @@ binds, unwaited starts, teller's operator commands as processes, a read-only loo
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
 import sqlite3
@@ -26,6 +27,14 @@ from teller.payout.skycoin_node import SkyNodePayer
 from .conftest import EXAMPLE_CONFIG, TellerProcess
 
 SKY_PER_BTC = 500  # the example config's sky_btc_exchange_rate
+
+
+def seeded_rng(test: str) -> random.Random:
+    """The crash test's random moments: a fresh seed, printed (pytest -s), or TELLER_CRASH_SEED
+    to replay a run."""
+    seed = int(os.environ.get("TELLER_CRASH_SEED", str(random.SystemRandom().randrange(2**32))))
+    print(f"\n{test} seed: {seed} (rerun with TELLER_CRASH_SEED={seed})")
+    return random.Random(seed)
 
 
 class SimulatorProcess:

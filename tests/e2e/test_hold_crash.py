@@ -16,8 +16,6 @@ Seeded: the seed is printed (pytest -s) and can be set with TELLER_CRASH_SEED.
 
 from __future__ import annotations
 
-import os
-import random
 import subprocess
 import time
 from pathlib import Path
@@ -33,6 +31,7 @@ from .crash import (
     ensure_serving,
     kill_and_restart,
     plan_deposits,
+    seeded_rng,
     store_rows,
     teller_command,
     wait_until,
@@ -55,9 +54,7 @@ def holds(t: TellerProcess) -> list[str]:
 def test_sigkill_around_an_audit_hold_every_deposit_paid_once_none_while_held(
     teller_process: TellerProcess, tmp_path: Path
 ) -> None:
-    seed = int(os.environ.get("TELLER_CRASH_SEED", str(random.SystemRandom().randrange(2**32))))
-    print(f"\nhold crash test seed: {seed} (rerun with TELLER_CRASH_SEED={seed})")
-    rng = random.Random(seed)
+    rng = seeded_rng("hold crash test")
     started = time.monotonic()
     sim = SkyNodeProcess(tmp_path / "sim")
     t = teller_process

@@ -13,8 +13,6 @@ Seeded: the seed is printed (pytest -s) and can be set with TELLER_CRASH_SEED.
 
 from __future__ import annotations
 
-import os
-import random
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ import pytest
 from teller.coins.sky import address_from_pubkey, deterministic_keypairs
 
 from .conftest import TellerProcess
-from .crash import DepositPoster, SkyNodeProcess, bind_btc, start_unwaited
+from .crash import DepositPoster, SkyNodeProcess, bind_btc, seeded_rng, start_unwaited
 
 pytestmark = pytest.mark.e2e
 
@@ -37,9 +35,7 @@ SKY_PER_BTC = 500
 def test_sigkill_at_random_moments_every_deposit_paid_exactly_once(
     teller_process: TellerProcess, tmp_path: Path
 ) -> None:
-    seed = int(os.environ.get("TELLER_CRASH_SEED", str(random.SystemRandom().randrange(2**32))))
-    print(f"\ncrash test seed: {seed} (rerun with TELLER_CRASH_SEED={seed})")
-    rng = random.Random(seed)
+    rng = seeded_rng("crash test")
     started = time.monotonic()
     sim = SkyNodeProcess(tmp_path / "sim")
     t = teller_process

@@ -19,8 +19,6 @@ Seeded: the seed is printed (pytest -s) and can be set with TELLER_CRASH_SEED.
 
 from __future__ import annotations
 
-import os
-import random
 import subprocess
 import time
 from pathlib import Path
@@ -36,6 +34,7 @@ from .crash import (
     ensure_serving,
     kill_and_restart,
     plan_deposits,
+    seeded_rng,
     store_rows,
     teller_command,
     wait_until,
@@ -68,9 +67,7 @@ def stuck_payout(t: TellerProcess) -> str | None:
 def test_sigkill_during_a_payout_void_every_deposit_paid_exactly_once(
     teller_process: TellerProcess, tmp_path: Path
 ) -> None:
-    seed = int(os.environ.get("TELLER_CRASH_SEED", str(random.SystemRandom().randrange(2**32))))
-    print(f"\nvoid crash test seed: {seed} (rerun with TELLER_CRASH_SEED={seed})")
-    rng = random.Random(seed)
+    rng = seeded_rng("void crash test")
     started = time.monotonic()
 
     def phase(name: str) -> None:  # shown with pytest -s: where the time goes
