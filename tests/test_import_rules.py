@@ -36,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "payout": STAGE_DEPS,
     "scanners": STAGE_DEPS,
     "goteller": STAGE_DEPS - {"clients"},
-    # The audit reads the store and asks the peers; it never acts (off the money path).
+    # The audit reads the store and asks the peers; its one write is the hold (audit/loop.py).
     "audit": STAGE_DEPS,
     "services": STAGE_DEPS | {"passthrough", "payout", "scanners", "goteller", "audit"},
     "http": {"services", "errors", "config", "logs"},

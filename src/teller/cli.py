@@ -6,6 +6,7 @@ teller addresses btc SEED N [--json]   the BTC addresses the original's tool pri
 teller addresses btc|eth --xpub KEY N  the addresses teller derives from an extended public key
 teller db import-bolt PATH [--dry-run] import a Go teller's BoltDB (read-only)
 teller payout void TXID [--no-wait]    void a stuck payout; its deposits are paid anew
+teller payout resume                   release the audit's hold: new payouts are signed again
 teller deposit record-payment ID TXID  record a payment made by hand (checked on the node)
 teller deposit release ID              a held deposit goes on to be paid
 teller deposit stop ID --reason TEXT   a deposit ends, never paid
@@ -154,6 +155,11 @@ def _operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "--timeout", type=float, default=300.0, help="seconds to wait for the outcome (300)"
     )
     _common(void, suppress=True)
+    resume = payout_commands.add_parser(
+        "resume",
+        help="release the hold the audit put on payouts (someone else spent from the hot wallet)",
+    )
+    _common(resume, suppress=True)
     deposit = commands.add_parser("deposit", help="operator actions on deposits")
     deposit_commands = deposit.add_subparsers(dest="deposit_command", required=True)
     record = deposit_commands.add_parser(
@@ -180,7 +186,8 @@ def cmd_operator(args: argparse.Namespace) -> int:
     from teller.services import operator
 
     config, appdir = _load(args)
-    needs_node = args.command == "payout" or args.deposit_command == "record-payment"
+    action = args.payout_command if args.command == "payout" else args.deposit_command
+    needs_node = action in ("void", "record-payment")
     try:
         payer = build_payer(config, appdir)[0] if needs_node else None
     except StartupError as exc:
@@ -205,6 +212,13 @@ async def _operator_action(args: argparse.Namespace, ctx: Any, actor: str) -> in
     from teller.services import operator
 
     try:
+        if args.command == "payout" and args.payout_command == "resume":
+            found = await operator.resume_payouts(ctx, actor)
+            print(
+                f"payouts resumed: {len(found['released'])} hold(s) released"
+                f" ({', '.join(found['released'])}); teller signs new payouts again"
+            )
+            return 0
         if args.command == "payout":
             found = await operator.void_payout(ctx, args.txid, actor)
             print(

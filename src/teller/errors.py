@@ -79,6 +79,10 @@ drawn here; this module is the bottom of the import order, imported by every roo
     ├── StoreError             the store refused a step
     │   ├── StaleStatus        [store.deposits] a compare-and-set lost: the row moved on;
     │   │                      the caller's transaction rolls back and the step is re-read
+    │   ├── InputsTaken        [store.payouts] another stored payout spends one of its
+    │   │                      inputs: nothing of the payout is stored, signed again
+    │   ├── PayoutsHeld        [store.holds] the audit-driven hold is on: no payout is stored
+    │   │                      until the operator runs `teller payout resume`
     │   ├── StoreShuttingDown  [store.group_commit] a queued write got no answer at shutdown
     │   ├── DatabaseInUse      [store.worker_lock] another teller holds this SQLite file
     │   └── BackupUnsupported  [store.backup] no online backup for this database

@@ -56,6 +56,27 @@ async def test_api_audit_and_metrics_show_an_unknown_spend(
     assert 'teller_audit_findings{kind="hot_wallet_short"} 0.0' in metrics
     assert "teller_audit_last_run_timestamp_seconds " in metrics
 
+    # The spend holds the sender: shown in /api/health (public: no txid) and the admin API.
+    exchange = tel.wait_for(
+        lambda: (
+            (e := tel.http.get(tel.public + "/api/health").json()["exchange"])["payouts_held"] and e
+        ),
+        what="the hold in /api/health",
+    )
+    assert exchange["sender_error"].startswith("payouts held:")
+    assert signed.txid not in exchange["sender_error"]
+    hold = tel.admin_get("/api/payouts/hold")
+    assert hold["held"] is True and [h["spend_txid"] for h in hold["holds"]] == [signed.txid]
+    assert "teller_payouts_held 1.0" in tel.http.get(tel.admin + "/metrics").text
+    resumed = tel.http.post(tel.admin + "/api/payouts/resume")
+    assert resumed.status_code == 200 and resumed.json()["released"] == [signed.txid]
+    assert tel.http.post(tel.admin + "/api/payouts/resume").status_code == 409
+    exchange = tel.http.get(tel.public + "/api/health").json()["exchange"]
+    assert (exchange["payouts_held"], exchange["sender_error"]) == (False, "")
+    assert "teller_payouts_held 0.0" in tel.http.get(tel.admin + "/metrics").text
+    [action] = tel.admin_get("/api/actions", target="payouts", limit="1")["actions"]
+    assert (action["actor"], action["outcome"]) == ("admin-api", "refused: payouts are not held")
+
 
 def test_api_audit_says_when_the_audit_is_off(start_teller: StartTeller) -> None:
     tel = start_teller(overrides={"audit": {"interval": "0"}})

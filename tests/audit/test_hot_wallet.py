@@ -15,10 +15,12 @@ from teller.audit.loop import Auditor, AuditPeers, AuditReport
 from teller.clients.skycoin_node import SkyNodeClient
 from teller.payout.base import PayoutOutput
 from teller.payout.skycoin_node import SkyNodePayer
+from teller.services import operator
+from teller.store import holds
 from teller.store import payouts as payout_store
 from teller.store.db import Database
 from teller.store.tables import payouts
-from tests.skynode.conftest import SKY_C, SimNode, SkyPipeline, build_sky_pipeline
+from tests.skynode.conftest import SKY_A, SKY_C, SimNode, SkyPipeline, build_sky_pipeline
 
 SKY = 1_000_000
 
@@ -146,3 +148,36 @@ async def test_a_wallet_that_cannot_cover_the_waiting_deposits_is_short(
     assert (finding.kind, finding.subject) == ("hot_wallet_short", "hot wallet")
     assert finding.expected == "at least 500.000000 SKY for the deposits waiting to be paid"
     assert finding.found == "100.000000 SKY available"
+
+
+async def test_an_unknown_spend_holds_the_sender_until_the_operator_resumes(
+    sky_pipeline: SkyPipeline, sim: SimNode, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="teller.audit")
+    p = sky_pipeline
+    await pay_one(p)
+    rogue = SkyNodePayer(SkyNodeClient(sim.address), sim.wallet)
+    signed = await rogue.build_payout([PayoutOutput(SKY_C, 7 * SKY, "not-teller's")], [])
+    await rogue.broadcast(signed.raw_tx)
+    audit = auditor(p)
+    await audit.run_once()
+    await auditor(p).run_once()  # a restarted audit finds it again: nothing new is written
+    with p.db.read() as conn:
+        [held] = holds.payouts_held(conn)
+    assert held.spend_txid == signed.txid and "7.000000 SKY" in held.reason
+    assert watch_lines(caplog) == ["unknown_spend"]  # once, across restarts (the hold's row)
+
+    waiting = p.deposit(p.bind(SKY_A), 2_000_000, "cc")  # 10 SKY, arrives while held
+    await p.settle()
+    sim.make_block()
+    await p.settle()
+    assert p.get(waiting).payout_txid is None
+    assert sim.ledger(SKY_A)[SKY_A] == (1, 5 * SKY)  # only the payout made before
+
+    await operator.resume_payouts(operator.OperatorContext(p.db, p.payer), "alice")
+    await audit.run_once()  # the released spend is still found, and holds no more
+    await p.settle()
+    sim.make_block()
+    await p.settle()
+    assert p.get(waiting).status == "done"
+    assert sim.ledger(SKY_A)[SKY_A] == (2, 15 * SKY)

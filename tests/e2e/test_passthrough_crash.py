@@ -18,8 +18,6 @@ Seeded: the seed is printed (pytest -s) and can be set with TELLER_CRASH_SEED.
 
 from __future__ import annotations
 
-import os
-import random
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +29,7 @@ import pytest
 from teller.coins.sky import address_from_pubkey, deterministic_keypairs
 
 from .conftest import TellerProcess
-from .crash import DepositPoster, SimulatorProcess, bind_btc, start_unwaited
+from .crash import DepositPoster, SimulatorProcess, bind_btc, seeded_rng, start_unwaited
 
 pytestmark = pytest.mark.e2e
 
@@ -74,9 +72,7 @@ def _payable(droplets: int) -> int:
 def test_sigkill_during_passthrough_buys_each_deposit_once(
     teller_process: TellerProcess, tmp_path: Path
 ) -> None:
-    seed = int(os.environ.get("TELLER_CRASH_SEED", str(random.SystemRandom().randrange(2**32))))
-    print(f"\npassthrough crash test seed: {seed} (rerun with TELLER_CRASH_SEED={seed})")
-    rng = random.Random(seed)
+    rng = seeded_rng("passthrough crash test")
     started = time.monotonic()
     exchange = ExchangeProcess(tmp_path / "c2cx")
     t = teller_process

@@ -13,19 +13,16 @@ Seeded: the seed is printed (pytest -s) and can be set with TELLER_CRASH_SEED.
 
 from __future__ import annotations
 
-import os
-import random
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from teller.coins.sky import address_from_pubkey, deterministic_keypairs
 
 from .conftest import TellerProcess
-from .crash import DepositPoster, SimulatorProcess, bind_btc, start_unwaited
+from .crash import DepositPoster, SkyNodeProcess, bind_btc, seeded_rng, start_unwaited
 
 pytestmark = pytest.mark.e2e
 
@@ -35,49 +32,14 @@ KILLS = 22
 SKY_PER_BTC = 500
 
 
-class SimProcess(SimulatorProcess):
-    """`python -m teller_sims.skynode` with a funded hot wallet, as its own process."""
-
-    def __init__(self, directory: Path) -> None:
-        self.wallet = directory / "hot.wlt"
-        super().__init__(
-            directory, "teller_sims.skynode", "--block-interval", "0.5", "--wallet",
-            str(self.wallet), "--state", str(directory / "chain.json"), "--outputs", "20",
-        )  # fmt: skip
-        self.address = f"127.0.0.1:{self.port}"
-
-    def ledger(self, addresses: list[str]) -> dict[str, tuple[int, int]]:
-        response = httpx.get(
-            f"http://{self.address}/sim/ledger", params={"addrs": ",".join(addresses)}, timeout=30
-        )
-        assert response.status_code == 200, response.text
-        found = response.json()["addresses"]
-        return {a: (v["count"], v["droplets"]) for a, v in found.items()}
-
-    def pending(self) -> list[str]:
-        return list(httpx.get(f"http://{self.address}/sim/status", timeout=30).json()["pending"])
-
-
 def test_sigkill_at_random_moments_every_deposit_paid_exactly_once(
     teller_process: TellerProcess, tmp_path: Path
 ) -> None:
-    seed = int(os.environ.get("TELLER_CRASH_SEED", str(random.SystemRandom().randrange(2**32))))
-    print(f"\ncrash test seed: {seed} (rerun with TELLER_CRASH_SEED={seed})")
-    rng = random.Random(seed)
+    rng = seeded_rng("crash test")
     started = time.monotonic()
-    sim = SimProcess(tmp_path / "sim")
+    sim = SkyNodeProcess(tmp_path / "sim")
     t = teller_process
-    t.env.update(
-        {
-            "TELLER_DEBUG": "false",
-            "TELLER_DUMMY__SENDER": "false",
-            # Dummy-API deposits paid by the real sender on the simulator: said explicitly.
-            "TELLER_DUMMY__FAKE_DEPOSITS_PAY_REAL_SKY": "true",
-            "TELLER_SKY_RPC__ADDRESS": sim.address,
-            "TELLER_SKY_EXCHANGER__WALLET": str(sim.wallet),
-            "TELLER_SKY_EXCHANGER__TX_CONFIRMATION_CHECK_WAIT": "200ms",
-        }
-    )
+    t.env.update(sim.env())
     poster: DepositPoster | None = None
     try:
         t.start()
@@ -134,7 +96,7 @@ def test_sigkill_at_random_moments_every_deposit_paid_exactly_once(
 
 
 def _progress(
-    sim: SimProcess,
+    sim: SkyNodeProcess,
     buyers: list[str],
     expected: dict[str, tuple[int, int]],
     poster: DepositPoster,

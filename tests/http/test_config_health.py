@@ -113,6 +113,7 @@ def test_health_shape_on_a_fresh_teller(tel: RunningTeller) -> None:
             "processor_error": "",
             "sender_error": "",
             "deposit_error_count": 0,
+            "payouts_held": False,
             "balance": {"coins": "1000000.000000", "hours": "1000000"},
         },
         "scanners": {

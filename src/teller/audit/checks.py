@@ -3,7 +3,8 @@
 Place in the flow: audit/loop.py reads the store and asks the peers (Skycoin node, exchange,
 ETH node), then hands both to the functions here; each returns the differences as `Finding`s
 (kind, subject, expected, found) plus the figures it compared. Nothing here does I/O or
-changes anything: the audit is off the money path and only tells the operator.
+changes anything: loop.py decides what is done with the findings (it tells the operator, and
+holds the sender for an unknown spend).
 
 Why two store snapshots (`before` and `after`) for the hot wallet and the exchange: teller
 stores a payout before it broadcasts it, and an exchange order before it places it. So
@@ -45,6 +46,7 @@ KINDS: dict[str, str] = {
     "deposit_shortfall": "a deposit address holds less than teller recorded, never spent from",
 }
 
+UNKNOWN_SPEND = "unknown_spend"  # the one finding that holds the sender (audit/loop.py)
 PAYOUT_KIND = "payout"  # store/tables.py payouts.kind: teller's own (not a void or manual one)
 LOW_HOURS = 24  # hot_wallet_low: less than this many hours of payouts left at the recent rate
 RATE_WINDOW_HOURS = 24  # the recent rate: SKY paid over this many hours
@@ -144,7 +146,7 @@ def hot_wallet_spends(
         state = f"confirmed in block {spend.block_seq}" if spend.confirmed else "pending"
         findings.append(
             Finding(
-                "unknown_spend",
+                UNKNOWN_SPEND,
                 spend.tx.txid,
                 "only payouts teller stored spend from the hot wallet",
                 f"{state}: sends {_sky(_sent_out(spend, hot))} to {', '.join(receivers)}",

@@ -1,11 +1,31 @@
 """The audit loop: every `audit.interval`, teller's books against the outside world.
 
 Place in the flow: off the money path. It runs beside the stages in the worker role
-(app.py `run_workers`), only reads the store, asks the Skycoin node, the exchange and the ETH
+(app.py `run_workers`), reads the store, asks the Skycoin node, the exchange and the ETH
 node, compares (audit/checks.py) and keeps the latest report in memory, where
-services/audit.py (`/api/audit`, `/metrics`, the dashboard) reads it. It never changes
-anything: a difference is for the operator, logged once with `notice=WATCH` when it first
-appears (and once at INFO when it is gone), not every round.
+services/audit.py (`/api/audit`, `/metrics`, the dashboard) reads it. A difference is for the
+operator, logged once with `notice=WATCH` when it first appears (and once at INFO when it is
+gone), not every round.
+
+One finding, and only one, makes the audit write: `unknown_spend`, a transaction spending from
+the hot wallet that is no payout, void or recorded payment of teller's. It means the wallet is
+not teller's alone (a leaked key, or a second teller paying from it), so every payout teller
+signs may race a stranger for the same coins. The audit then holds the sender
+(store/holds.py): no new payout is signed until the operator runs `teller payout resume`.
+Why this one reaction is safe:
+- it can only stop money, never move it: a hold signs, sends and re-pays nothing; payouts
+  already stored are still broadcast and confirmed (payout/sender.py), so nothing in flight is
+  lost, and the deposits wait in waiting_send, paid once, after the release;
+- it cannot be a false alarm made by timing: teller stores every transaction it signs before
+  it is broadcast, and the store is read after the node (audit/checks.py, two snapshots), so a
+  spend missing from that read was never teller's;
+- it is idempotent and crash-safe: one row per spend, keyed by its txid, written in one
+  transaction; a crash before the commit just finds the spend again next round, a second
+  write of it changes nothing, and a spend the operator released never holds again;
+- its notice=WATCH is tied to that row (logged when the row is new), so it is raised once per
+  spend, also across restarts, instead of once per process as the other findings.
+Every other check stays read-only: a wrong count or a missing order is the operator's to
+judge, and stopping payouts for it would hold buyers back on what may be a peer's error.
 
 The report lives in this process's memory (there is no table for it): after a restart the
 audit starts again from nothing, and on PostgreSQL with several replicas only the process
@@ -32,6 +52,7 @@ from teller.clock import unix_now
 from teller.errors import TellerError
 from teller.logs import log_event
 from teller.store import audit as audit_store
+from teller.store import holds as hold_store
 from teller.store import payouts as payout_store
 from teller.store.bindings import bound_addresses
 from teller.store.db import Database
@@ -167,7 +188,8 @@ class Auditor:
             before = self._reported.get(result.name, {})
             now = {f.key: f for f in result.findings}
             for key, finding in now.items():
-                if key not in before:
+                if key not in before and finding.kind != checks.UNKNOWN_SPEND:
+                    # (an unknown spend's WATCH is the hold's, logged once in `_hold`)
                     log_event(
                         log,
                         logging.WARNING,
@@ -213,7 +235,35 @@ class Auditor:
         before = await asyncio.to_thread(self._payouts)
         history = await sky.address_history(hot)
         after = await asyncio.to_thread(self._payouts)
-        return checks.hot_wallet_spends(before, after, history, hot)
+        result = checks.hot_wallet_spends(before, after, history, hot)
+        unknown = [f for f in result.findings if f.kind == checks.UNKNOWN_SPEND]
+        if unknown:
+            await asyncio.to_thread(self._hold, unknown)
+        return result
+
+    def _hold(self, spends: Sequence[Finding]) -> None:
+        """Hold the sender for each unknown spend (see the module docstring): one transaction;
+        notice=WATCH for each spend not recorded before."""
+        with self.db.write() as conn:
+            now = self.clock()
+            new = [
+                f
+                for f in spends
+                if hold_store.hold_for_spend(conn, f.subject, f"{f.found} ({f.detail})", now)
+            ]
+        for finding in new:
+            log_event(
+                log,
+                logging.WARNING,
+                "audit: a transaction teller did not make spent from the hot wallet; payouts"
+                " held: no new payout is signed until the operator checks the wallet and runs"
+                " `teller payout resume`",
+                watch=True,
+                kind=finding.kind,
+                subject=finding.subject,
+                found=finding.found,
+                detail=finding.detail,
+            )
 
     async def _hot_wallet_balance(self) -> CheckResult:
         sky = self.peers.sky

@@ -126,6 +126,18 @@ def admin_router(services: Services) -> APIRouter:
         """Where a void stands: voiding, then voided (deposits paid anew) or confirmed."""
         return IndentedJSON(await operator_service.void_progress(operator_context(), txid))
 
+    @router.get("/api/payouts/hold", response_class=IndentedJSON)
+    async def payout_hold() -> IndentedJSON:
+        """Whether the audit holds the sender (a transaction teller did not make spent from
+        the hot wallet), and the spends that held it, released or not."""
+        return IndentedJSON(await operator_service.payout_holds(operator_context()))
+
+    @router.post("/api/payouts/resume", response_class=IndentedJSON)
+    async def resume_payouts() -> IndentedJSON:
+        """Release the audit-driven hold: new payouts are signed again (409 if none)."""
+        ctx = operator_context()
+        return IndentedJSON(await operator_service.resume_payouts(ctx, ADMIN_ACTOR))
+
     @router.post("/api/deposits/{deposit_id}/record-payment", response_class=IndentedJSON)
     async def record_payment(deposit_id: str, body: PaymentBody) -> IndentedJSON:
         """A payment made by hand ({"txid": …}), checked on the node, ends the deposit."""

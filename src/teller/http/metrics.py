@@ -47,6 +47,11 @@ class FiguresCollector(Collector):
             "1 while the processor reports an error",
             value=1 if figures.processor_error else 0,
         )
+        yield GaugeMetricFamily(
+            "teller_payouts_held",
+            "1 while the audit holds new payouts (someone else spent from the hot wallet)",
+            value=1 if figures.payouts_held else 0,
+        )
         if figures.audit_findings is not None:
             audit = GaugeMetricFamily(
                 "teller_audit_findings",

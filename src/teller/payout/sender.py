@@ -17,6 +17,13 @@ is still syncing answers exactly like a double spend while the payout confirms e
 without the proof the payout stays as it is and waits, the reason shown in /api/health.
 Conflicted payouts are still asked about every round: one that confirms after all is recorded
 confirmed and its deposits paid by it (notice=WATCH), never paid again.
+
+The audit-driven hold (store/holds.py, written by audit/loop.py when someone else spends from
+the hot wallet): while it is on, step 1 signs nothing; steps 2 and 3 go on, so a payout stored
+before the hold is still broadcast and confirmed and nothing in flight is lost. The hold is
+read before signing and again inside the transaction that stores the payout: a hold
+committed between the two makes that transaction roll back, and the signature is thrown away
+unbroadcast, as if it had never been made.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from teller.store.deposits import (
     deposits_of_payout,
     unpaid_waiting_send,
 )
+from teller.store.holds import PayoutHold, PayoutsHeld, payouts_held, refuse_if_held
 from teller.store.models import Deposit, Payout
 
 log = logging.getLogger("teller.sender")
@@ -100,6 +108,7 @@ class Sender:
         # Imported Go deposits that may have been paid before a crash (payout/earlier_payment.py).
         self.earlier = EarlierPaymentCheck(db)
         self._reported_unproven: set[str] = set()  # refused payouts waiting for a proof
+        self._reported_held: frozenset[str] = frozenset()  # the holds last logged
         # Voids of stuck payouts asked for by the operator (payout/void.py); real payer only.
         self.voids = VoidWatcher(db, payer) if isinstance(payer, SkyNodePayer) else None
 
@@ -143,6 +152,8 @@ class Sender:
 
     async def pay_waiting(self) -> bool:
         """Sign and store one payout for waiting deposits and broadcast it. True if made."""
+        if await asyncio.to_thread(self._held):
+            return False  # the audit-driven hold: nothing is signed until the operator resumes
         # First the held imports: one found unpaid is released here and paid below.
         problem = await self.earlier.run(self.payer)
         if problem is not None:
@@ -188,6 +199,11 @@ class Sender:
             # Another round assigned some of these deposits first; this signature is thrown
             # away unbroadcast, so nothing can be paid twice.
             return True
+        except PayoutsHeld:
+            # The audit held the sender after this round read the hold: the transaction rolled
+            # back, nothing of this payout is stored, and its bytes are never broadcast.
+            log_event(log, logging.WARNING, "payout not stored: payouts are held", txid=signed.txid)
+            return False
         except payout_store.InputsTaken:
             # Another sender stored a payout spending one of these outputs first (a worker
             # hand-over while this one was reading): the whole transaction rolled back, so
@@ -211,6 +227,28 @@ class Sender:
         await self._broadcast(signed.txid, signed.raw_tx)
         return True
 
+    def _held(self) -> bool:
+        """Whether the audit-driven hold is on; logged when the set of holds changes."""
+        with self.db.read() as conn:
+            held = payouts_held(conn)
+        self._note_held(held)
+        return bool(held)
+
+    def _note_held(self, held: list[PayoutHold]) -> None:
+        txids = frozenset(h.spend_txid for h in held)
+        if txids and txids != self._reported_held:
+            log_event(
+                log,
+                logging.WARNING,
+                "payouts held: no new payout is signed until the operator runs"
+                " `teller payout resume`; stored payouts are still sent and confirmed",
+                holds=len(txids),
+                reason=held[0].reason,
+            )
+        elif not txids and self._reported_held:
+            log_event(log, logging.INFO, "payouts resumed: the sender signs new payouts again")
+        self._reported_held = txids
+
     def _read_unpaid(self) -> list[Deposit]:
         with self.db.read() as conn:
             return unpaid_waiting_send(conn, self.payer.max_outputs_per_tx)
@@ -226,10 +264,13 @@ class Sender:
     def _store_payout(self, signed: SignedPayout) -> None:
         """Store the payout, lock its inputs and point its deposits at it: one transaction.
 
-        InputsTaken (an input locked by another payout) or StaleStatus (a deposit assigned
-        meanwhile) roll all of it back: then it is as if this payout was never signed.
+        PayoutsHeld (the audit-driven hold is on), InputsTaken (an input locked by another
+        payout) or StaleStatus (a deposit assigned meanwhile) roll all of it back: then it is
+        as if this payout was never signed.
         """
         with self.db.write() as conn:
+            # First, in this transaction: a hold committed before it began is never signed past.
+            refuse_if_held(conn)
             now = unix_now()
             payout_store.insert_payout(
                 conn,

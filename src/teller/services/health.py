@@ -1,8 +1,9 @@
 """/api/health (public and admin servers): is teller up, what went wrong last, the balance.
 
 Place in the flow: the stages write their latest errors to the StatusBoard
-(deposits/health.py); the errored-deposit count is read from the store, so every replica
-reports the same figure; the balance is asked of the payer (a node, or the dummy payer).
+(deposits/health.py); the errored-deposit count and the audit-driven hold (store/holds.py) are
+read from the store, so every replica reports the same; the balance is asked of the payer (a
+node, or the dummy payer).
 """
 
 from __future__ import annotations
@@ -15,6 +16,13 @@ from teller.deposits.health import go_duration
 from teller.money import format_droplets
 from teller.services.parts import Services
 from teller.store.deposits import count_errored
+from teller.store.holds import payouts_held
+
+# sender_error while the audit holds the sender (no txid or address: this is public).
+HELD = (
+    "payouts held: a transaction teller did not make spent from the hot wallet; new payouts"
+    " wait until the operator checks the wallet and resumes them"
+)
 
 
 async def health(parts: Services, *, public: bool = True) -> dict[str, Any]:
@@ -25,8 +33,9 @@ async def health(parts: Services, *, public: bool = True) -> dict[str, Any]:
         coins, hours = format_droplets(balance.droplets), str(balance.hours)
     except Exception:
         coins, hours = "0.000000", "0"
-    errored = await asyncio.to_thread(_count_errored, parts)
+    errored, held = await asyncio.to_thread(_from_store, parts)
     board = parts.board
+    sender_error = "; ".join(e for e in (HELD if held else "", board.sender_error) if e)
     return {
         "status": "OK",
         "application": "teller",
@@ -35,8 +44,9 @@ async def health(parts: Services, *, public: bool = True) -> dict[str, Any]:
         "exchange": {
             "buy_method": parts.config.sky_exchanger.buy_method,
             "processor_error": board.processor_error,
-            "sender_error": board.sender_error,
+            "sender_error": sender_error,
             "deposit_error_count": errored,
+            "payouts_held": held,  # teller's own: the audit-driven hold (README Audit)
             "balance": {"coins": coins, "hours": hours},
         },
         # teller's own: each chain scanner (source node/dummy/off, node reachable, heights).
@@ -44,6 +54,6 @@ async def health(parts: Services, *, public: bool = True) -> dict[str, Any]:
     }
 
 
-def _count_errored(parts: Services) -> int:
+def _from_store(parts: Services) -> tuple[int, bool]:
     with parts.db.read() as conn:
-        return count_errored(conn)
+        return count_errored(conn), bool(payouts_held(conn))

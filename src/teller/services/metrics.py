@@ -1,7 +1,8 @@
 """The figures of the admin server's /metrics, read from the store at scrape time.
 
 Place in the flow: nothing is counted in memory; each scrape reads what the store holds
-(deposits by status, errored deposits, deposit addresses left, HD chains included), so the
+(deposits by status, errored deposits, deposit addresses left, HD chains included, the
+audit-driven hold), so the
 figures are right after a restart and agree with the admin API. http/metrics.py renders them
 in Prometheus' text format.
 """
@@ -17,6 +18,7 @@ from teller.services import audit as audit_service
 from teller.services.hd import hd_view
 from teller.services.parts import Services
 from teller.store.deposits import count_by_status, count_errored
+from teller.store.holds import payouts_held
 from teller.store.pool import pool_usage
 
 
@@ -27,6 +29,7 @@ class StoreFigures:
     addresses_remaining: list[tuple[str, int]]  # per coin type
     sender_error: bool
     processor_error: bool
+    payouts_held: bool = False  # the audit-driven hold (store/holds.py)
     # The audit's latest report (in memory, audit/loop.py): findings per kind, and when it
     # ran; None where the audit is off or has not run in this process.
     audit_findings: list[tuple[str, int]] | None = None
@@ -43,6 +46,7 @@ def _store_figures(parts: Services) -> StoreFigures:
         by_status = count_by_status(conn)
         errored = count_errored(conn)
         usage = pool_usage(conn)
+        held = bool(payouts_held(conn))
     hd = hd_view(parts.db, parts.bind.hd_chains)  # never runs dry
     remaining = []
     for coin in COIN_TYPES:
@@ -60,6 +64,7 @@ def _store_figures(parts: Services) -> StoreFigures:
         addresses_remaining=remaining,
         sender_error=bool(board.sender_error),
         processor_error=bool(board.processor_error),
+        payouts_held=held,
         audit_findings=audit_service.findings_by_kind(parts),
         audit_ran_at=audit_service.last_run(parts),
     )

@@ -1,7 +1,9 @@
-"""Operator actions (no SQL ever): void a stuck payout, record a payment made by hand, release a
-held deposit, stop a deposit. Each is one transaction with its audit row.
+"""Operator actions (no SQL ever): void a stuck payout, resume payouts held by the audit, record a
+payment made by hand, release a held deposit, stop a deposit. Each is one transaction with its
+audit row.
 
-Place in the flow: the CLI (`teller payout void`, `teller deposit record-payment|release|stop`)
+Place in the flow: the CLI (`teller payout void|resume`, `teller deposit
+record-payment|release|stop`)
 and the admin API (http/admin.py) call one function each, with who acts (`actor`: the OS
 user, or "admin-api"). Every action reads, checks, and commits with a compare-and-set on what
 it read (store/operator_actions.py), so it never races the sender into paying twice; a
@@ -9,6 +11,8 @@ refused action changes nothing but its audit row ("refused: why"). What each ref
 
 - void: anything but a payout of teller's that is signed, broadcast or conflicted and still
   has an unspent input (payout/void.py explains the order of its steps).
+- resume: when the sender is not held (store/holds.py; the audit holds it when a transaction
+  teller did not make spends from the hot wallet).
 - record-payment: a deposit that is paid or in a payout that could still confirm (void that
   first), one not yet decided (no SKY owed known), a txid not confirmed on the node or paying
   the deposit's SKY address less than it owes. One txid may cover several deposits of the
@@ -44,6 +48,7 @@ from teller.payout.base import Payer
 from teller.payout.skycoin_node import SkyNodePayer
 from teller.payout.void import SignedVoid, check_voidable, sign_void
 from teller.services.parts import Services
+from teller.store import holds as hold_store
 from teller.store import operator_actions as ops
 from teller.store import payouts as payout_store
 from teller.store.db import Database
@@ -208,6 +213,66 @@ def _progress(db: Database, txid: str) -> dict[str, Any]:
         "void_status": void.status if void else None,
         "deposits": {d.deposit_id: d.status for d in deposits},
         "outcome": actions[0].outcome if actions else "",
+    }
+
+
+# -- payouts held by the audit -------------------------------------------------------------------
+
+
+async def resume_payouts(ctx: OperatorContext, actor: str) -> dict[str, Any]:
+    """Release the audit-driven hold: the sender signs new payouts again.
+
+    The operator has checked the hot wallet (moved the coins to a new wallet if its key
+    leaked, stopped the second teller). The spends released never hold the sender again; a
+    spend found later holds it anew.
+    """
+
+    def commit() -> list[hold_store.PayoutHold]:
+        with ctx.db.write() as conn:
+            held = hold_store.payouts_held(conn)
+            if not held:
+                raise ActionRefused("payouts are not held")
+            now = unix_now()
+            hold_store.release_holds(conn, [h.spend_txid for h in held], actor, now)
+            ops.record_action(
+                conn, at=now, actor=actor, action="payout.resume", target="payouts",
+                detail="; ".join(f"{h.spend_txid}: {h.reason}" for h in held)[:2000],
+                outcome=f"done: {len(held)} hold(s) released; new payouts are signed again",
+            )  # fmt: skip
+        return held
+
+    async def work() -> dict[str, Any]:
+        released = await asyncio.to_thread(commit)
+        ctx.wake_sender()
+        log_event(
+            log, logging.WARNING, "payouts resumed by the operator", watch=True, actor=actor,
+            spends=" ".join(h.spend_txid for h in released),
+        )  # fmt: skip
+        return {"held": False, "released": [h.spend_txid for h in released]}
+
+    return await _audited(ctx, actor, "payout.resume", "payouts", "", work)
+
+
+async def payout_holds(ctx: OperatorContext) -> dict[str, Any]:
+    """The audit-driven hold: whether payouts are held, and the spends that held them."""
+    return await asyncio.to_thread(_holds, ctx.db)
+
+
+def _holds(db: Database) -> dict[str, Any]:
+    with db.read() as conn:
+        found = hold_store.all_holds(conn)
+    return {
+        "held": any(h.active for h in found),
+        "holds": [
+            {
+                "spend_txid": h.spend_txid,
+                "reason": h.reason,
+                "found_at": h.found_at,
+                "released_at": h.released_at,
+                "released_by": h.released_by,
+            }
+            for h in found
+        ],
     }
 
 

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -31,6 +32,14 @@ def store_url(database_url: str, appdir: Path, dbfile: str) -> str:
     """The store a teller opens: `database_url` (PostgreSQL) if set, else the SQLite file
     `dbfile` in the data directory. `teller run` and `teller db ...` open the same one."""
     return database_url or sqlite_url(appdir / dbfile)
+
+
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """INSERT with ON CONFLICT DO NOTHING available (SQLite and PostgreSQL both have it).
+    psycopg reports no rowcount for it: ask RETURNING to know whether a row was inserted."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def create_store_engine(url: str) -> Engine:

@@ -8,12 +8,11 @@ import and the uniqueness of (coin_type, address) treat it like any handed-out a
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from teller.errors import InternalError
+from teller.store.db import dialect_insert
 from teller.store.tables import deposit_addresses as pool_t
 from teller.store.tables import deposits as deposits_t
 from teller.store.tables import hd_chains as t
@@ -39,20 +38,13 @@ _CLAIM_LISTED = (
 )
 
 
-def _dialect_insert(conn: Connection, table: Table) -> Any:
-    """INSERT with ON CONFLICT DO NOTHING available (SQLite and PostgreSQL both have it)."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 def ensure_chain(conn: Connection, key_id: str, coin_type: str, key_type: str, now: int) -> int:
     """Create the chain's row at index 0 if it is new; returns its next index."""
     found = conn.execute(select(t.c.next_index).where(t.c.key_id == key_id)).scalar()
     if found is not None:
         return int(found)
     conn.execute(
-        _dialect_insert(conn, t)
+        dialect_insert(conn, t)
         .values(key_id=key_id, coin_type=coin_type, key_type=key_type, next_index=0, created_at=now)
         .on_conflict_do_nothing(index_elements=[t.c.key_id])
     )
@@ -70,7 +62,7 @@ def take_hd_address(
     address file, or imported from the Go teller) is used only if it is still free;
     otherwise its index is skipped. None: the chain is exhausted.
     """
-    insert_new = _dialect_insert(conn, pool_t)
+    insert_new = dialect_insert(conn, pool_t)
     if next_index(conn, key_id) > MAX_INDEX:
         return None  # refused before writing anything (GroupCommit's rule for refusals)
     while True:

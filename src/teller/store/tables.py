@@ -13,6 +13,8 @@
 - operator_actions: the audit trail of operator actions (teller payout void, teller deposit …).
 - payout_inputs: the outputs each stored payout spends, one row per output: the lock that keeps
   two payouts from spending one output.
+- payout_holds: transactions spending from the hot wallet that teller did not make, found by
+  the audit; an unreleased one keeps the sender from signing new payouts.
 """
 
 from __future__ import annotations
@@ -248,4 +250,18 @@ operator_actions = Table(
     Column("target", String(200), nullable=False, index=True),  # a txid or a deposit id
     Column("detail", Text, nullable=False, server_default=""),
     Column("outcome", Text, nullable=False, server_default=""),
+)
+
+# The audit-driven hold (issue 13, store/holds.py): one row per transaction spending from the hot
+# wallet that is no payout of teller's (a leaked key, a second teller). While a row has no
+# released_at, the sender signs no new payout. A released row stays: that spend has been
+# looked at by the operator and never holds the sender again.
+payout_holds = Table(
+    "payout_holds",
+    metadata,
+    Column("spend_txid", String(64), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("found_at", BigInteger, nullable=False),
+    Column("released_at", BigInteger, nullable=True),
+    Column("released_by", String(128), nullable=False, server_default=""),
 )

@@ -20,6 +20,7 @@ const DECIMALS = { BTC: 8, ETH: 18, SKY: 6 };
 const KNOWN_HEALTH = new Set(["status", "application", "version", "uptime", "exchange", "scanners"]);
 const KNOWN_EXCHANGE = new Set([
   "buy_method", "processor_error", "sender_error", "deposit_error_count", "balance",
+  "payouts_held",
 ]);
 const KNOWN_POOL = new Set([
   "remaining_addresses", "scanning_addresses", "scanning_enabled", "address_manager_enabled", "scanner",
@@ -145,7 +146,7 @@ function anyValue(value) {
 function renderHealth(health) {
   const exchange = health.exchange ?? {};
   const problem = Boolean(exchange.sender_error || exchange.processor_error
-    || exchange.deposit_error_count);
+    || exchange.deposit_error_count || exchange.payouts_held);
   const pill = $("health-pill");
   pill.textContent = `${text("health")}: ${problem ? text("health_problem") : text("health_ok")}`;
   pill.className = `pill ${problem ? "pill-bad" : "pill-ok"}`;
@@ -161,6 +162,8 @@ function renderHealth(health) {
       exchange.processor_error ? "bad" : ""],
     [text("deposit_error_count"), exchange.deposit_error_count,
       exchange.deposit_error_count ? "bad" : ""],
+    [text("payouts_held"), exchange.payouts_held ? text("payouts_held_yes") : text("none"),
+      exchange.payouts_held ? "bad" : ""],
   ];
   for (const [key, value] of Object.entries(exchange)) {
     if (!KNOWN_EXCHANGE.has(key)) entries.push([key, anyValue(value)]);

@@ -24,6 +24,8 @@ export const TEXT = {
   sender_error: "Sender error",
   processor_error: "Processor error",
   deposit_error_count: "Errored deposits",
+  payouts_held: "Payouts held",
+  payouts_held_yes: "yes: someone else spent from the hot wallet (audit); teller payout resume",
   none: "none",
   scanners: "Scanners",
   sc_coin: "Coin",
