@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 from teller.coins import COIN_TYPES
 from teller.coins.btc import NETWORKS as BTC_NETWORKS
 from teller.coins.btc import SATOSHIS_PER_BTC
+from teller.coins.sky_wallet import crypto_type
+from teller.coins.sky_wallet_crypto import READABLE_CRYPTO_TYPES, reencrypt_advice
 from teller.config.durations import format_duration
 from teller.config.schema import BUY_METHOD_PASSTHROUGH, BUY_METHODS, Config
 from teller.money import SKY_DECIMALS, AmountError, parse_rate, sky_droplets_for_satoshis
@@ -187,9 +189,14 @@ def _exchanger_problems(config: Config) -> Iterator[str]:
         )
 
 
+WALLET_PASSWORD_ENV = "TELLER_SKY_EXCHANGER__WALLET_PASSWORD"
+
+
 def _wallet_problems(config: Config) -> Iterator[str]:
-    """Only a real sender needs the hot wallet; its full loading belongs to the wallet module,
-    here it only has to exist and look like a Skycoin wallet (JSON with meta and entries)."""
+    """Only a real sender needs the hot wallet; its full loading (and decryption) belongs to
+    the wallet module at start-up, here it only has to exist, look like a Skycoin wallet
+    (JSON with meta and entries) and, if encrypted, use a cipher teller reads and have a
+    password configured."""
     if config.dummy.sender:
         return
     path = config.sky_exchanger.wallet
@@ -208,6 +215,31 @@ def _wallet_problems(config: Config) -> Iterator[str]:
         yield f"sky_exchanger.wallet file {path} is invalid: no meta object"
     elif not isinstance(wallet.get("entries"), list):
         yield f"sky_exchanger.wallet file {path} is invalid: no entries list"
+    else:
+        yield from _wallet_password_problems(config, crypto_type(wallet))
+
+
+def _wallet_password_problems(config: Config, cipher: str | None) -> Iterator[str]:
+    exchanger = config.sky_exchanger
+    path, password_file = exchanger.wallet, exchanger.wallet_password_file
+    has_env = bool(exchanger.wallet_password.get_secret_value())
+    if password_file and has_env:
+        yield (
+            f"sky_exchanger.wallet_password_file and {WALLET_PASSWORD_ENV} are both set: give"
+            " the hot wallet's password one way only"
+        )
+    if password_file and not Path(password_file).is_file():
+        yield f"sky_exchanger.wallet_password_file file {password_file} does not exist"
+    if cipher is None:
+        return
+    if cipher not in READABLE_CRYPTO_TYPES:
+        yield f"sky_exchanger.wallet file {path}: {reencrypt_advice(cipher or 'unknown')}"
+    elif not password_file and not has_env:
+        yield (
+            f"sky_exchanger.wallet file {path} is encrypted ({cipher}): name a file holding its"
+            " password in sky_exchanger.wallet_password_file (e.g. a systemd LoadCredential"
+            f" path) or set {WALLET_PASSWORD_ENV}"
+        )
 
 
 def _web_problems(config: Config) -> Iterator[str]:

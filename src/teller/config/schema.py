@@ -244,6 +244,11 @@ class SkyExchangerConfig(_Section):
     max_decimals: ConfigInt = 3
     tx_confirmation_check_wait: ConfigDuration = timedelta(seconds=5)
     wallet: ConfigStr = ""
+    # teller's own: the password of an encrypted hot wallet (skycoin.md §10), read from this
+    # file (a systemd LoadCredential path, mode 0600), or else from the environment variable
+    # TELLER_SKY_EXCHANGER__WALLET_PASSWORD; never from the config file itself (load.py).
+    wallet_password_file: ConfigStr = ""
+    wallet_password: ConfigSecret = SecretStr("")
     send_enabled: ConfigBool = True
     buy_method: ConfigStr = BUY_METHOD_DIRECT
     exchange_client: ExchangeClientConfig = Field(default_factory=ExchangeClientConfig)
