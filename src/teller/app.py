@@ -178,7 +178,9 @@ def build_payer(
         return dummy, dummy
     if wallet is None:
         wallet = load_hot_wallet(config)
-    return SkyNodePayer(SkyNodeClient(config.sky_rpc.address), wallet), None
+    return SkyNodePayer(
+        SkyNodeClient(config.sky_rpc.address, cert=config.sky_rpc.cert), wallet
+    ), None
 
 
 def build_market(config: Config) -> Market | None:

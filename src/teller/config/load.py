@@ -301,6 +301,7 @@ def _with_resolved_paths(config: Config, base_dir: Path) -> Config:
             "eth_addresses": resolve(config.eth_addresses),
             "sky_addresses": resolve(config.sky_addresses),
             "btc_rpc": config.btc_rpc.model_copy(update={"cert": resolve(config.btc_rpc.cert)}),
+            "sky_rpc": config.sky_rpc.model_copy(update={"cert": resolve(config.sky_rpc.cert)}),
             "sky_exchanger": exchanger.model_copy(
                 update={
                     "wallet": resolve(exchanger.wallet),

@@ -151,7 +151,14 @@ class TellerConfig(_Section):
 
 
 class SkyRpcConfig(_Section):
+    # "host:port" or "http://host:port" (plain HTTP), or "https://host:port" (teller's own).
     address: ConfigStr = "127.0.0.1:6430"
+    # teller's own: the PEM file trusted for an https:// node: a CA, or the node's own
+    # self-signed certificate (then only it is trusted); "" = the system's CAs.
+    cert: ConfigStr = ""
+    # teller's own: plain HTTP to a node that is not on loopback is refused unless this says
+    # the path is trusted (a VPN, an SSH tunnel): anyone on it could forge the node's answers.
+    allow_plaintext_remote: ConfigBool = False
 
 
 class BtcRpcConfig(_Section):
@@ -162,11 +169,17 @@ class BtcRpcConfig(_Section):
     # teller's own: false talks plain HTTP to Bitcoin Core (or Litecoin Core) instead of
     # TLS to btcd; cert is then not needed.
     tls: ConfigBool = True
+    # teller's own: plain HTTP (user and pass in the clear) to a host that is not loopback
+    # is refused unless this says the path is trusted.
+    allow_plaintext_remote: ConfigBool = False
 
 
 class EthRpcConfig(_Section):
-    server: ConfigStr = ""
+    server: ConfigStr = ""  # a host, or a URL: https://host (TLS) or http://host
     port: ConfigStr = ""
+    # teller's own: plain HTTP to a host that is not loopback is refused unless this says
+    # the path is trusted (blocks read over it could be forged, a URL's credentials read).
+    allow_plaintext_remote: ConfigBool = False
 
 
 def bitcoin_confirmations(confirmations_required: int) -> int:
