@@ -6,9 +6,10 @@ empty. The rules run in the original's order (teller-go.md §2.2) with its exact
 teller's own in the same style: values (rates, buy method, durations > 0, database_url,
 dummy.balance, dummy.scanner feeding the real sender only when
 dummy.fake_deposits_pay_real_sky says so...), files (address files, btc_rpc.cert, the hot
-wallet, TLS files, static_dir), addresses (host:port, split_host_port, also used by
-http/servers.py to listen), and last the original's TCP dial of the Skycoin node when teller
-will really send coins.
+wallet and its password source, TLS files, static_dir), addresses (host:port, split_host_port,
+also used by http/servers.py to listen), TLS to every peer that is not on loopback (plain HTTP
+to a remote Skycoin, BTC or ETH node only with its allow_plaintext_remote key; C2CX https://
+only), and last the original's TCP dial of the Skycoin node when teller will really send coins.
 """
 
 from __future__ import annotations
