@@ -87,7 +87,11 @@ def test_secret_files_open_to_other_users_are_named_with_the_fix(config_dir: Pat
     wallet = copy_vector(config_dir, "insecure")
     (config_dir / "pw").write_text("x")
     config = load(
-        config_dir, REAL_SENDER, wallet, {"sky_exchanger": {"wallet_password_file": "pw"}}
+        config_dir,
+        REAL_SENDER,
+        wallet,
+        {"sky_exchanger": {"wallet_password_file": "pw"}},
+        {"btc_rpc": {"pass": "rpc password"}},  # the config file holds a secret
     )
     config_file = config_dir / "config.toml"
     for path in (config_file, config_dir / "enc.wlt", config_dir / "pw"):
@@ -97,6 +101,13 @@ def test_secret_files_open_to_other_users_are_named_with_the_fix(config_dir: Pat
     (config_dir / "pw").chmod(0o640)
     config_file.chmod(0o604)
     found = [str(e) for e in exposed_secret_files(config, config_file)]
+    # A config file without credentials (dummy mode, the example) may be read by others.
+    no_secrets = load(
+        config_dir, REAL_SENDER, wallet, env={"TELLER_SKY_EXCHANGER__WALLET_PASSWORD": "x"}
+    )
+    assert [e.key for e in exposed_secret_files(no_secrets, config_dir / "config.toml")] == [
+        "sky_exchanger.wallet"
+    ]
     assert found == [
         f"config file {config_file} is open to other users (mode 0604) but holds secrets:"
         f" run chmod 600 {config_file}",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from teller.config.schema import Config
 
@@ -50,9 +51,10 @@ class ExposedFile:
 
 def exposed_secret_files(config: Config, config_file: Path | None) -> list[ExposedFile]:
     """The files holding a secret that the group or other users may read or change: the
-    config file (credentials), the hot wallet, its password file, the HTTPS key."""
+    config file (when the config has credentials), the hot wallet, its password file, the
+    HTTPS key."""
     files = [
-        ("config file", str(config_file) if config_file else ""),
+        ("config file", str(config_file) if config_file and _has_credentials(config) else ""),
         ("sky_exchanger.wallet", "" if config.dummy.sender else config.sky_exchanger.wallet),
         ("sky_exchanger.wallet_password_file", config.sky_exchanger.wallet_password_file),
         ("web.tls_key", config.web.tls_key),
@@ -63,6 +65,18 @@ def exposed_secret_files(config: Config, config_file: Path | None) -> list[Expos
         if mode is not None and mode & (stat.S_IRWXG | stat.S_IRWXO):
             exposed.append(ExposedFile(key, path, mode))
     return exposed
+
+
+def _has_credentials(config: Config) -> bool:
+    """Whether the config holds a secret: RPC or exchange credentials, a database password."""
+    client = config.sky_exchanger.exchange_client
+    secrets = (config.btc_rpc.user, config.btc_rpc.pass_, client.key, client.secret)
+    if any(secret.get_secret_value() for secret in secrets):
+        return True
+    try:
+        return bool(urlsplit(config.database_url).password)
+    except ValueError:
+        return bool(config.database_url)
 
 
 def _mode(path: str) -> int | None:
