@@ -30,9 +30,17 @@ from .vectors import load_json
 TELLER = [sys.executable, "-m", "teller.cli"]
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*TELLER, *args], capture_output=True, text=True, timeout=120, env=env, check=False
+        [*TELLER, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+        input=stdin,
     )
 
 
@@ -49,6 +57,34 @@ def test_addresses_btc_prints_the_originals_addresses(name: str) -> None:
     result = run("addresses", "btc", seed, str(len(keys)))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [k["bitcoin_address"] for k in keys]
+    # The original's form still works, and says who else can see the seed.
+    assert "can be read by other users" in result.stderr and "shell history" in result.stderr
+    assert "--seed-file" in result.stderr
+
+
+def test_addresses_btc_reads_the_seed_from_a_file_or_standard_input(tmp_path: Path) -> None:
+    golden = _golden("seed-0000.golden")
+    seed = base64.b64decode(str(golden["seed"])).decode()
+    keys = golden["keys"]
+    assert isinstance(keys, list)
+    expected = [k["bitcoin_address"] for k in keys[:3]]
+    seed_file = tmp_path / "seed.txt"
+    seed_file.write_text(seed + "\n")  # as an editor or `echo` writes it
+    for args, stdin in [
+        (["--seed-file", str(seed_file), "3"], ""),
+        (["--seed-file", "-", "3"], seed + "\n"),
+        (["3"], seed),  # N alone: the seed comes on standard input
+    ]:
+        result = run("addresses", "btc", *args, stdin=stdin)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == expected
+        assert result.stderr == ""  # no warning: the seed was never on the command line
+    missing = run("addresses", "btc", "--seed-file", str(tmp_path / "nope"), "3")
+    assert missing.returncode == 1 and "cannot read the seed from" in missing.stderr
+    both = run("addresses", "btc", "--seed-file", str(seed_file), "words", "3")
+    assert both.returncode == 2 and "usage: teller addresses btc" in both.stderr
+    empty = run("addresses", "btc", "--seed-file", "-", "3", stdin="\n")
+    assert empty.returncode == 2 and "seed must not be empty" in empty.stderr
 
 
 def test_addresses_btc_json_has_the_address_file_format() -> None:
@@ -56,7 +92,7 @@ def test_addresses_btc_json_has_the_address_file_format() -> None:
     seed = base64.b64decode(str(golden["seed"])).decode()
     keys = golden["keys"]
     assert isinstance(keys, list)
-    result = run("addresses", "btc", "--json", seed, "1000")
+    result = run("addresses", "btc", "--json", "--seed-file", "-", "1000", stdin=seed)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"btc_addresses": [k["bitcoin_address"] for k in keys]}
     assert result.stdout.startswith('{\n    "btc_addresses": [\n        "')

@@ -29,10 +29,11 @@ from teller.clients.c2cx import C2CXClient
 from teller.clients.ethereum import EthereumClient
 from teller.clients.market import Market
 from teller.clients.skycoin_node import SkyNodeClient
-from teller.coins.sky_wallet import WalletError, load_wallet
+from teller.coins.sky_wallet import Wallet, WalletError, load_wallet
 from teller.config.admin_auth import AdminCredential, CredentialError, default_token_file
 from teller.config.preflight import split_host_port
 from teller.config.schema import Config
+from teller.config.secret_files import wallet_password
 from teller.deposits.address_files import AddressFileError, read_address_file
 from teller.deposits.binding import BindService
 from teller.deposits.direct import DirectProcessor
@@ -146,13 +147,38 @@ class Teller:
         return {lst.name: lst.address for lst in self.listeners}
 
 
-def build_payer(config: Config, appdir: Path) -> tuple[Payer, DummyPayer | None]:
+def load_hot_wallet(config: Config) -> Wallet:
+    """The hot wallet of sky_exchanger.wallet, decrypted with its password if it is encrypted
+    (config/secret_files.py says where the password comes from). Only its entries' keys are
+    kept (coins/sky_wallet.py); nothing decrypted is written anywhere. StartupError, naming
+    the key and the file, when it cannot be read or the password is wrong."""
+    exchanger = config.sky_exchanger
+    try:
+        password = wallet_password(config)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise StartupError(
+            [f"sky_exchanger.wallet_password_file {exchanger.wallet_password_file}: {reason}"]
+        ) from exc
+    if password is not None:
+        log_event(log, logging.INFO, "decrypting the hot wallet", wallet=exchanger.wallet)
+    try:
+        wallet = load_wallet(exchanger.wallet, password=password)
+    except WalletError as exc:
+        raise StartupError([f"sky_exchanger.wallet: {exc}"]) from exc
+    log_event(log, logging.INFO, "hot wallet loaded", addresses=len(wallet.entries))
+    return wallet
+
+
+def build_payer(
+    config: Config, appdir: Path, wallet: Wallet | None = None
+) -> tuple[Payer, DummyPayer | None]:
     """The payer the sender uses, and the dummy payer if it is that one (for its API).
 
     dummy.sender: the fake network of payout/dummy.py. Otherwise the real one: the hot
-    wallet of sky_exchanger.wallet (unencrypted; checked here, before anything runs) signing
-    for the Skycoin node at sky_rpc.address (a node simulator is just such a node, on a
-    loopback address: `teller-sim skynode`).
+    wallet of sky_exchanger.wallet (`wallet` if already loaded; else loaded and checked
+    here, before anything runs) signing for the Skycoin node at sky_rpc.address (a node
+    simulator is just such a node, on a loopback address: `teller-sim skynode`).
     """
     if config.dummy.sender:
         dummy = DummyPayer(
@@ -161,11 +187,11 @@ def build_payer(config: Config, appdir: Path) -> tuple[Payer, DummyPayer | None]
             auto_confirm=config.dummy.auto_confirm,
         )
         return dummy, dummy
-    try:
-        wallet = load_wallet(config.sky_exchanger.wallet)
-    except WalletError as exc:
-        raise StartupError([f"sky_exchanger.wallet: {exc}"]) from exc
-    return SkyNodePayer(SkyNodeClient(config.sky_rpc.address), wallet), None
+    if wallet is None:
+        wallet = load_hot_wallet(config)
+    return SkyNodePayer(
+        SkyNodeClient(config.sky_rpc.address, cert=config.sky_rpc.cert), wallet
+    ), None
 
 
 def build_market(config: Config) -> Market | None:
@@ -216,6 +242,9 @@ def build_auditor(
 
 
 def build_teller(config: Config, appdir: Path) -> Teller:
+    # The hot wallet first: a wrong password (or a wallet teller cannot read) stops teller
+    # before anything is created, locked or listened on.
+    wallet = None if config.dummy.sender else load_hot_wallet(config)
     appdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     process_lock = None
     url = make_url(database_url(config, appdir))
@@ -231,7 +260,7 @@ def build_teller(config: Config, appdir: Path) -> Teller:
     load_pools(config, db, coins - hd_chains.keys())
     board = StatusBoard()
     processor_waker, sender_waker = Waker(), Waker()
-    payer, dummy_payer = build_payer(config, appdir)
+    payer, dummy_payer = build_payer(config, appdir, wallet)
     market = build_market(config)
     exchanger = config.sky_exchanger
     book_watch = None

@@ -2,7 +2,9 @@
 
 teller [run] [-c CONFIG] [-d DIR]      start teller (the default command)
 teller db migrate [-c CONFIG] [-d DIR] bring the database schema up to date
-teller addresses btc SEED N [--json]   the BTC addresses the original's tool printed
+teller addresses btc --seed-file F N   the BTC addresses the original's tool printed, from
+                                       the seed in file F (- or no F: standard input); the
+                                       original's `addresses btc SEED N` works, with a warning
 teller addresses btc|eth --xpub KEY N  the addresses teller derives from an extended public key
 teller db import-bolt PATH [--dry-run] import a Go teller's BoltDB (read-only)
 teller payout void TXID [--no-wait]    void a stuck payout; its deposits are paid anew
@@ -69,8 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     addresses = commands.add_parser("addresses", help="generate deposit addresses")
     coins = addresses.add_subparsers(dest="coin", required=True)
     btc = coins.add_parser("btc", help="BTC addresses from a seed (Skycoin's key chain)")
-    btc.add_argument("seed", nargs="?", help="the seed text (not with --xpub)")
+    btc.add_argument(
+        "seed",
+        nargs="?",
+        help="the seed text: visible to other users (ps) and kept in shell history, so"
+        " prefer --seed-file or standard input (not with --xpub)",
+    )
     btc.add_argument("count", type=int, nargs="?", help="how many addresses")
+    btc.add_argument(
+        "--seed-file",
+        metavar="FILE",
+        help="read the seed from FILE, - for standard input (also the default when only N is"
+        " given); one line end at its end is not part of the seed",
+    )
     btc.add_argument("--json", action="store_true", help='print {"btc_addresses": [...]}')
     btc.add_argument("--xpub", help="derive from this xpub/ypub/zpub instead")
     eth = coins.add_parser("eth", help="ETH addresses from an account xpub (m/44'/60'/0')")
@@ -278,20 +291,38 @@ async def _wait_for_void(ctx: Any, txid: str, timeout: float) -> int:
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, Path]:
+    config, appdir, _path = _load_with_path(args)
+    return config, appdir
+
+
+def _load_with_path(args: argparse.Namespace) -> tuple[Config, Path, Path]:
+    """The config, the data directory and the config file's path."""
     appdir = Path(os.path.expanduser(args.dir))
     path = find_config_file(args.config, appdir)
-    return load_config(path), appdir
+    return load_config(path), appdir, path
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from teller.app import StartupError, build_teller, serve
+    from teller.config.secret_files import exposed_secret_files
     from teller.http.servers import ListenError
-    from teller.logs import setup_logging
+    from teller.logs import log_event, setup_logging
 
-    config, appdir = _load(args)
+    config, appdir, config_path = _load_with_path(args)
     handler = setup_logging(config.debug, config.logfile)
     log = logging.getLogger("teller")
     log.info("config loaded: %s", json.dumps(config.redacted(), default=str, sort_keys=True))
+    for exposed in exposed_secret_files(config, config_path):
+        log_event(
+            log,
+            logging.WARNING,
+            "a file holding secrets is open to other users",
+            watch=True,
+            config_key=exposed.key,
+            file=exposed.path,
+            mode=f"{exposed.mode:04o}",
+            fix=exposed.fix,
+        )
     try:
         teller = build_teller(config, appdir)
     except (StartupError, ListenError) as exc:
@@ -355,7 +386,12 @@ def cmd_addresses_hd(args: argparse.Namespace) -> int:
     from teller.deposits.hd import print_addresses
 
     if args.coin == "btc":  # `--xpub KEY N`: the one positional is N (seed is unused)
-        if args.count is not None or args.seed is None or not args.seed.isdigit():
+        if (
+            args.seed_file is not None
+            or args.count is not None
+            or args.seed is None
+            or not args.seed.isdigit()
+        ):
             print("usage: teller addresses btc --xpub KEY N (N a number)", file=sys.stderr)
             return 2
         args.count = int(args.seed)
@@ -365,23 +401,62 @@ def cmd_addresses_hd(args: argparse.Namespace) -> int:
     return print_addresses(args.coin.upper(), args.xpub, args.count, as_json=args.json)
 
 
+SEED_ON_COMMAND_LINE = (
+    "warning: a seed on the command line can be read by other users of this machine (ps,"
+    " /proc) and stays in your shell history; give it with --seed-file FILE, or on standard"
+    " input: teller addresses btc --seed-file - N"
+)
+
+
+def _seed_from(source: str) -> str:
+    """The seed in file `source` ("-": standard input; a terminal is asked without echo),
+    without the one line end it ends with."""
+    if source == "-":
+        if sys.stdin.isatty():
+            import getpass
+
+            return getpass.getpass("seed: ")
+        text = sys.stdin.read()
+    else:
+        text = Path(source).read_text(encoding="utf-8")
+    return text.removesuffix("\n").removesuffix("\r")
+
+
 def cmd_addresses_btc(args: argparse.Namespace) -> int:
     from teller.coins.btc import p2pkh_address_from_pubkey
     from teller.coins.sky import deterministic_keypairs
     from teller.progress import Progress
 
-    if args.count is None:
-        print("usage: teller addresses btc SEED N, or --xpub KEY N", file=sys.stderr)
+    usage = "usage: teller addresses btc [--seed-file FILE] N, or SEED N, or --xpub KEY N"
+    source = args.seed_file
+    if source is None and args.count is None and args.seed is not None and args.seed.isdigit():
+        source = "-"  # `teller addresses btc N`: the seed comes on standard input
+    if source is not None:  # the one positional is N
+        if args.count is not None or args.seed is None or not args.seed.isdigit():
+            print(usage, file=sys.stderr)
+            return 2
+        args.count = int(args.seed)
+    elif args.count is None:
+        print(usage, file=sys.stderr)
         return 2
     if not 0 <= args.count <= MAX_ADDRESSES:
         print(f"count must be from 0 to {MAX_ADDRESSES:,}", file=sys.stderr)
         return 2
-    if not args.seed:
+    if source is None:
+        print(SEED_ON_COMMAND_LINE, file=sys.stderr)
+        seed = args.seed
+    else:
+        try:
+            seed = _seed_from(source)
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"cannot read the seed from {source}: {exc}", file=sys.stderr)
+            return 1
+    if not seed:
         print("seed must not be empty", file=sys.stderr)
         return 2
     addresses = []
     with Progress(args.count, "deriving addresses") as progress:
-        for _secret, public in deterministic_keypairs(args.seed.encode("utf-8"), args.count):
+        for _secret, public in deterministic_keypairs(seed.encode("utf-8"), args.count):
             addresses.append(p2pkh_address_from_pubkey(public))
             progress.advance()
     if args.json:

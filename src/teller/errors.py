@@ -28,7 +28,10 @@ drawn here; this module is the bottom of the import order, imported by every roo
     │   ├── AddressError                 [coins.btc, coins.eth, coins.sky] an invalid address
     │   ├── HdKeyError                   [coins.xpub] not a usable extended public key
     │   ├── WalletError                  [coins.sky_wallet]
-    │   │   └── EncryptedWalletError
+    │   │   └── EncryptedWalletError     no password, a refused cipher (sha256-xor)
+    │   │       └── WalletPasswordError  the password does not decrypt the secrets
+    │   ├── WalletCryptoError            [coins.sky_wallet_crypto] secrets that cannot be
+    │   │   └── WrongPasswordError       read; sky_wallet re-raises them as the above
     │   ├── TransactionDecodeError       [coins.sky_tx] bytes that are no transaction
     │   ├── TransactionInvalid           [coins.sky_tx] breaks a consensus constraint
     │   ├── TransactionBuildError        [coins.sky_tx]

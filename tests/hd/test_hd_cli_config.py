@@ -37,7 +37,7 @@ def test_addresses_eth_xpub_prints_lower_case(capsys: pytest.CaptureFixture[str]
         (["btc", "--xpub", ZPUB, "two"], "usage: teller addresses btc --xpub KEY N"),
         (["eth", "--xpub", ZPUB, "1"], "an Ethereum account key is an xpub"),
         (["eth", "--xpub", ETH_XPUB, "1000001"], "count must be from 0 to 1,000,000"),
-        (["btc", "seed"], "usage: teller addresses btc SEED N, or --xpub KEY N"),
+        (["btc", "seed"], "usage: teller addresses btc [--seed-file FILE] N, or SEED N, or --xpub"),
     ],
 )
 def test_bad_arguments_are_refused_clearly(

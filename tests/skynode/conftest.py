@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from teller.store.pool import sync_pool, take_free_address
 from teller.worker import Waker
 
 from ..http.conftest import _every_teller_stopped, start_teller  # noqa: F401 (fixtures)
+from ..tls_certs import ServerFiles
 
 SKY_A = "2Wbi4wvxC4fkTYMsS2f6HaFfW4pafDjXcQW"
 SKY_B = "hs1pyuNgxDLyLaZsnqzQG9U3DKdJsbzNpn"
@@ -57,12 +59,18 @@ class SimNode:
         droplets: int = GENESIS_DROPLETS,
         version: str = "0.27.1",
         block_interval: float = 0.0,
+        tls: ServerFiles | None = None,
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.state = directory / "sim-state.json"
         self.wallet_path = directory / "hot.wlt"
+        self.tls = tls  # HTTPS with these files (tests/tls_certs.py), else plain HTTP
         self.options = SimOptions(
-            version=version, block_interval=block_interval, state_file=self.state
+            version=version,
+            block_interval=block_interval,
+            state_file=self.state,
+            tls_cert=tls.cert if tls else None,
+            tls_key=tls.key if tls else None,
         )
         self.genesis = Genesis(wallet=self.wallet_path, outputs=outputs, droplets=droplets)
         self.port = 0
@@ -77,7 +85,7 @@ class SimNode:
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}"
+        return f"{'https' if self.tls else 'http'}://{self.address}"
 
     @property
     def wallet(self) -> Wallet:
@@ -127,7 +135,8 @@ class SimNode:
     # -- the /sim/ controls and the ledger ------------------------------------------------------
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, self.url + path, timeout=10, **kwargs)
+        verify = ssl.create_default_context(cafile=self.tls.trust) if self.tls else True
+        response = httpx.request(method, self.url + path, timeout=10, verify=verify, **kwargs)
         assert response.status_code == 200, response.text
         return response.json()
 

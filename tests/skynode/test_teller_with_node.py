@@ -16,9 +16,8 @@ import pytest
 from teller_sims.demo import start_skynode
 from teller_sims.process import SimProcess
 
-from teller.app import StartupError
 from teller.config.preflight import validation_problems
-from teller.config.schema import Config
+from teller.config.schema import Config, ConfigError
 
 from ..http.running_teller import RunningTeller, StartTeller
 from ..sim_peers import env_overrides
@@ -91,7 +90,7 @@ def test_health_shows_sold_out_while_a_deposit_cannot_be_covered(
     assert sim.ledger(SKY_A, SKY_B) == {SKY_A: (0, 0), SKY_B: (1, 5 * SKY)}
 
 
-def test_an_encrypted_wallet_is_a_clear_startup_error(
+def test_an_encrypted_wallet_without_its_password_is_a_clear_config_error(
     start_teller: StartTeller, sim: SimNode, tmp_path: Any
 ) -> None:
     wallet = tmp_path / "encrypted.wlt"
@@ -101,7 +100,7 @@ def test_an_encrypted_wallet_is_a_clear_startup_error(
     )
     overrides = _real_sender(sim)
     overrides["sky_exchanger"]["wallet"] = str(wallet)
-    with pytest.raises(StartupError, match="encrypted"):
+    with pytest.raises(ConfigError, match=r"is encrypted \(scrypt-chacha20poly1305\): name a"):
         start_teller(overrides=overrides)
 
 

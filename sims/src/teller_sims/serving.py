@@ -10,6 +10,7 @@ import logging
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -31,10 +32,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def quiet_server(app: ASGIApp) -> uvicorn.Server:
-    """A uvicorn server for `app`: no logging setup, no access log, signals left alone."""
+def quiet_server(
+    app: ASGIApp, *, ssl_certfile: Path | None = None, ssl_keyfile: Path | None = None
+) -> uvicorn.Server:
+    """A uvicorn server for `app`: no logging setup, no access log, signals left alone; HTTPS
+    when given a certificate and its key."""
     config = uvicorn.Config(
         app,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
         log_config=None,
         log_level="warning",
         access_log=False,

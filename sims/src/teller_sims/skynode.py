@@ -249,6 +249,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--peers", type=int, default=1, help="connected peers to report (0: none; default 1)"
     )
     node.add_argument("--state", type=Path, help="keep the chain in this JSON file across restarts")
+    node.add_argument(
+        "--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM; with --tls-key)"
+    )
+    node.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
     coins = parser.add_argument_group("genesis and demo wallet")
     coins.add_argument("--seed", default=DEFAULT_SEED, help="the demo wallet's seed")
     coins.add_argument("--wallet", type=Path, help="write the demo wallet (.wlt) here")
@@ -278,6 +282,8 @@ def options_from_args(args: argparse.Namespace) -> tuple[SimOptions, Genesis]:
         conflict_ttl=args.conflict_ttl,
         state_file=args.state,
         peers=args.peers,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
     genesis = Genesis(
         seed=args.seed,
@@ -302,7 +308,8 @@ async def run(args: argparse.Namespace) -> None:
     if args.port_file is not None:
         args.port_file.write_text(f"{sim.port}\n")
     print(
-        f"skynode simulator v{options.version} listening on http://{args.host}:{sim.port} "
+        f"skynode simulator v{options.version} listening on"
+        f" {'https' if options.tls_cert else 'http'}://{args.host}:{sim.port} "
         f"(burn factor {chain.rules.burn_factor}, head block {chain.head.seq})",
         flush=True,
     )

@@ -110,6 +110,9 @@ class SimOptions:
     conflict_ttl: float = 60.0
     state_file: Path | None = None
     peers: int = 1  # connected peers (simulated: heights only); 0 = alone, broadcasts fail
+    # HTTPS, as a node started with -web-interface-https -web-interface-cert/-key serves it.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     def rules(self) -> Rules:
         return Rules(
@@ -914,7 +917,9 @@ class SkyNodeSim:
         """Serve on a bound, listening socket until cancelled; blocks are made meanwhile."""
         self.port = sock.getsockname()[1]
         self.public = sock.getsockname()[0] not in ("127.0.0.1", "::1")
-        server = self._server = quiet_server(self.app)
+        server = self._server = quiet_server(
+            self.app, ssl_certfile=self.options.tls_cert, ssl_keyfile=self.options.tls_key
+        )
         async with asyncio.TaskGroup() as group:
             producer = group.create_task(self.produce_blocks())
             try:

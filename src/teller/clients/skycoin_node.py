@@ -15,6 +15,12 @@ The node's quirks handled here (reference skycoin.md §5, §9):
 - Host: a node bound to localhost refuses every Host header but `127.0.0.1:<port>` or
   `localhost:<port>`, so the Host is sent exactly as `sky_rpc.address` is written, port
   included (httpx alone would drop a `:80`). No Origin or Referer is ever sent.
+- TLS: `sky_rpc.address` written `https://host:port` speaks HTTPS (a node started with
+  -web-interface-https, or a TLS proxy in front of one); the certificate is checked against
+  `cert` (a CA file, or the node's own self-signed certificate: then only it is trusted, as
+  btc_rpc.cert pins btcd's), else against the system's CAs, and the name must match. No
+  scheme, or `http://`, is plain HTTP (config/preflight.py allows it to loopback only, unless
+  sky_rpc.allow_plaintext_remote says otherwise).
 - POST bodies are JSON with `Content-Type: application/json` (anything else is a 415).
 - Amounts: `/outputs` gives coins as decimal SKY strings ("2.000000"), `/balance` as integer
   droplets. JSON numbers are parsed as Decimal or int and converted exactly; never float.
@@ -37,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -366,7 +373,9 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 
 class SkyNodeClient:
-    """A client of one node's REST API at `address` ("host:port", as sky_rpc.address).
+    """A client of one node's REST API at `address` ("host:port", "http://host:port" or
+    "https://host:port", as sky_rpc.address); `cert` is the PEM file trusted for HTTPS (a
+    CA, or the node's self-signed certificate), "" for the system's CAs.
 
     The underlying httpx.AsyncClient is made on first use in the running event loop (teller
     is built before its loop starts); `aclose()` closes it.
@@ -376,15 +385,20 @@ class SkyNodeClient:
         self,
         address: str,
         *,
+        cert: str = "",
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         address = address.strip()
-        for scheme in ("http://", "https://"):
-            if address.startswith(scheme):
-                address = address[len(scheme) :]
+        scheme = "http"
+        for prefix in ("http://", "https://"):
+            if address.lower().startswith(prefix):
+                scheme, address = prefix[:-3].lower(), address[len(prefix) :]
         self.address = address.rstrip("/")
-        self.base_url = f"http://{self.address}"
+        self.base_url = f"{scheme}://{self.address}"
+        self._verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=cert) if cert and scheme == "https" else True
+        )
         self._timeout = timeout
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
@@ -404,6 +418,7 @@ class SkyNodeClient:
                 base_url=self.base_url,
                 timeout=self._timeout,
                 transport=self._transport,
+                verify=self._verify,
                 headers={"Host": self.address, "Accept": "application/json"},
                 follow_redirects=False,
             )

@@ -1,4 +1,4 @@
-"""Skycoin `.wlt` wallet files: read an unencrypted deterministic wallet, or write a new one.
+"""Skycoin `.wlt` wallet files: read a deterministic wallet (encrypted or not), or write one.
 
 Place in the flow: the SKY payer loads the hot wallet named by `sky_exchanger.wallet` with
 `load_wallet` and signs payouts with its keys (coins/sky_tx.py); the node simulator writes a
@@ -10,11 +10,19 @@ A `.wlt` file is JSON (skycoin.md §1):
               "encrypted": "false", "label", "filename", "tm", "version", ...},
      "entries": [{"address", "public_key": hex33, "secret_key": hex32}, ...]}
 
-Encrypted wallets (`meta.encrypted == "true"`, or a `cryptoType` with blank secrets) cannot
-sign here: they raise EncryptedWalletError, which says to decrypt the wallet first.
+An encrypted wallet (`meta.encrypted == "true"`, skycoin.md §10) keeps its addresses and
+public keys in the clear and its seed and secret keys in `meta.secrets`; with its password,
+coins/sky_wallet_crypto.py decrypts them and each entry's secret key is taken from there. A
+loaded `Wallet` holds only what the payer signs with: each entry's address, public key and
+secret key, every one checked against the others. Never the seed, the lastSeed or the rest of
+the meta: a leaked process memory or core dump then holds the keys of these addresses, not
+the seed of every key the wallet could still derive. The decrypted text is dropped as soon as
+the keys are read (Python cannot overwrite it; it is freed) and never written anywhere.
 
-    WalletError (ValueError)     missing file, not JSON, bad entries; str() names the file
-    └── EncryptedWalletError
+    WalletError (InvalidValue)   missing file, not JSON, bad entries; str() names the file
+    └── EncryptedWalletError     encrypted and no password given, a refused cipher
+        │                        (sha256-xor: re-encrypt), secrets that cannot be read
+        └── WalletPasswordError  the password does not decrypt the secrets
 """
 
 from __future__ import annotations
@@ -34,6 +42,13 @@ from teller.coins.sky import (
     decode_address,
     pubkey_from_seckey,
 )
+from teller.coins.sky_wallet_crypto import (
+    READABLE_CRYPTO_TYPES,
+    WalletCryptoError,
+    WrongPasswordError,
+    decrypt_secrets,
+    reencrypt_advice,
+)
 from teller.errors import InvalidValue
 
 WALLET_VERSION = "0.1"
@@ -45,7 +60,11 @@ class WalletError(InvalidValue):
 
 
 class EncryptedWalletError(WalletError):
-    """The wallet's secrets are encrypted; teller needs an unencrypted hot wallet."""
+    """The wallet's secrets are encrypted and cannot be read as given (the message says why)."""
+
+
+class WalletPasswordError(EncryptedWalletError):
+    """The password given does not decrypt the wallet's secrets."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +76,10 @@ class WalletEntry:
 
 @dataclass(frozen=True, slots=True)
 class Wallet:
-    """An unencrypted wallet: its entries (every key checked against its address) and meta."""
+    """A wallet's entries, every key checked against its address; no seed, no meta."""
 
     path: Path
     entries: tuple[WalletEntry, ...]
-    meta: Mapping[str, str] = field(repr=False)  # holds the seed
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -82,11 +100,14 @@ def _is_true(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-def _entry(path: Path, index: int, raw: Any) -> WalletEntry:
+def _entry(path: Path, index: int, raw: Any, secrets: Mapping[str, str] | None) -> WalletEntry:
+    """Entry `index`, its secret key from the entry itself or, for an encrypted wallet, from
+    the decrypted `secrets` (address -> secret key hex)."""
     where = f"{path}: entry {index}"
     if not isinstance(raw, dict):
         raise WalletError(f"{where} is not an object")
-    address, pub_hex, sec_hex = raw.get("address"), raw.get("public_key"), raw.get("secret_key")
+    address, pub_hex = raw.get("address"), raw.get("public_key")
+    sec_hex = raw.get("secret_key") if secrets is None else secrets.get(str(address), "")
     if not all(isinstance(v, str) for v in (address, pub_hex, sec_hex)):
         raise WalletError(f"{where} needs address, public_key and secret_key strings")
     assert isinstance(address, str) and isinstance(pub_hex, str) and isinstance(sec_hex, str)
@@ -94,10 +115,12 @@ def _entry(path: Path, index: int, raw: Any) -> WalletEntry:
         decode_address(address)
     except AddressError as exc:
         raise WalletError(f"{where}: address {address!r}: {exc}") from None
+    if secrets is not None and not sec_hex:
+        raise EncryptedWalletError(f"{where}: the decrypted secrets hold no key for {address}")
     if sec_hex == "" or set(sec_hex) == {"0"}:
         raise EncryptedWalletError(
-            f"{path}: entry {index} has no secret key (an encrypted wallet?); "
-            "teller needs an unencrypted wallet"
+            f"{path}: entry {index} has no secret key (an encrypted wallet whose meta does"
+            " not say so?)"
         )
     try:
         seckey, pubkey = bytes.fromhex(sec_hex), bytes.fromhex(pub_hex)
@@ -111,29 +134,59 @@ def _entry(path: Path, index: int, raw: Any) -> WalletEntry:
     return WalletEntry(address, pubkey, seckey)
 
 
-def parse_wallet(document: Any, path: Path) -> Wallet:
-    """A Wallet from a parsed `.wlt` document; `path` is only for messages."""
+def crypto_type(document: Any) -> str | None:
+    """The cipher of an encrypted wallet document ("" if it does not say), None if the
+    document is not encrypted. For start-up checks that need no password."""
+    meta = document.get("meta") if isinstance(document, dict) else None
+    if not isinstance(meta, dict) or not _is_true(meta.get("encrypted")):
+        return None
+    value = meta.get("cryptoType") or meta.get("crypto_type") or ""
+    return value if isinstance(value, str) else ""
+
+
+def _decrypted_secrets(
+    meta: Mapping[str, Any], path: Path, password: bytes | None
+) -> dict[str, str]:
+    cipher = crypto_type({"meta": meta}) or "unknown cipher"
+    if cipher not in READABLE_CRYPTO_TYPES:
+        raise EncryptedWalletError(f"{path}: {reencrypt_advice(cipher)}")
+    if password is None:
+        raise EncryptedWalletError(
+            f"{path}: the wallet is encrypted ({cipher}) and no password was given"
+        )
+    data = meta.get("secrets")
+    if not isinstance(data, str) or not data:
+        raise EncryptedWalletError(f"{path}: the wallet is encrypted but meta.secrets is empty")
+    try:
+        return decrypt_secrets(cipher, data, password)
+    except WrongPasswordError as exc:
+        raise WalletPasswordError(f"{path}: {exc}") from None
+    except WalletCryptoError as exc:
+        raise EncryptedWalletError(f"{path}: {exc}") from None
+
+
+def parse_wallet(document: Any, path: Path, *, password: bytes | None = None) -> Wallet:
+    """A Wallet from a parsed `.wlt` document; `path` is only for messages. An encrypted
+    wallet needs its `password`; an unencrypted one ignores it."""
     if not isinstance(document, dict):
         raise WalletError(f"{path}: not a wallet file (expected a JSON object)")
     meta, entries = document.get("meta"), document.get("entries")
     if not isinstance(meta, dict) or not isinstance(entries, list):
         raise WalletError(f"{path}: not a wallet file (needs meta and entries)")
-    if _is_true(meta.get("encrypted")):
-        crypto = meta.get("cryptoType") or meta.get("crypto_type") or "unknown cipher"
-        raise EncryptedWalletError(
-            f"{path}: the wallet is encrypted ({crypto}); teller needs an unencrypted "
-            "wallet: decrypt it with the Skycoin wallet (or skycoin-cli decryptWallet)"
-        )
     if not entries:
         raise WalletError(f"{path}: the wallet has no addresses")
-    parsed = tuple(_entry(path, i, raw) for i, raw in enumerate(entries))
+    secrets = _decrypted_secrets(meta, path, password) if _is_true(meta.get("encrypted")) else None
+    # Only the entries' keys are kept: the seed (in `meta` or in `secrets`) goes out of scope
+    # with them when this returns.
+    parsed = tuple(_entry(path, i, raw, secrets) for i, raw in enumerate(entries))
     if len({e.address for e in parsed}) != len(parsed):
         raise WalletError(f"{path}: an address appears twice")
-    return Wallet(path, parsed, {str(k): str(v) for k, v in meta.items()})
+    return Wallet(path, parsed)
 
 
-def load_wallet(path: str | os.PathLike[str]) -> Wallet:
-    """Read and check an unencrypted `.wlt` file; raises WalletError (or its subclass)."""
+def load_wallet(path: str | os.PathLike[str], *, password: bytes | None = None) -> Wallet:
+    """Read and check a `.wlt` file (an encrypted one with its `password`); raises
+    WalletError (or a subclass)."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -145,7 +198,7 @@ def load_wallet(path: str | os.PathLike[str]) -> Wallet:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise WalletError(f"{file}: not a wallet file (bad JSON: {exc})") from None
-    return parse_wallet(document, file)
+    return parse_wallet(document, file, password=password)
 
 
 def wallet_document(seed: str, count: int, *, label: str, filename: str) -> dict[str, Any]:

@@ -98,6 +98,7 @@ def parse_config(
 ) -> Config:
     """Type and validate already-parsed TOML data; relative paths are taken from base_dir."""
     file_data, problems, client_table = normalized_file_data(data)
+    problems += _secrets_only_from_elsewhere(file_data)
     env_data = EnvironmentSource(os.environ if env is None else env)()
     raw = _overlay(file_data, env_data)  # the sources in order: a later one's value wins
     config, type_problems, dropped_keys = _typed_config(raw)
@@ -111,6 +112,26 @@ def parse_config(
     if problems:
         raise ConfigError([as_written(problem, client_table) for problem in problems])
     return config
+
+
+# Secrets that may be given in the environment (or a file a key names) but not written in the
+# config file: with the encrypted wallet's password beside it, encrypting the wallet is moot.
+ENV_ONLY_KEYS = {
+    ("sky_exchanger", "wallet_password"): (
+        "sky_exchanger.wallet_password must not be written in the config file: put the hot"
+        " wallet's password in a file named by sky_exchanger.wallet_password_file, or in"
+        " TELLER_SKY_EXCHANGER__WALLET_PASSWORD"
+    ),
+}
+
+
+def _secrets_only_from_elsewhere(file_data: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for (table, key), problem in ENV_ONLY_KEYS.items():
+        section = file_data.get(table)
+        if isinstance(section, Mapping) and key in section:
+            problems.append(problem)
+    return problems
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -280,7 +301,13 @@ def _with_resolved_paths(config: Config, base_dir: Path) -> Config:
             "eth_addresses": resolve(config.eth_addresses),
             "sky_addresses": resolve(config.sky_addresses),
             "btc_rpc": config.btc_rpc.model_copy(update={"cert": resolve(config.btc_rpc.cert)}),
-            "sky_exchanger": exchanger.model_copy(update={"wallet": resolve(exchanger.wallet)}),
+            "sky_rpc": config.sky_rpc.model_copy(update={"cert": resolve(config.sky_rpc.cert)}),
+            "sky_exchanger": exchanger.model_copy(
+                update={
+                    "wallet": resolve(exchanger.wallet),
+                    "wallet_password_file": resolve(exchanger.wallet_password_file),
+                }
+            ),
             "admin_panel": config.admin_panel.model_copy(
                 update={"auth_token_file": resolve(config.admin_panel.auth_token_file)}
             ),

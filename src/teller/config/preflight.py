@@ -6,16 +6,19 @@ empty. The rules run in the original's order (teller-go.md §2.2) with its exact
 teller's own in the same style: values (rates, buy method, durations > 0, database_url,
 dummy.balance, dummy.scanner feeding the real sender only when
 dummy.fake_deposits_pay_real_sky says so...), files (address files, btc_rpc.cert, the hot
-wallet, TLS files, static_dir), addresses (host:port, split_host_port, also used by
-http/servers.py to listen), and last the original's TCP dial of the Skycoin node when teller
-will really send coins.
+wallet and its password source, TLS files, static_dir), addresses (host:port, split_host_port,
+also used by http/servers.py to listen), TLS to every peer that is not on loopback (plain HTTP
+to a remote Skycoin, BTC or ETH node only with its allow_plaintext_remote key; C2CX https://
+only), and last the original's TCP dial of the Skycoin node when teller will really send coins.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
+import ssl
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -25,6 +28,8 @@ from urllib.parse import urlsplit
 from teller.coins import COIN_TYPES
 from teller.coins.btc import NETWORKS as BTC_NETWORKS
 from teller.coins.btc import SATOSHIS_PER_BTC
+from teller.coins.sky_wallet import crypto_type
+from teller.coins.sky_wallet_crypto import READABLE_CRYPTO_TYPES, reencrypt_advice
 from teller.config.admin_auth import (
     CredentialError,
     hash_problem,
@@ -89,11 +94,57 @@ def _address_file_problems(config: Config) -> Iterator[str]:
 
 
 def _sky_rpc_problems(config: Config) -> Iterator[str]:
-    address = config.sky_rpc.address
-    if not address and (not config.dummy.sender or _real_scanner_on(config, "SKY")):
+    rpc = config.sky_rpc
+    address = rpc.address
+    used = not config.dummy.sender or _real_scanner_on(config, "SKY")
+    if not address and used:
         yield "sky_rpc.address missing"
-    if address:
-        yield from _host_port_problems("sky_rpc.address", address, allow_port_zero=False)
+    if not address:
+        return
+    scheme, host_port = sky_node_address(address)
+    if not scheme:
+        yield (
+            "sky_rpc.address must be host:port, http://host:port or https://host:port, got"
+            f" {address!r}"
+        )
+        return
+    yield from _host_port_problems("sky_rpc.address", host_port, allow_port_zero=False)
+    if rpc.cert:
+        yield from _sky_cert_problems(rpc.cert, scheme)
+    if used and scheme == "http" and not rpc.allow_plaintext_remote:
+        with contextlib.suppress(ValueError):  # not host:port: reported above
+            if not is_loopback_host(split_host_port(host_port)[0]):
+                yield (
+                    f"sky_rpc.address {address} is plain HTTP to a host that is not loopback:"
+                    " anyone on the path could read and forge the node's answers (a payout"
+                    " confirmed, a balance). Write https://host:port (sky_rpc.cert names the"
+                    " node's certificate or its CA), or set sky_rpc.allow_plaintext_remote ="
+                    " true if the path is trusted (a VPN, an SSH tunnel)"
+                )
+
+
+def _sky_cert_problems(cert: str, scheme: str) -> Iterator[str]:
+    if scheme != "https":
+        yield "sky_rpc.cert is set but sky_rpc.address is not https://host:port"
+    elif not Path(cert).is_file():
+        yield f"sky_rpc.cert file {cert} does not exist"
+    else:
+        try:
+            ssl.create_default_context(cafile=cert)
+        except (ssl.SSLError, OSError, ValueError) as error:
+            yield f"sky_rpc.cert file {cert} is not a PEM certificate: {error}"
+
+
+def sky_node_address(address: str) -> tuple[str, str]:
+    """(scheme, "host:port") of a sky_rpc.address: "http" when it has no scheme, "" when its
+    scheme is neither http nor https."""
+    address = address.strip()
+    scheme, separator, rest = address.partition("://")
+    if not separator:
+        return "http", address.rstrip("/")
+    if scheme.lower() not in ("http", "https"):
+        return "", address
+    return scheme.lower(), rest.rstrip("/")
 
 
 def _real_scanner_on(config: Config, coin: str) -> bool:
@@ -115,11 +166,47 @@ def _scanner_rpc_problems(config: Config) -> Iterator[str]:
             yield "btc_rpc.cert file does not exist"
     if rpc.server:
         yield from _host_port_problems("btc_rpc.server", rpc.server, allow_port_zero=False)
+    if _real_scanner_on(config, "BTC") and not rpc.tls and not rpc.allow_plaintext_remote:
+        with contextlib.suppress(ValueError):  # not host:port: reported above
+            if not is_loopback_host(split_host_port(rpc.server)[0]):
+                yield (
+                    f"btc_rpc.tls = false sends btc_rpc.user and btc_rpc.pass in the clear to"
+                    f" {rpc.server}, which is not a loopback address (and blocks read over it"
+                    " could be forged): use TLS (btc_rpc.tls = true with btc_rpc.cert), or set"
+                    " btc_rpc.allow_plaintext_remote = true if the path is trusted (a VPN, an"
+                    " SSH tunnel)"
+                )
     if _real_scanner_on(config, "ETH"):
         if not config.eth_rpc.server:
             yield "eth_rpc.server missing"
         if not config.eth_rpc.port:
             yield "eth_rpc.port missing"
+        yield from _eth_transport_problems(config)
+
+
+def _eth_transport_problems(config: Config) -> Iterator[str]:
+    rpc = config.eth_rpc
+    if not rpc.server:
+        return
+    url = rpc.server if "://" in rpc.server else f"http://{rpc.server}"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        parts, host = None, ""
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
+        yield f"eth_rpc.server must be a host, http://host or https://host, got {rpc.server!r}"
+    elif (
+        parts.scheme.lower() == "http"
+        and not rpc.allow_plaintext_remote
+        and not is_loopback_host(host)
+    ):
+        yield (
+            f"eth_rpc.server {rpc.server} is plain HTTP to a host that is not loopback:"
+            " blocks read over it could be forged (and credentials in its URL read)."
+            " Write https://host, or set eth_rpc.allow_plaintext_remote = true if the"
+            " path is trusted (a VPN, an SSH tunnel)"
+        )
 
 
 def _scanner_number_problems(config: Config) -> Iterator[str]:
@@ -193,11 +280,22 @@ def _exchanger_problems(config: Config) -> Iterator[str]:
             "sky_exchanger.exchange_client.base_url must be an http:// or https:// URL, got"
             f" {base_url!r}"
         )
+    elif parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        yield (
+            "sky_exchanger.exchange_client.base_url must be https:// (the API key and signed"
+            " orders must not cross the network in the clear); http:// is only for a loopback"
+            f" host such as the simulator, got {base_url!r}"
+        )
+
+
+WALLET_PASSWORD_ENV = "TELLER_SKY_EXCHANGER__WALLET_PASSWORD"
 
 
 def _wallet_problems(config: Config) -> Iterator[str]:
-    """Only a real sender needs the hot wallet; its full loading belongs to the wallet module,
-    here it only has to exist and look like a Skycoin wallet (JSON with meta and entries)."""
+    """Only a real sender needs the hot wallet; its full loading (and decryption) belongs to
+    the wallet module at start-up, here it only has to exist, look like a Skycoin wallet
+    (JSON with meta and entries) and, if encrypted, use a cipher teller reads and have a
+    password configured."""
     if config.dummy.sender:
         return
     path = config.sky_exchanger.wallet
@@ -216,6 +314,31 @@ def _wallet_problems(config: Config) -> Iterator[str]:
         yield f"sky_exchanger.wallet file {path} is invalid: no meta object"
     elif not isinstance(wallet.get("entries"), list):
         yield f"sky_exchanger.wallet file {path} is invalid: no entries list"
+    else:
+        yield from _wallet_password_problems(config, crypto_type(wallet))
+
+
+def _wallet_password_problems(config: Config, cipher: str | None) -> Iterator[str]:
+    exchanger = config.sky_exchanger
+    path, password_file = exchanger.wallet, exchanger.wallet_password_file
+    has_env = bool(exchanger.wallet_password.get_secret_value())
+    if password_file and has_env:
+        yield (
+            f"sky_exchanger.wallet_password_file and {WALLET_PASSWORD_ENV} are both set: give"
+            " the hot wallet's password one way only"
+        )
+    if password_file and not Path(password_file).is_file():
+        yield f"sky_exchanger.wallet_password_file file {password_file} does not exist"
+    if cipher is None:
+        return
+    if cipher not in READABLE_CRYPTO_TYPES:
+        yield f"sky_exchanger.wallet file {path}: {reencrypt_advice(cipher or 'unknown')}"
+    elif not password_file and not has_env:
+        yield (
+            f"sky_exchanger.wallet file {path} is encrypted ({cipher}): name a file holding its"
+            " password in sky_exchanger.wallet_password_file (e.g. a systemd LoadCredential"
+            f" path) or set {WALLET_PASSWORD_ENV}"
+        )
 
 
 def _web_problems(config: Config) -> Iterator[str]:
@@ -424,7 +547,7 @@ def _sky_rpc_connect_problems(config: Config) -> Iterator[str]:
     if config.dummy.sender or not config.sky_rpc.address:
         return
     try:
-        host, port = split_host_port(config.sky_rpc.address)
+        host, port = split_host_port(sky_node_address(config.sky_rpc.address)[1])
     except ValueError:
         return  # reported by _sky_rpc_problems
     try:

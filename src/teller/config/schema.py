@@ -151,7 +151,14 @@ class TellerConfig(_Section):
 
 
 class SkyRpcConfig(_Section):
+    # "host:port" or "http://host:port" (plain HTTP), or "https://host:port" (teller's own).
     address: ConfigStr = "127.0.0.1:6430"
+    # teller's own: the PEM file trusted for an https:// node: a CA, or the node's own
+    # self-signed certificate (then only it is trusted); "" = the system's CAs.
+    cert: ConfigStr = ""
+    # teller's own: plain HTTP to a node that is not on loopback is refused unless this says
+    # the path is trusted (a VPN, an SSH tunnel): anyone on it could forge the node's answers.
+    allow_plaintext_remote: ConfigBool = False
 
 
 class BtcRpcConfig(_Section):
@@ -162,11 +169,17 @@ class BtcRpcConfig(_Section):
     # teller's own: false talks plain HTTP to Bitcoin Core (or Litecoin Core) instead of
     # TLS to btcd; cert is then not needed.
     tls: ConfigBool = True
+    # teller's own: plain HTTP (user and pass in the clear) to a host that is not loopback
+    # is refused unless this says the path is trusted.
+    allow_plaintext_remote: ConfigBool = False
 
 
 class EthRpcConfig(_Section):
-    server: ConfigStr = ""
+    server: ConfigStr = ""  # a host, or a URL: https://host (TLS) or http://host
     port: ConfigStr = ""
+    # teller's own: plain HTTP to a host that is not loopback is refused unless this says
+    # the path is trusted (blocks read over it could be forged, a URL's credentials read).
+    allow_plaintext_remote: ConfigBool = False
 
 
 def bitcoin_confirmations(confirmations_required: int) -> int:
@@ -244,6 +257,11 @@ class SkyExchangerConfig(_Section):
     max_decimals: ConfigInt = 3
     tx_confirmation_check_wait: ConfigDuration = timedelta(seconds=5)
     wallet: ConfigStr = ""
+    # teller's own: the password of an encrypted hot wallet (skycoin.md §10), read from this
+    # file (a systemd LoadCredential path, mode 0600), or else from the environment variable
+    # TELLER_SKY_EXCHANGER__WALLET_PASSWORD; never from the config file itself (load.py).
+    wallet_password_file: ConfigStr = ""
+    wallet_password: ConfigSecret = SecretStr("")
     send_enabled: ConfigBool = True
     buy_method: ConfigStr = BUY_METHOD_DIRECT
     exchange_client: ExchangeClientConfig = Field(default_factory=ExchangeClientConfig)

@@ -39,7 +39,7 @@ def node_client(config: Config, coin: str) -> ChainClient:
         from teller.clients.skycoin_node import SkyNodeClient
         from teller.scanners.sky import SkyChainClient
 
-        return SkyChainClient(SkyNodeClient(config.sky_rpc.address))
+        return SkyChainClient(SkyNodeClient(config.sky_rpc.address, cert=config.sky_rpc.cert))
     raise InvalidValue(f"no chain scanner for coin {coin!r}")
 
 

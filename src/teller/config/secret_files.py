@@ -1,0 +1,88 @@
+"""Files that hold secrets: the hot wallet's password, and who else may read such files.
+
+Place in the flow: app.py reads the encrypted hot wallet's password with `wallet_password`
+just before it decrypts the wallet (coins/sky_wallet.py); cli.py logs the lines of
+`exposed_secret_files` as warnings at start-up. The password comes from the file named by
+sky_exchanger.wallet_password_file (systemd's LoadCredential= puts one at
+$CREDENTIALS_DIRECTORY/NAME, mode 0400) or from TELLER_SKY_EXCHANGER__WALLET_PASSWORD;
+preflight.py has already refused both at once and a missing file.
+"""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from teller.config.schema import Config
+
+
+def wallet_password(config: Config) -> bytes | None:
+    """The hot wallet's password as UTF-8 bytes, None when none is configured. A password
+    file's one trailing line end is not part of it (`echo PASSWORD > file` writes one).
+    OSError when the file cannot be read."""
+    exchanger = config.sky_exchanger
+    if exchanger.wallet_password_file:
+        text = Path(exchanger.wallet_password_file).read_bytes()
+        return text.removesuffix(b"\n").removesuffix(b"\r")
+    password = exchanger.wallet_password.get_secret_value()
+    return password.encode("utf-8") if password else None
+
+
+@dataclass(frozen=True, slots=True)
+class ExposedFile:
+    """A file holding secrets that the group or other users may read or change."""
+
+    key: str  # the config key naming it ("config file" for the config itself)
+    path: str
+    mode: int
+
+    @property
+    def fix(self) -> str:
+        return f"chmod 600 {self.path}"
+
+    def __str__(self) -> str:
+        return (
+            f"{self.key} {self.path} is open to other users (mode {self.mode:04o}) but holds"
+            f" secrets: run {self.fix}"
+        )
+
+
+def exposed_secret_files(config: Config, config_file: Path | None) -> list[ExposedFile]:
+    """The files holding a secret that the group or other users may read or change: the
+    config file (when the config has credentials), the hot wallet, its password file, the
+    HTTPS key."""
+    files = [
+        ("config file", str(config_file) if config_file and _has_credentials(config) else ""),
+        ("sky_exchanger.wallet", "" if config.dummy.sender else config.sky_exchanger.wallet),
+        ("sky_exchanger.wallet_password_file", config.sky_exchanger.wallet_password_file),
+        ("web.tls_key", config.web.tls_key),
+    ]
+    exposed = []
+    for key, path in files:
+        mode = _mode(path)
+        if mode is not None and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            exposed.append(ExposedFile(key, path, mode))
+    return exposed
+
+
+def _has_credentials(config: Config) -> bool:
+    """Whether the config holds a secret: RPC or exchange credentials, a database password."""
+    client = config.sky_exchanger.exchange_client
+    secrets = (config.btc_rpc.user, config.btc_rpc.pass_, client.key, client.secret)
+    if any(secret.get_secret_value() for secret in secrets):
+        return True
+    try:
+        return bool(urlsplit(config.database_url).password)
+    except ValueError:
+        return bool(config.database_url)
+
+
+def _mode(path: str) -> int | None:
+    if not path:
+        return None
+    try:
+        return stat.S_IMODE(Path(path).stat().st_mode)
+    except OSError:
+        return None  # a missing file is preflight's problem
