@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
 from teller.http.metrics import render_metrics
+from teller.http.middleware import BodyLimit, Throttle
 from teller.http.pages import ADMIN_WEB_DIR, page_files
 from teller.http.public import WebMount
 from teller.http.responses import IndentedJSON, create_app
@@ -63,10 +64,13 @@ def admin_router(services: Services) -> APIRouter:
         """How many deposits are in each status (for the dashboard)."""
         return IndentedJSON(await admin_service.counts(services))
 
+    cached_health = health_service.CachedHealth(services, public=False)
+
     @router.get("/api/health", response_class=IndentedJSON)
     async def health() -> IndentedJSON:
-        """The public /api/health, here too for the dashboard (same origin)."""
-        return IndentedJSON(await health_service.health(services, public=False))
+        """The public /api/health, here too for the dashboard (same origin); made at most
+        once a second."""
+        return IndentedJSON(await cached_health.answer())
 
     @router.get("/api/deposits/errored", response_class=IndentedJSON)
     async def errored() -> IndentedJSON:
@@ -170,4 +174,19 @@ def create_admin_app(services: Services) -> FastAPI:
     api_paths = frozenset(r.path for r in router.routes if isinstance(r, APIRoute))
     files = page_files(ADMIN_WEB_DIR, shipped=True)
     app.router.routes.append(WebMount("/", files, api_paths, name="dashboard"))
+    add_admin_limits(app, services)
     return app
+
+
+def add_admin_limits(app: FastAPI, services: Services) -> None:
+    """The public server's body limit, and its throttle on /api/health (the one admin call
+    that asks a node; the admin server is never behind the public proxy)."""
+    web = services.config.web
+    app.add_middleware(BodyLimit, max_bytes=web.max_body_bytes)
+    app.add_middleware(
+        Throttle,
+        max_requests=web.throttle_max,
+        per_seconds=web.throttle_duration.total_seconds(),
+        behind_proxy=False,
+        limited_paths=frozenset({"/api/health"}),
+    )

@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from teller.errors import BadRequest, Forbidden, UnsupportedMedia
+from teller.http.middleware import BodyLimit
 from teller.http.responses import IndentedJSON, create_app, text_error
 from teller.services import dummy
 from teller.services.parts import Services
@@ -116,4 +117,5 @@ def create_dummy_app(services: Services) -> FastAPI:
     dummy.announce_mode(services)
     app = create_app("teller dummy API")
     app.include_router(dummy_router(services))
+    app.add_middleware(BodyLimit, max_bytes=services.config.web.max_body_bytes)
     return app

@@ -1,21 +1,26 @@
 """Running several uvicorn servers (public, HTTPS, admin, dummy) inside teller's one event loop.
 
 Sockets are bound by teller before uvicorn starts, so "address already in use" is reported
-as a clear start-up error naming the config key, and tests can ask for port 0.
+as a clear start-up error naming the config key, and tests can ask for port 0. Every server
+speaks HTTP through connection.py's protocol, with the limits of the [http] config table
+(header size, header and body deadlines, keep-alive, connections per client).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import uvicorn
 from fastapi import FastAPI
 
 from teller.config.preflight import split_host_port
+from teller.config.schema import Config
 from teller.errors import TellerError
+from teller.http.connection import ConnectionLimits, protocol_class
 
 
 class ListenError(TellerError):
@@ -37,6 +42,7 @@ class Listener:
     sock: socket.socket
     ssl_certfile: str = ""
     ssl_keyfile: str = ""
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
     @property
     def address(self) -> str:
@@ -51,7 +57,8 @@ class Listener:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            timeout_keep_alive=120,
+            http=protocol_class(self.limits),
+            timeout_keep_alive=max(1, math.ceil(self.limits.keep_alive_timeout)),
             ssl_certfile=self.ssl_certfile or None,
             ssl_keyfile=self.ssl_keyfile or None,
             server_header=False,
@@ -61,6 +68,25 @@ class Listener:
             proxy_headers=False,
         )
         return EmbeddedServer(config)
+
+
+def connection_limits(config: Config, name: str) -> ConnectionLimits:
+    """The [http] limits of the listener of config key `name` ("web.http_addr", ...).
+
+    Behind a reverse proxy every connection to the public servers comes from the proxy, so
+    there the cap of connections per client is off (set one on the proxy: nginx limit_conn).
+    """
+    limits = config.http
+    per_client = limits.max_connections_per_client
+    if config.web.behind_proxy and name.startswith("web."):
+        per_client = 0
+    return ConnectionLimits(
+        max_header_bytes=limits.max_header_bytes,
+        header_timeout=limits.header_timeout.total_seconds(),
+        body_timeout=limits.body_timeout.total_seconds(),
+        keep_alive_timeout=limits.keep_alive_timeout.total_seconds(),
+        max_connections_per_client=per_client,
+    )
 
 
 def bind_socket(name: str, address: str) -> socket.socket:
