@@ -13,6 +13,7 @@ import selectors
 import socket
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,7 +33,7 @@ WAIT = 60.0
 
 def status_kib(pid: int, field: str) -> int:
     """A memory figure of /proc/PID/status in KiB (VmRSS now, VmHWM the peak so far)."""
-    for line in open(f"/proc/{pid}/status", encoding="ascii"):
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise AssertionError(f"no {field} for pid {pid}")
@@ -130,8 +131,7 @@ def test_a_flood_of_endless_headers_leaves_memory_flat(teller_process: TellerPro
 
     sent = [0] * FLOODS
     floods = [
-        threading.Thread(target=flood, args=(address, sent, i), daemon=True)
-        for i in range(FLOODS)
+        threading.Thread(target=flood, args=(address, sent, i), daemon=True) for i in range(FLOODS)
     ]
     for thread in floods:
         thread.start()

@@ -9,6 +9,7 @@ tests/e2e/test_http_limits.py.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from typing import Any
@@ -64,10 +65,8 @@ def read_until_closed(sock: socket.socket) -> bytes:
 def send_until_cut_off(sock: socket.socket, data: bytes) -> None:
     """Send `data`; teller may stop reading a refused request and reset the connection (the
     answer it sent first stays readable)."""
-    try:
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         sock.sendall(data)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
 
 
 def read_response(sock: socket.socket) -> bytes:
