@@ -1,18 +1,22 @@
 """`python -m bench.http_limits`: what a slowloris and a header flood cost teller's other clients.
 
 One teller process (bench/teller_proc.py, the default [http] limits). A normal client makes
-`--requests` GETs of /api/config on one keep-alive connection, three times: alone (the
-baseline), while 500 slowloris sockets hang on request heads (from 10 loopback addresses,
-50 each: under the per-client cap), and while 8 connections each send an endless header
-(40 MB at most). Reported: the client's median and 95th-percentile latency and their ratio to
-the same run's baseline, teller's resident memory and its peak (VmHWM) after each phase, and
-how many slowloris sockets teller had closed by the end and how much each flood got to send.
+`--requests` GETs of /api/config on one keep-alive connection: alone (the baseline), while
+500 slowloris sockets hang on request heads (from 10 loopback addresses, 50 each: under the
+per-client cap), while 8 connections (from another process, reconnecting) each send an
+endless header (40 MB at most) to a control server that only reads and drops what teller
+would read (what the machine's CPU and loopback alone cost), and while they send them to
+teller. Reported: the client's median and 95th-percentile latency and their ratio to the
+same run's baseline, teller's CPU (cores) while measuring, its resident memory and peak
+(VmHWM) after each phase, how many slowloris sockets teller closed, and how much each flood
+connection got to send before teller cut it off.
 Latencies are machine-dependent; the ratios are what to compare between runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import multiprocessing
 import os
 import selectors
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -143,6 +148,37 @@ def flood_process(address: tuple[str, int], stop: EventType, results: Queue[list
     results.put(sent)
 
 
+SINK_READ_BYTES = 16384 + 2 * 256 * 1024  # about what teller reads of a flood connection
+
+
+class _Sink(asyncio.Protocol):
+    """Reads what teller reads of a flooding connection, then closes: nothing else."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport, self.read = transport, 0
+
+    def data_received(self, data: bytes) -> None:
+        self.read += len(data)
+        if self.read > SINK_READ_BYTES:
+            self.transport.close()
+
+
+def sink_process(stop: EventType, ports: Queue[int]) -> None:
+    """The control: a server that only reads and drops, the floods' target instead of teller
+    (the same bytes cross loopback on the same machine; teller does no work)."""
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(_Sink, "127.0.0.1", 0)
+        ports.put(server.sockets[0].getsockname()[1])
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
+        server.close()
+
+    asyncio.run(serve())
+
+
 def row(label: str, phase: Phase, base: Phase, memory: tuple[int, int]) -> str:
     def p95(values: list[float]) -> float:
         return statistics.quantiles(values, n=20)[-1]
@@ -151,15 +187,35 @@ def row(label: str, phase: Phase, base: Phase, memory: tuple[int, int]) -> str:
     median, high = statistics.median(found), p95(found)
     ratio = median / statistics.median(baseline), high / p95(baseline)
     return (
-        f"{label:<26} {median * 1000:7.2f} {high * 1000:7.2f} {ratio[0]:6.2f} {ratio[1]:6.2f}"
+        f"{label:<28} {median * 1000:7.2f} {high * 1000:7.2f} {ratio[0]:6.2f} {ratio[1]:6.2f}"
         f" {phase.teller_cpu:5.2f} {memory[0] / 1024:8.1f} {memory[1] / 1024:8.1f}"
     )
+
+
+def flooded(
+    context: Any,
+    target: tuple[str, int],
+    client: httpx.Client,
+    url: str,
+    requests: int,
+    pid: int,
+) -> tuple[Phase, list[int]]:
+    """The normal client's phase while 8 floods run at `target` (teller, or the sink)."""
+    stop, results = context.Event(), context.Queue()
+    flooder = context.Process(target=flood_process, args=(target, stop, results))
+    flooder.start()
+    time.sleep(1.0)  # the floods under way
+    phase = measure_phase(client, url, requests, pid)
+    stop.set()
+    sent: list[int] = results.get(timeout=120)
+    flooder.join(30)
+    return phase, sent
 
 
 def run(requests: int, workdir: Path) -> str:
     btc_file = write_lines(workdir / "btc-pool.txt", btc_addresses(100))
     lines = [
-        f"{'phase':<26} {'p50 ms':>7} {'p95 ms':>7} {'p50 x':>6} {'p95 x':>6} {'CPU':>5}"
+        f"{'phase':<28} {'p50 ms':>7} {'p95 ms':>7} {'p50 x':>6} {'p95 x':>6} {'CPU':>5}"
         f" {'RSS MiB':>8} {'peak MiB':>8}"
     ]
     with TellerProcess(workdir, btc_file) as teller, httpx.Client(timeout=30) as client:
@@ -181,16 +237,16 @@ def run(requests: int, workdir: Path) -> str:
         )
 
         context = multiprocessing.get_context("spawn")
-        stop, results = context.Event(), context.Queue()
-        flooder = context.Process(target=flood_process, args=(address, stop, results))
-        flooder.start()
-        time.sleep(1.0)  # the floods under way
-        during = measure_phase(client, url, requests, teller.pid)
-        memory = memory_kib(teller.pid)
-        stop.set()
-        sent = results.get(timeout=120)
-        flooder.join(30)
-        lines.append(row("8 endless-header floods", during, base, memory))
+        stop_sink, ports = context.Event(), context.Queue()
+        sink = context.Process(target=sink_process, args=(stop_sink, ports))
+        sink.start()
+        sink_address = ("127.0.0.1", ports.get(timeout=30))
+        control, _ = flooded(context, sink_address, client, url, requests, teller.pid)
+        stop_sink.set()
+        sink.join(30)
+        lines.append(row("8 floods at a sink (control)", control, base, memory_kib(teller.pid)))
+        during, sent = flooded(context, address, client, url, requests, teller.pid)
+        lines.append(row("8 endless-header floods", during, base, memory_kib(teller.pid)))
         cut = [s for s in sent if s < FLOOD_BYTES]
         lines.append(
             f"flood connections: {len(sent)}, cut off by teller: {len(cut)}, bytes each could"
