@@ -218,7 +218,10 @@ def run(requests: int, workdir: Path) -> str:
         f"{'phase':<28} {'p50 ms':>7} {'p95 ms':>7} {'p50 x':>6} {'p95 x':>6} {'CPU':>5}"
         f" {'RSS MiB':>8} {'peak MiB':>8}"
     ]
-    with TellerProcess(workdir, btc_file) as teller, httpx.Client(timeout=30) as client:
+    with (
+        TellerProcess(workdir, btc_file, extra_config="") as teller,
+        httpx.Client(timeout=30) as client,
+    ):
         teller.start()
         url = teller.web + "/api/config"
         address = ("127.0.0.1", teller.web_port)
