@@ -151,6 +151,9 @@ def test_a_silent_connection_is_closed_after_the_header_timeout(
 
     for base, _ in servers(tel):
         with connect(base) as sock:
+            assert read_until_closed(sock) == b"", base  # nothing asked, nothing said
+        with connect(base) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and no end of head
             answer = read_until_closed(sock)
         assert status_of(answer) == 408, base
         assert answer.endswith(b"Request headers not received within 1 s\n")

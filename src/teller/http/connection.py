@@ -10,7 +10,8 @@ What a connection may not do, and what it gets ([http] config table):
   header costs no memory (uvicorn and httptools keep no limit of their own: a 2 MiB header
   was answered 200, and endless ones grew the process by 50 MB each);
 - a head not received within `header_timeout` of its first byte (or of the connection's
-  start) → 408 and closed: slowloris clients trickling a header keep no socket for long;
+  start) → 408 and closed: slowloris clients trickling a header keep no socket for long (a
+  connection that sent nothing at all is just closed);
 - a body not received within `body_timeout` of its head → 408 (or closed, if the answer
   has started);
 - idle between requests longer than `keep_alive_timeout` → closed (uvicorn's own timer);
@@ -219,9 +220,15 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def head_too_slow(self) -> None:
         self.head_timer = None
-        if not self.transport.is_closing():
-            seconds = f"{self.limits.header_timeout:g}"
-            self.refuse(408, f"Request headers not received within {seconds} s\n")
+        if self.transport.is_closing():
+            return
+        if not self.in_head:
+            # Nothing of a request came (a connection opened ahead of use, as browsers do):
+            # closed without a word, as an idle keep-alive connection is.
+            self.transport.close()
+            return
+        seconds = f"{self.limits.header_timeout:g}"
+        self.refuse(408, f"Request headers not received within {seconds} s\n")
 
     def body_too_slow(self) -> None:
         self.body_timer = None
