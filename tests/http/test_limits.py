@@ -276,3 +276,24 @@ def test_behind_a_proxy_the_public_server_does_not_cap_the_proxy(
     finally:
         for sock in admin:
             sock.close()
+
+
+# -- body size -------------------------------------------------------------------------------
+
+
+def test_the_admin_and_dummy_servers_refuse_bodies_over_the_limit(tel: RunningTeller) -> None:
+    """web.max_body_bytes holds on every server: their handlers read whole bodies."""
+    before = tel.snapshot()
+    big = "x" * 5000  # over the 4096 of the test config
+    answers = [
+        tel.http.post(
+            tel.dummy + "/dummy/scanner/deposit",
+            content=f"coin=BTC&tx={big}".encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ),
+        tel.http.post(tel.admin + "/api/deposits/" + "ab" * 32 + ":0/stop", json={"reason": big}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 413, answer.text
+        assert answer.text == "Request body larger than 4096 bytes\n"
+    assert tel.snapshot() == before
