@@ -1,8 +1,9 @@
 """Teller as a real separate process: a generated config, free ports, readiness, shutdown.
 
 The config is dummy mode with instant confirmations (dummy.auto_confirm), a huge dummy
-balance, the throttle set out of reach, INFO logging to stderr (redirected to a file in the
-temporary directory) and only the BTC scanner on (the pool under test is BTC).
+balance, the throttle and the cap of connections per client out of reach, INFO logging to
+stderr (redirected to a file in the temporary directory) and only the BTC scanner on (the
+pool under test is BTC).
 """
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ scanner = true
 http_addr = "127.0.0.1:{dummy_port}"
 balance = "{balance}"
 auto_confirm = true
+{extra}"""
+
+# wrk's connections (--connections) all come from 127.0.0.1: no cap per client for them.
+NO_CONNECTION_CAP = """
+[http]
+max_connections_per_client = 0
 """
 
 
@@ -88,6 +95,7 @@ class TellerProcess:
     web_port: int = field(default_factory=free_port)
     admin_port: int = field(default_factory=free_port)
     dummy_port: int = field(default_factory=free_port)
+    extra_config: str = NO_CONNECTION_CAP  # TOML appended to the config
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -130,6 +138,7 @@ class TellerProcess:
                 admin_port=self.admin_port,
                 dummy_port=self.dummy_port,
                 balance=DUMMY_BALANCE_SKY,
+                extra=self.extra_config,
             )
         )
 

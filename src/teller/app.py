@@ -44,7 +44,7 @@ from teller.http.admin import create_admin_app
 from teller.http.dummy import create_dummy_app
 from teller.http.public import create_public_app
 from teller.http.redirect import HttpsRedirect
-from teller.http.servers import EmbeddedServer, Listener, bind_socket
+from teller.http.servers import EmbeddedServer, Listener, bind_socket, connection_limits
 from teller.logs import log_event
 from teller.passthrough.orders import PassthroughProcessor
 from teller.passthrough.quote import OrderBookWatch, QuoteService
@@ -461,6 +461,8 @@ def make_listeners(
         for listener in listeners:
             listener.sock.close()
         raise
+    for listener in listeners:  # the [http] limits, on every server
+        listener.limits = connection_limits(config, listener.name)
     return listeners
 
 

@@ -249,6 +249,13 @@ def test_defaults(config_dir: Path) -> None:
     assert (web.throttle_max, web.throttle_duration) == (60, timedelta(seconds=60))
     assert (web.auto_tls_host, web.tls_cert, web.tls_key) == ("", "", "")
     assert (web.cors_allowed, web.max_body_bytes) == ([], 4096)
+    limits = config.http
+    assert (limits.max_header_bytes, limits.max_connections_per_client) == (16384, 64)
+    assert (limits.header_timeout, limits.body_timeout, limits.keep_alive_timeout) == (
+        timedelta(seconds=10),
+        timedelta(seconds=10),
+        timedelta(seconds=15),
+    )
     assert config.admin_panel.host == "127.0.0.1:7711"
     assert config.dummy.http_addr == "127.0.0.1:4121"
     assert (config.dummy.balance, config.dummy.auto_confirm) == ("100", False)
@@ -545,6 +552,27 @@ RULE_CASES: list[tuple[str, list[Mapping[str, Any]], list[str]]] = [
         ["web.throttle_duration must be greater than 0, got 0s"],
     ),
     ("max body", [{"web": {"max_body_bytes": 0}}], ["web.max_body_bytes must be >= 1, got 0"]),
+    (
+        "http limits",
+        [
+            {
+                "http": {
+                    "max_header_bytes": 100,
+                    "header_timeout": "0s",
+                    "body_timeout": "-1s",
+                    "keep_alive_timeout": 0,
+                    "max_connections_per_client": -1,
+                }
+            }
+        ],
+        [
+            "http.max_header_bytes must be >= 1024, got 100",
+            "http.max_connections_per_client must be >= 0 (0 means no cap), got -1",
+            "http.header_timeout must be greater than 0, got 0s",
+            "http.body_timeout must be greater than 0, got -1s",
+            "http.keep_alive_timeout must be greater than 0, got 0s",
+        ],
+    ),
     (
         "scan period negative",
         [{"btc_scanner": {"scan_period": "-5s"}}],

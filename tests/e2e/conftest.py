@@ -124,6 +124,9 @@ def teller_process(tmp_path: Path) -> Iterator[TellerProcess]:
     env = dict(os.environ)
     env.update(ANY_PORT)
     env["TELLER_SKY_EXCHANGER__TX_CONFIRMATION_CHECK_WAIT"] = "100ms"
+    # The tests poll /api/health and /api/status 20 times a second; the throttle itself is
+    # tested in tests/http/test_throttle.py.
+    env["TELLER_WEB__THROTTLE_MAX"] = "1000000"
     process = TellerProcess(datadir=tmp_path / "data", log_path=tmp_path / "teller.log", env=env)
     yield process
     if process.proc is not None:

@@ -7,8 +7,13 @@ paid, and a deposit too big for the wallet must not stop smaller ones being paid
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from .running_teller import SKY_A, SKY_B, RunningTeller, StartTeller
 
@@ -169,7 +174,15 @@ def test_sold_out_shows_in_health_but_does_not_block_smaller_deposits(
     tel.wait_status(SKY_B, "done")
 
     assert [b["outputs"] for b in tel.broadcasts()] == [[{"address": SKY_B, "coins": "50.000000"}]]
-    exchange = tel.http.get(tel.public + "/api/health").json()["exchange"]
+    # /api/health is at most a second old: its balance follows within that.
+    exchange = tel.wait_for(
+        lambda: (
+            (e := tel.http.get(tel.public + "/api/health").json()["exchange"])["balance"]
+            != {"coins": "600.000000", "hours": "600"}
+            and e
+        ),
+        what="the balance after the payout",
+    )
     assert exchange["sender_error"] != ""  # still sold out for the big one
     assert exchange["balance"] == {"coins": "550.000000", "hours": "550"}
     assert exchange["deposit_error_count"] == 0
@@ -228,3 +241,48 @@ def test_config_and_health_refuse_other_methods(tel: RunningTeller) -> None:
         assert response.status_code == 405
         assert response.text == "Invalid request method\n"
         assert response.headers["allow"] == "GET"
+
+
+class GatedBalance:
+    """The teller's own payer, whose balance() (the node call of /api/health) counts its
+    calls and waits until the test opens the gate."""
+
+    def __init__(self, payer: Any) -> None:
+        self.payer = payer
+        self.calls = 0
+        self.gate = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.payer, name)
+
+    async def balance(self) -> Any:
+        self.calls += 1
+        while not self.gate.is_set():
+            await asyncio.sleep(0.01)
+        return await self.payer.balance()
+
+
+def _public_server(tel: RunningTeller) -> Any:
+    names = [listener.name for listener in tel.teller.listeners]
+    return tel.teller.servers[names.index("web.http_addr")]
+
+
+def test_health_is_made_once_for_a_burst_and_again_after_a_second(tel: RunningTeller) -> None:
+    """/api/health counts errored deposits and asks the node: a burst of clients costs one
+    of each, and the answer is at most a second old."""
+    gated = GatedBalance(tel.teller.services.payer)
+    tel.teller.services.payer = gated
+    server = _public_server(tel)
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = [pool.submit(tel.http.get, tel.public + "/api/health") for _ in range(10)]
+        tel.wait_for(lambda: len(server.server_state.tasks) == 10, what="10 requests in teller")
+        calls_while_waiting = gated.calls
+        gated.gate.set()
+        bodies = [future.result().json() for future in answers]
+
+    assert calls_while_waiting == 1
+    assert all(body == bodies[0] for body in bodies)
+    time.sleep(1.1)
+    assert tel.http.get(tel.public + "/api/health").status_code == 200
+    assert gated.calls == 2

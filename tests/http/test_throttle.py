@@ -1,8 +1,10 @@
-"""Rate limit of /api/bind, /api/status and /api/qr: web.throttle_max requests per throttle_duration
-per client and path, in bursts (the original allowed 1 request per second: §14.12).
+"""Rate limit of /api/bind, /api/status, /api/quote, /api/qr and /api/health (public and admin):
+web.throttle_max requests per throttle_duration per client and path, in bursts (the original
+allowed 1 request per second: §14.12).
 
 The client is the socket's peer, or with web.behind_proxy the last X-Forwarded-For entry
-(the one the proxy itself added; earlier entries are whatever the client sent).
+(the one the proxy itself added; earlier entries are whatever the client sent); an IPv6
+client is its whole /64.
 """
 
 from __future__ import annotations
@@ -83,12 +85,38 @@ def test_bind_and_status_are_counted_separately(start_teller: StartTeller) -> No
 
 def test_other_paths_are_not_limited(start_teller: StartTeller) -> None:
     tel = start_teller(throttle_max=1, throttle_duration="60s")
-    for path in ("/api/config", "/api/health", "/openapi.json", "/"):
+    for path in ("/api/config", "/openapi.json", "/"):
         responses = [tel.http.get(tel.public + path) for _ in range(5)]
         assert [r.status_code for r in responses] == [200] * 5, path
         assert "x-rate-limit-limit" not in responses[0].headers
-    # The admin and dummy servers have no rate limit at all.
+    # The admin and dummy servers have no rate limit but on the admin /api/health.
     assert all(tel.http.get(tel.admin + "/api/deposits").status_code == 200 for _ in range(5))
+    broadcasts = tel.dummy + "/dummy/sender/broadcasts"
+    assert all(tel.http.get(broadcasts).status_code == 200 for _ in range(5))
+
+
+def test_health_is_limited_on_the_public_and_the_admin_server(start_teller: StartTeller) -> None:
+    """/api/health counts deposits and asks the node: no client may ask for it unbounded."""
+    tel = start_teller(throttle_max=2, throttle_duration="60s")
+    for base in (tel.public, tel.admin):
+        answers = [tel.http.get(base + "/api/health") for _ in range(3)]
+        assert [r.status_code for r in answers] == [200, 200, 429], base
+        assert_limited(answers[2], 2)
+
+
+def test_an_ipv6_client_is_its_whole_64(start_teller: StartTeller) -> None:
+    """One IPv6 host holds a /64 (2^64 addresses): changing address gives it no new allowance."""
+    tel = start_teller(throttle_max=2, throttle_duration="60s", behind_proxy=True)
+
+    def from_(address: str) -> int:
+        return status(tel, **{"X-Forwarded-For": address}).status_code
+
+    same_64 = ["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe", "2001:DB8:1:2::9"]
+    assert [from_(a) for a in same_64] == [200, 200, 429]
+    assert from_("2001:db8:1:3::1") == 200  # the next /64: another client
+    # IPv4 clients stay one address each, also written as IPv4-mapped IPv6.
+    assert [from_(a) for a in ("192.0.2.1", "::ffff:192.0.2.1", "192.0.2.1")] == [200, 200, 429]
+    assert from_("192.0.2.2") == 200
 
 
 def test_without_behind_proxy_x_forwarded_for_is_ignored(start_teller: StartTeller) -> None:

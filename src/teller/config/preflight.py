@@ -61,6 +61,7 @@ def validation_problems(config: Config, *, check_network: bool = True) -> list[s
         _exchanger_problems,
         _wallet_problems,
         _web_problems,
+        _http_problems,
         _teller_problems,
         _listen_address_problems,
         _duration_problems,
@@ -407,6 +408,17 @@ def _auto_tls_problems(config: Config) -> Iterator[str]:
         )
 
 
+def _http_problems(config: Config) -> Iterator[str]:
+    limits = config.http
+    if limits.max_header_bytes < 1024:
+        yield f"http.max_header_bytes must be >= 1024, got {limits.max_header_bytes}"
+    if limits.max_connections_per_client < 0:
+        yield (
+            "http.max_connections_per_client must be >= 0 (0 means no cap), got "
+            f"{limits.max_connections_per_client}"
+        )
+
+
 def _teller_problems(config: Config) -> Iterator[str]:
     if config.teller.max_bound_addrs < 0:
         yield "teller.max_bound_addrs must be >= 0 (0 means unlimited)"
@@ -452,6 +464,9 @@ def _duration_problems(config: Config) -> Iterator[str]:
         ("sky_exchanger.exchange_client.check_order_wait", client.check_order_wait),
         ("sky_exchanger.exchange_client.orderbook_refresh", client.orderbook_refresh),
         ("web.throttle_duration", config.web.throttle_duration),
+        ("http.header_timeout", config.http.header_timeout),
+        ("http.body_timeout", config.http.body_timeout),
+        ("http.keep_alive_timeout", config.http.keep_alive_timeout),
     ]
     for key, duration in durations:
         if duration <= timedelta(0):

@@ -314,6 +314,20 @@ class WebConfig(_Section):
     max_body_bytes: ConfigInt = 4096
 
 
+class HttpConfig(_Section):
+    """teller's own [http] table: limits of every HTTP server (public, HTTPS, admin, dummy),
+    kept by http/connection.py. The Go teller had a 10 s read timeout, a 120 s idle one
+    and a 1 MB header limit; these are tighter, for slowloris and header floods."""
+
+    max_header_bytes: ConfigInt = 16384  # request line + headers; more → 431
+    header_timeout: ConfigDuration = timedelta(seconds=10)  # a request head's deadline → 408
+    body_timeout: ConfigDuration = timedelta(seconds=10)  # a request body's deadline → 408
+    keep_alive_timeout: ConfigDuration = timedelta(seconds=15)  # idle between requests
+    # open connections of one client (IPv4 address, IPv6 /64); more → 429; 0 = no cap.
+    # Off on the public servers with web.behind_proxy (every connection is the proxy's).
+    max_connections_per_client: ConfigInt = 64
+
+
 class AdminPanelConfig(_Section):
     host: ConfigStr = "127.0.0.1:7711"  # ":7711" listens on loopback; 0.0.0.0:7711 everywhere
     # teller's own (README "Security"): every request of the admin API carries a token
@@ -384,6 +398,7 @@ class Config(_Section):
     sky_scanner: SkyScannerConfig = Field(default_factory=SkyScannerConfig)
     sky_exchanger: SkyExchangerConfig = Field(default_factory=SkyExchangerConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
     admin_panel: AdminPanelConfig = Field(default_factory=AdminPanelConfig)
     dummy: DummyConfig = Field(default_factory=DummyConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)

@@ -18,6 +18,7 @@ from starlette.background import BackgroundTask
 from teller.config.admin_auth import AdminCredential
 from teller.http.admin_guard import AdminAuth, guard_private_server
 from teller.http.metrics import render_metrics
+from teller.http.middleware import BodyLimit, Throttle
 from teller.http.pages import ADMIN_WEB_DIR, page_files
 from teller.http.public import WebMount
 from teller.http.responses import IndentedJSON, create_app
@@ -66,10 +67,13 @@ def admin_router(services: Services) -> APIRouter:
         """How many deposits are in each status (for the dashboard)."""
         return IndentedJSON(await admin_service.counts(services))
 
+    cached_health = health_service.CachedHealth(services, public=False)
+
     @router.get("/api/health", response_class=IndentedJSON)
     async def health() -> IndentedJSON:
-        """The public /api/health, here too for the dashboard (same origin)."""
-        return IndentedJSON(await health_service.health(services, public=False))
+        """The public /api/health, here too for the dashboard (same origin); made at most
+        once a second."""
+        return IndentedJSON(await cached_health.answer())
 
     @router.get("/api/deposits/errored", response_class=IndentedJSON)
     async def errored() -> IndentedJSON:
@@ -192,9 +196,24 @@ def create_admin_app(services: Services, credential: AdminCredential | None) -> 
     api_paths = frozenset(r.path for r in router.routes if isinstance(r, APIRoute))
     files = page_files(ADMIN_WEB_DIR, shipped=True)
     app.router.routes.append(WebMount("/", files, api_paths, name="dashboard"))
+    add_admin_limits(app, services)
     # add_middleware wraps what is already there: the last added is the outermost.
     if credential is not None:
         app.add_middleware(AdminAuth, credential=credential, open_paths=dashboard_paths())
     admin = services.config.admin_panel
     guard_private_server(app, admin.host, admin.allowed_hosts, "admin_panel.allowed_hosts")
     return app
+
+
+def add_admin_limits(app: FastAPI, services: Services) -> None:
+    """The public server's body limit, and its throttle on /api/health (the one admin call
+    that asks a node; the admin server is never behind the public proxy)."""
+    web = services.config.web
+    app.add_middleware(BodyLimit, max_bytes=web.max_body_bytes)
+    app.add_middleware(
+        Throttle,
+        max_requests=web.throttle_max,
+        per_seconds=web.throttle_duration.total_seconds(),
+        behind_proxy=False,
+        limited_paths=frozenset({"/api/health"}),
+    )

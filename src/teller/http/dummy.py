@@ -21,6 +21,7 @@ from fastapi.responses import Response
 
 from teller.errors import BadRequest, Forbidden, UnsupportedMedia
 from teller.http.admin_guard import guard_private_server
+from teller.http.middleware import BodyLimit
 from teller.http.responses import IndentedJSON, create_app, text_error
 from teller.services import dummy
 from teller.services.parts import Services
@@ -118,6 +119,7 @@ def create_dummy_app(services: Services) -> FastAPI:
     dummy.announce_mode(services)
     app = create_app("teller dummy API")
     app.include_router(dummy_router(services))
+    app.add_middleware(BodyLimit, max_bytes=services.config.web.max_body_bytes)
     config = services.config.dummy
     guard_private_server(app, config.http_addr, config.allowed_hosts, "dummy.allowed_hosts")
     return app

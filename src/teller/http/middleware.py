@@ -1,11 +1,13 @@
-"""ASGI middleware of the public server: body limit, throttle, security headers.
+"""ASGI middleware of the public server (and the body limit and /api/health throttle of the
+admin and dummy servers): body limit, throttle, security headers.
 
 - Bodies over `max_body_bytes` are refused with 413 before the handler reads them.
-- Throttle: a token bucket per (client IP, path) on the rate-limited routes, `throttle_max`
+- Throttle: a token bucket per (client, path) on the rate-limited routes, `throttle_max`
   requests per `throttle_duration` with bursts up to `throttle_max` (the original allowed one
   request per second, no burst). The client IP is the last X-Forwarded-For entry only when
-  `behind_proxy` is set; otherwise the socket's peer. Every response of a limited route
-  carries the original's X-Rate-Limit-* headers.
+  `behind_proxy` is set; otherwise the socket's peer. A client is one IPv4 address or one
+  IPv6 /64 (client_key.py). Every response of a limited route carries the original's
+  X-Rate-Limit-* headers.
 - Security headers as the original sent them; HSTS only on HTTPS.
 
 Order on the public server (outermost first): security headers, CORS, Accept header,
@@ -23,6 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from teller.http.client_key import client_key
 
 TOO_MANY = b"You have reached maximum request limit."
 SECURITY_HEADERS = [
@@ -249,7 +253,8 @@ class Throttle:
             await self.app(scope, receive, send)
             return
         headers = self.rate_headers(scope)
-        wait = self.take((self.client_ip(scope), scope["path"]), time.monotonic())
+        client = client_key(self.client_ip(scope))  # an IPv6 client is its /64
+        wait = self.take((client, scope["path"]), time.monotonic())
         if wait > 0:
             retry = (b"retry-after", str(math.ceil(wait)).encode())
             await send_text(send, 429, TOO_MANY, [*headers, retry])

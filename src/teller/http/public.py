@@ -38,7 +38,7 @@ from teller.services.config_view import public_config
 from teller.services.parts import Services
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
-RATE_LIMITED_PATHS = frozenset({"/api/bind", "/api/status", "/api/quote", QR_PATH})
+RATE_LIMITED_PATHS = frozenset({"/api/bind", "/api/status", "/api/quote", "/api/health", QR_PATH})
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -207,9 +207,12 @@ def api_router(services: Services, config_answer: Response) -> APIRouter:
         (passthrough; exchange fees not included)."""
         return IndentedJSON(quote_service.quote(services, coin_type, amount))
 
+    cached_health = health_service.CachedHealth(services, public=True)
+
     @router.get("/api/health", response_class=IndentedJSON)
     async def health() -> IndentedJSON:
-        return IndentedJSON(await health_service.health(services))
+        """Made at most once a second (the same answer for every client in between)."""
+        return IndentedJSON(await cached_health.answer())
 
     return router
 

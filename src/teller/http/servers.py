@@ -3,22 +3,27 @@
 The HTTPS server serves the TLS context it is given (tls/context.py), never files of its own.
 
 Sockets are bound by teller before uvicorn starts, so "address already in use" is reported
-as a clear start-up error naming the config key, and tests can ask for port 0.
+as a clear start-up error naming the config key, and tests can ask for port 0. Every server
+speaks HTTP through connection.py's protocol, with the limits of the [http] config table
+(header size, header and body deadlines, keep-alive, connections per client).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import ssl
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from teller.config.preflight import listen_host, split_host_port
+from teller.config.schema import Config
 from teller.errors import TellerError
+from teller.http.connection import ConnectionLimits, protocol_class
 
 
 class ListenError(TellerError):
@@ -41,6 +46,7 @@ class Listener:
     # web.https_addr: the one context of the listener's life (tls/context.py); a renewed
     # certificate is loaded into it, so new connections get it without a restart.
     ssl_context: ssl.SSLContext | None = None
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
     @property
     def address(self) -> str:
@@ -55,7 +61,8 @@ class Listener:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            timeout_keep_alive=120,
+            http=protocol_class(self.limits),
+            timeout_keep_alive=max(1, math.ceil(self.limits.keep_alive_timeout)),
             ssl_context_factory=self._ssl_context if self.ssl_context is not None else None,
             server_header=False,
             # Never let uvicorn take the client address or scheme from X-Forwarded-* (it
@@ -68,6 +75,25 @@ class Listener:
     def _ssl_context(self, _config: uvicorn.Config, _default: object) -> ssl.SSLContext:
         assert self.ssl_context is not None
         return self.ssl_context
+
+
+def connection_limits(config: Config, name: str) -> ConnectionLimits:
+    """The [http] limits of the listener of config key `name` ("web.http_addr", ...).
+
+    Behind a reverse proxy every connection to the public servers comes from the proxy, so
+    there the cap of connections per client is off (set one on the proxy: nginx limit_conn).
+    """
+    limits = config.http
+    per_client = limits.max_connections_per_client
+    if config.web.behind_proxy and name.startswith("web."):
+        per_client = 0
+    return ConnectionLimits(
+        max_header_bytes=limits.max_header_bytes,
+        header_timeout=limits.header_timeout.total_seconds(),
+        body_timeout=limits.body_timeout.total_seconds(),
+        keep_alive_timeout=limits.keep_alive_timeout.total_seconds(),
+        max_connections_per_client=per_client,
+    )
 
 
 def bind_socket(name: str, address: str) -> socket.socket:

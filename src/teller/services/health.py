@@ -4,11 +4,15 @@ Place in the flow: the stages write their latest errors to the StatusBoard
 (deposits/health.py); the errored-deposit count and the audit-driven hold (store/holds.py) are
 read from the store, so every replica reports the same; the balance is asked of the payer (a
 node, or the dummy payer).
+The routes answer from CachedHealth: the count and the node call are made at most once a
+second per server, however many clients ask (the routes are throttled too).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from typing import Any
 
 from teller import __version__
@@ -52,6 +56,49 @@ async def health(parts: Services, *, public: bool = True) -> dict[str, Any]:
         # teller's own: each chain scanner (source node/dummy/off, node reachable, heights).
         "scanners": {coin.lower(): s.view(public=public) for coin, s in board.scanners.items()},
     }
+
+
+HEALTH_MAX_AGE = 1.0  # seconds an answer is served again
+
+
+class CachedHealth:
+    """health(), made again only when the last answer is older than `max_age` seconds.
+
+    Requests arriving while it is being made wait for that one answer instead of each
+    making their own (so a burst costs one table count and one node call)."""
+
+    def __init__(
+        self,
+        parts: Services,
+        *,
+        public: bool,
+        max_age: float = HEALTH_MAX_AGE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.parts = parts
+        self.public = public
+        self.max_age = max_age
+        self.clock = clock
+        self._answer: dict[str, Any] | None = None
+        self._made_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def _fresh(self) -> dict[str, Any] | None:
+        if self._answer is not None and self.clock() - self._made_at < self.max_age:
+            return self._answer
+        return None
+
+    async def answer(self) -> dict[str, Any]:
+        found = self._fresh()
+        if found is not None:
+            return found
+        async with self._lock:
+            found = self._fresh()  # made by the request this one waited for
+            if found is not None:
+                return found
+            answer = await health(self.parts, public=self.public)
+            self._answer, self._made_at = answer, self.clock()
+            return answer
 
 
 def _from_store(parts: Services) -> tuple[int, bool]:
