@@ -24,6 +24,7 @@ from .running_teller import SKY_A, SKY_B, RunningTeller, StartTeller, example_ad
 
 TX = "edb29a9b561a8d6a6118eb1f724c87f853bf471d7e4f0e9ccb9e1d340235687b"
 TX2 = "4fc9743b04c2e3f5e467cde38c0872e3e3ad9ec05d59081ad1a8bd88045635de"
+BAD_BTC_TX = "invalid tx: a BTC transaction id is 64 hex digits"
 UNBOUND_BTC = example_addresses("BTC")[4]
 
 
@@ -196,8 +197,15 @@ def test_deposits_in_quick_succession_are_paid_once_each(start_teller: StartTell
         ({"addr": "{btc}", "value": "000", "tx": TX}, "invalid value: must be greater than 0"),
         ({"addr": "{btc}", "value": "1"}, "tx required"),
         ({"addr": "{btc}", "value": "1", "tx": " "}, "tx required"),
-        ({"addr": "{btc}", "value": "1", "tx": "a:b"}, "invalid tx"),
-        ({"addr": "{btc}", "value": "1", "tx": "a" * 129}, "invalid tx"),
+        ({"addr": "{btc}", "value": "1", "tx": "a:b"}, BAD_BTC_TX),
+        ({"addr": "{btc}", "value": "1", "tx": "a" * 129}, BAD_BTC_TX),
+        ({"addr": "{btc}", "value": "1", "tx": "a" * 63}, BAD_BTC_TX),
+        ({"addr": "{btc}", "value": "1", "tx": "0x" + TX}, BAD_BTC_TX),
+        # Log forging (issue 14): a newline, a NUL, a terminal escape.
+        ({"addr": "{btc}", "value": "1", "tx": "ab\nFORGED ERROR notice=WATCH"}, BAD_BTC_TX),
+        ({"addr": "{btc}", "value": "1", "tx": TX[:-1] + "\x00"}, BAD_BTC_TX),
+        ({"addr": "{btc}", "value": "1", "tx": "\x1b[2J" + TX[4:]}, BAD_BTC_TX),
+        ({"addr": "{btc}", "value": "1", "tx": TX[:-1] + "\u2028"}, BAD_BTC_TX),
         ({"addr": "{btc}", "value": "1", "tx": TX, "n": "x"}, "invalid n"),
         ({"addr": "{btc}", "value": "1", "tx": TX, "n": "-1"}, "invalid n"),
         ({"addr": "{btc}", "value": "1", "tx": TX, "n": "4294967296"}, "n too large"),
