@@ -30,7 +30,7 @@ from teller.store.deposits import (
 from teller.store.orders import orders_of, recent_orders
 from teller.store.scans import orphans
 
-MAX_SEARCH_LIMIT = 10_000
+MAX_SEARCH_LIMIT = params.MAX_SEARCH_LIMIT
 RECENT_ORDERS = 500
 
 

@@ -56,7 +56,7 @@ log = logging.getLogger("teller.operator")
 T = TypeVar("T")
 ADMIN_ACTOR = "admin-api"
 MAX_REASON = 500
-MAX_ACTIONS = 1000
+MAX_ACTIONS = params.MAX_ACTIONS
 # A deposit in a payout with one of these statuses was provably never paid by it.
 _PAYOUT_IMPOSSIBLE = (payout_store.CONFLICTED, ops.VOIDED)
 

@@ -11,9 +11,18 @@ addresses used as search terms, operator free text.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from teller.coins import COIN_TYPES
+from teller.deposits.states import ALL_STATUSES
 from teller.errors import BadRequest
+from teller.passthrough.quote import MAX_AMOUNT_CHARS
+
+# Limits the services hold, named here for the schemas of http/.
+MAX_SEARCH_LIMIT = 10_000  # GET /api/deposits?limit=
+MAX_ACTIONS = 1000  # GET /api/actions?limit=
+DEPOSIT_STATUSES = ALL_STATUSES
+__all__ = ["DEPOSIT_STATUSES", "MAX_AMOUNT_CHARS"]
 
 HEX64 = "[0-9a-f]{64}"
 MAX_OUTPUT_INDEX = 2**32 - 1
@@ -27,15 +36,14 @@ _TXIDS = {
 _TXID_SHAPES = {"BTC": "64 hex digits", "SKY": "64 hex digits", "ETH": "64 hex digits after 0x"}
 _DEPOSIT_ID = re.compile(f"((?:0x)?{HEX64}):([0-9]{{1,10}})")
 # Base58 (no 0, O, I, l); a SKY address is 25 bytes, at most 35 characters in base58.
-_SKY_ADDRESS = re.compile("[1-9A-HJ-NP-Za-km-z]{1,35}")
+SKY_ADDRESS_PATTERN = "[1-9A-HJ-NP-Za-km-z]{1,35}"
+_SKY_ADDRESS = re.compile(SKY_ADDRESS_PATTERN)
 MAX_FREE_TEXT = 500
 
 
-def coin_type(name: str, raw: str) -> str:
-    """A coin teller knows (COIN_TYPES), else 400 naming `name` and the known ones."""
-    if raw not in COIN_TYPES:
-        raise BadRequest(f"invalid {name}: expected one of {', '.join(COIN_TYPES)}")
-    return raw
+def coins_in_order(enabled: Collection[str]) -> list[str]:
+    """The coins of `enabled`, in COIN_TYPES order (as the APIs list them)."""
+    return [coin for coin in COIN_TYPES if coin in enabled]
 
 
 def txid(name: str, raw: str, coin: str) -> str:
