@@ -2,9 +2,9 @@
 every check, positive and negative requests, every phase) over the public, admin and dummy
 servers of a real teller on loopback.
 
-Each operation gets a bounded number of generated requests, the same ones on every run in CI
-(deterministic generation, no example database), new ones on each local run. The strategies
-for the documents' own formats are in openapi_formats.py.
+Each operation gets a bounded number of generated requests: the same ones on every run when the
+hypothesis profile is derandomized (CI; tests/conftest.py), new ones on each local run. The
+strategies for the documents' own formats are in openapi_formats.py.
 
 Credentials: `credentials(server)` is the one place that says which headers each server's
 requests carry (none yet; the admin server's token goes there).
@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from subprocess import PIPE, STDOUT, Popen
 
-import pytest
+from hypothesis import settings
 
-from ..peers import in_ci
-from .running_teller import SKY_A, SKY_B, SKY_C, RunningTeller, TellerLauncher
+from .running_teller import SKY_A, SKY_B, SKY_C, StartTeller
 
 ROOT = Path(__file__).resolve().parents[2]
 ST = Path(sys.executable).parent / "st"
@@ -31,16 +29,6 @@ EXAMPLES_PER_OPERATION = 5
 def credentials(server: str) -> dict[str, str]:
     """The headers every request to `server` ("public", "admin", "dummy") carries."""
     return {}
-
-
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTeller]:
-    """One teller for the three servers' runs: BTC only (so the addresses the dummy
-    document's strategy draws are of every coin it lists), the example pools, no limit on
-    bindings."""
-    launcher = TellerLauncher(tmp_path_factory.mktemp("openapi"))
-    yield launcher.start(pool_size=None, max_bound_addrs=0, eth_enabled=False)
-    launcher.stop_all()
 
 
 def schemathesis_run(base: str, server: str, bound: list[str], reports: Path) -> Popen[str]:
@@ -56,8 +44,9 @@ def schemathesis_run(base: str, server: str, bound: list[str], reports: Path) ->
         "--request-timeout=10",
         "--no-color",
         f"--report-dir={reports}",
-        # Deterministic in CI (and so no example database); new examples on each local run.
-        "--generation-deterministic" if in_ci() else "--generation-database=none",
+        # As the hypothesis profile (tests/conftest.py) says: deterministic in CI (and so no
+        # example database), new examples on each local run.
+        "--generation-deterministic" if settings().derandomize else "--generation-database=none",
     ]
     for name, value in credentials(server).items():
         command.append(f"--header={name}: {value}")
@@ -71,10 +60,13 @@ def schemathesis_run(base: str, server: str, bound: list[str], reports: Path) ->
 
 
 def test_served_openapi_documents_describe_every_answer(
-    running: RunningTeller, tmp_path: Path
+    start_teller: StartTeller, tmp_path: Path
 ) -> None:
-    bound = [running.bind_ok(sky) for sky in (SKY_A, SKY_B, SKY_C)]
-    bases = {"public": running.public, "admin": running.admin, "dummy": running.dummy}
+    # BTC only (so the addresses the dummy document's strategy draws are of every coin it
+    # lists), the example pools, no limit on bindings.
+    tel = start_teller(pool_size=None, max_bound_addrs=0, eth_enabled=False)
+    bound = [tel.bind_ok(sky) for sky in (SKY_A, SKY_B, SKY_C)]
+    bases = {"public": tel.public, "admin": tel.admin, "dummy": tel.dummy}
     runs = {}
     for server, base in bases.items():
         (tmp_path / server).mkdir()

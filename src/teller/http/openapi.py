@@ -65,7 +65,7 @@ def text_answer(description: str) -> dict[str, Any]:
 def text_errors(*statuses: int, **meanings: str) -> dict[int | str, dict[str, Any]]:
     """Plain-text error answers; `meanings` (e.g. e404="no such deposit") say more."""
     return {
-        status: text_answer(meanings.get(f"e{status}", ERROR_MEANINGS[status]))
+        str(status): text_answer(meanings.get(f"e{status}", ERROR_MEANINGS[status]))
         for status in statuses
     }
 
@@ -108,7 +108,9 @@ def install_openapi(app: FastAPI) -> None:
 
 
 def _tidy(operation: dict[str, Any]) -> None:
-    responses = operation.setdefault("responses", {})
+    # Status codes as strings (openapi_extra may bring integers): one key per status.
+    responses = {str(k): v for k, v in operation.get("responses", {}).items()}
+    operation["responses"] = responses
     responses.pop("422", None)
     for parameter in operation.get("parameters", []):
         parameter["schema"] = _without_null(parameter.get("schema", {}))
