@@ -418,6 +418,8 @@ def test_the_dummy_sender_beside_a_real_scanner_confirms_by_post_only(
         got = tel.http.get(confirm_url, params={"seq": "0"})
         assert got.status_code == 405 and got.headers["allow"] == "POST"
         assert got.text.startswith("GET /dummy/sender/confirm is refused: it changes state")
+        other = tel.http.request("OPTIONS", confirm_url)  # as the OpenAPI document says
+        assert other.status_code == 405 and other.headers["allow"] == "POST"
         from_page = tel.http.post(confirm_url, data={"seq": "0"}, headers={"Origin": "null"})
         assert (from_page.status_code, from_page.text) == (403, PAGE_REFUSED)
         posted = tel.http.post(confirm_url, data={"seq": "0"})  # reaches the dummy sender

@@ -82,7 +82,12 @@ def _allowed_methods(request: Request) -> list[str]:
     methods: set[str] = set()
     path = request.scope["path"]
     for route in _flat_routes(request.app.router.routes):
-        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+        if (
+            isinstance(route, Route)
+            and route.methods
+            and route.include_in_schema  # not a refusal such as the dummy API's GET
+            and route.path_regex.match(path)
+        ):
             methods |= route.methods
     return sorted(methods)
 
