@@ -14,15 +14,15 @@ import re
 from collections.abc import Collection
 
 from teller.coins import COIN_TYPES
-from teller.deposits.states import ALL_STATUSES
+from teller.deposits import states
 from teller.errors import BadRequest
-from teller.passthrough.quote import MAX_AMOUNT_CHARS
+from teller.passthrough import quote
 
 # Limits the services hold, named here for the schemas of http/.
 MAX_SEARCH_LIMIT = 10_000  # GET /api/deposits?limit=
 MAX_ACTIONS = 1000  # GET /api/actions?limit=
-DEPOSIT_STATUSES = ALL_STATUSES
-__all__ = ["DEPOSIT_STATUSES", "MAX_AMOUNT_CHARS"]
+MAX_AMOUNT_CHARS = quote.MAX_AMOUNT_CHARS  # GET /api/quote?amount=
+DEPOSIT_STATUSES = states.ALL_STATUSES  # GET /api/deposits?status=
 
 HEX64 = "[0-9a-f]{64}"
 MAX_OUTPUT_INDEX = 2**32 - 1
@@ -33,7 +33,11 @@ _TXIDS = {
     "SKY": re.compile(HEX64),
     "ETH": re.compile(f"(?:0x)?{HEX64}"),
 }
-_TXID_SHAPES = {"BTC": "64 hex digits", "SKY": "64 hex digits", "ETH": "64 hex digits after 0x"}
+_TXID_SHAPES = {
+    "BTC": "64 hex digits",
+    "SKY": "64 hex digits",
+    "ETH": "64 hex digits, 0x before them allowed",
+}
 _DEPOSIT_ID = re.compile(f"((?:0x)?{HEX64}):([0-9]{{1,10}})")
 # Base58 (no 0, O, I, l); a SKY address is 25 bytes, at most 35 characters in base58.
 SKY_ADDRESS_PATTERN = "[1-9A-HJ-NP-Za-km-z]{1,35}"
