@@ -184,7 +184,7 @@ def measure_deposits(
         bench.wrk, teller.dummy, "deposit.lua", load=load, workdir=bench.workdir,
         server_pid=teller.pid, cap=len(addresses), items=items,
         env={"BENCH_METHOD": method, "BENCH_VALUE": str(DEPOSIT_SATOSHIS),
-             "BENCH_RUN": f"bench{int(time.time())}"},
+             "BENCH_RUN": f"{int(time.time()):016x}"},
     )  # fmt: skip
     try:
         finished_at, done = _wait_all_done(teller, running, len(addresses), expected, timeout)

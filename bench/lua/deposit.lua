@@ -6,12 +6,17 @@
 -- to a path that answers 404 at once; those answers are ignored.
 local method = os.getenv("BENCH_METHOD") or "POST"
 local value = os.getenv("BENCH_VALUE") or "100000"
-local run = os.getenv("BENCH_RUN") or "bench"
+local run = os.getenv("BENCH_RUN") or "0000000000000000" -- 16 hex digits
 local form = { ["Content-Type"] = "application/x-www-form-urlencoded" }
 
 function delay()
   if item(sent + 1) == nil then return 1000 end
   return 0
+end
+
+-- A transaction id (64 hex digits, as the dummy API requires) unique to run, thread and n.
+function txid(n)
+  return run .. string.format("%08x%08x", tid, n) .. string.rep("0", 32)
 end
 
 function request()
@@ -21,7 +26,7 @@ function request()
   end
   if not real_request() then n = 1 end
   local params = "coin=BTC&addr=" .. item(n) .. "&value=" .. value
-    .. "&tx=" .. run .. "-" .. tid .. "-" .. n .. "&n=0"
+    .. "&tx=" .. txid(n) .. "&n=0"
   if method == "GET" then
     return wrk.format("GET", "/dummy/scanner/deposit?" .. params)
   end

@@ -32,7 +32,7 @@ from teller.clients.skycoin_node import SkyNodeClient
 from teller.coins.sky_wallet import Wallet, WalletError, load_wallet
 from teller.config.admin_auth import AdminCredential, CredentialError, default_token_file
 from teller.config.preflight import split_host_port
-from teller.config.schema import Config
+from teller.config.schema import BUY_METHOD_PASSTHROUGH, Config
 from teller.config.secret_files import wallet_password
 from teller.deposits.address_files import AddressFileError, read_address_file
 from teller.deposits.binding import BindService
@@ -196,9 +196,17 @@ def build_payer(
 
 def build_market(config: Config) -> Market | None:
     """The exchange passthrough deposits are bought on: C2CX at exchange_client.base_url (or
-    a `teller-sim c2cx` on a loopback address). None without credentials: passthrough
-    deposits then wait (the config refuses buy_method passthrough without them)."""
-    client = config.sky_exchanger.exchange_client
+    a `teller-sim c2cx` on a loopback address), in passthrough mode only.
+
+    None in direct mode, whatever credentials are set: then nothing (order book, orders,
+    audit) contacts the exchange, and passthrough deposits left from an earlier passthrough
+    run wait in their status (/api/health says so) until buy_method is passthrough again.
+    None without credentials too (the config refuses buy_method passthrough without them).
+    """
+    exchanger = config.sky_exchanger
+    if exchanger.buy_method != BUY_METHOD_PASSTHROUGH:
+        return None
+    client = exchanger.exchange_client
     key, secret = client.key.get_secret_value(), client.secret.get_secret_value()
     if key and secret:
         return C2CXClient(key, secret, client.base_url)
@@ -230,7 +238,11 @@ def build_auditor(
     if isinstance(market, C2CXClient):
         peers.exchange = market
     else:
-        peers.unchecked["exchange_orders"] = "no exchange account configured"
+        peers.unchecked["exchange_orders"] = (
+            "no exchange account configured"
+            if config.sky_exchanger.buy_method == BUY_METHOD_PASSTHROUGH
+            else "the exchange is contacted only with buy_method passthrough"
+        )
     on_node = not config.dummy.scanner
     if config.eth_scanner.enabled and on_node:
         peers.eth, peers.owns_eth = EthereumClient(config.eth_rpc.server, config.eth_rpc.port), True

@@ -414,3 +414,30 @@ def test_operator_actions_on_the_admin_api_are_audited_as_admin_api(
     assert tel.admin_get("/api/actions", target=deposit_id)["actions"][-1]["detail"] == (
         "refund asked"
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "body", "message"),
+    [
+        ("GET", "/api/deposits", {"deposit_id": "ab\nFORGED"}, None, "invalid deposit_id: "),
+        ("GET", "/api/deposits", {"deposit_id": f"{'ab' * 32}:x"}, None, "invalid deposit_id: "),
+        ("GET", "/api/deposits", {"sky_address": "2Wbi\x00"}, None, "invalid sky_address: "),
+        ("GET", "/api/deposits", {"sky_address": "2" * 36}, None, "invalid sky_address: "),
+        ("GET", "/api/orders", {"deposit_id": "\x1b[2J"}, None, "invalid deposit_id: "),
+        ("GET", "/api/actions", {"target": "x\r\ny"}, None, "invalid target: "),
+        ("POST", "/api/deposits/ab%0Acd:0/release", {}, None, "invalid deposit_id: "),
+        ("POST", f"/api/deposits/{'ab' * 32}:0/stop", {}, {"reason": "a\nb"}, "invalid reason: "),
+        ("POST", f"/api/deposits/{'ab' * 32}:0/stop", {}, {"reason": "r" * 501}, "reason is long"),
+    ],
+)
+def test_text_parameters_are_limited_to_their_alphabet_and_length(
+    tel: RunningTeller,
+    method: str,
+    path: str,
+    params: dict[str, str],
+    body: dict[str, str] | None,
+    message: str,
+) -> None:
+    response = tel.http.request(method, tel.admin + path, params=params, json=body)
+    assert response.status_code == 400, response.text
+    assert response.text.startswith(message), response.text

@@ -24,6 +24,7 @@ from .running_teller import SKY_A, SKY_B, RunningTeller, StartTeller, example_ad
 
 TX = "edb29a9b561a8d6a6118eb1f724c87f853bf471d7e4f0e9ccb9e1d340235687b"
 TX2 = "4fc9743b04c2e3f5e467cde38c0872e3e3ad9ec05d59081ad1a8bd88045635de"
+BAD_BTC_TX = "invalid tx: a BTC transaction id is 64 hex digits"
 UNBOUND_BTC = example_addresses("BTC")[4]
 
 
@@ -196,8 +197,15 @@ def test_deposits_in_quick_succession_are_paid_once_each(start_teller: StartTell
         ({"addr": "{btc}", "value": "000", "tx": TX}, "invalid value: must be greater than 0"),
         ({"addr": "{btc}", "value": "1"}, "tx required"),
         ({"addr": "{btc}", "value": "1", "tx": " "}, "tx required"),
-        ({"addr": "{btc}", "value": "1", "tx": "a:b"}, "invalid tx"),
-        ({"addr": "{btc}", "value": "1", "tx": "a" * 129}, "invalid tx"),
+        ({"addr": "{btc}", "value": "1", "tx": "a:b"}, BAD_BTC_TX),
+        ({"addr": "{btc}", "value": "1", "tx": "a" * 129}, BAD_BTC_TX),
+        ({"addr": "{btc}", "value": "1", "tx": "a" * 63}, BAD_BTC_TX),
+        ({"addr": "{btc}", "value": "1", "tx": "0x" + TX}, BAD_BTC_TX),
+        # Log forging (issue 14): a newline, a NUL, a terminal escape.
+        ({"addr": "{btc}", "value": "1", "tx": "ab\nFORGED ERROR notice=WATCH"}, BAD_BTC_TX),
+        ({"addr": "{btc}", "value": "1", "tx": TX[:-1] + "\x00"}, BAD_BTC_TX),
+        ({"addr": "{btc}", "value": "1", "tx": "\x1b[2J" + TX[4:]}, BAD_BTC_TX),
+        ({"addr": "{btc}", "value": "1", "tx": TX[:-1] + "\u2028"}, BAD_BTC_TX),
         ({"addr": "{btc}", "value": "1", "tx": TX, "n": "x"}, "invalid n"),
         ({"addr": "{btc}", "value": "1", "tx": TX, "n": "-1"}, "invalid n"),
         ({"addr": "{btc}", "value": "1", "tx": TX, "n": "4294967296"}, "n too large"),
@@ -410,6 +418,8 @@ def test_the_dummy_sender_beside_a_real_scanner_confirms_by_post_only(
         got = tel.http.get(confirm_url, params={"seq": "0"})
         assert got.status_code == 405 and got.headers["allow"] == "POST"
         assert got.text.startswith("GET /dummy/sender/confirm is refused: it changes state")
+        other = tel.http.request("OPTIONS", confirm_url)  # as the OpenAPI document says
+        assert other.status_code == 405 and other.headers["allow"] == "POST"
         from_page = tel.http.post(confirm_url, data={"seq": "0"}, headers={"Origin": "null"})
         assert (from_page.status_code, from_page.text) == (403, PAGE_REFUSED)
         posted = tel.http.post(confirm_url, data={"seq": "0"})  # reaches the dummy sender

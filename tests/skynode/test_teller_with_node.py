@@ -58,7 +58,7 @@ def test_a_deposit_is_paid_on_the_node_and_health_shows_the_wallet(
 ) -> None:
     tel = start_teller(overrides=_real_sender(sim))
     assert _health(tel)["balance"]["coins"] == "100000000.000000"
-    _deposit(tel, SKY_A, 1_000_000, "aa")  # 0.01 BTC = 5 SKY
+    _deposit(tel, SKY_A, 1_000_000, "aa" * 32)  # 0.01 BTC = 5 SKY
     [waiting] = tel.wait_status(SKY_A, "waiting_confirm")
     assert sim.pending() == [waiting["txid"]]
     sim.make_block()
@@ -76,8 +76,8 @@ def test_health_shows_sold_out_while_a_deposit_cannot_be_covered(
 ) -> None:
     sim: SimNode = make_sim(outputs=2, droplets=100 * SKY)
     tel = start_teller(overrides=_real_sender(sim))
-    _deposit(tel, SKY_A, 100_000_000, "big")  # 500 SKY
-    _deposit(tel, SKY_B, 1_000_000, "small")  # 5 SKY
+    _deposit(tel, SKY_A, 100_000_000, "b1" * 32)  # 500 SKY
+    _deposit(tel, SKY_B, 1_000_000, "b2" * 32)  # 5 SKY
     tel.wait_status(SKY_B, "waiting_confirm")
     health = tel.wait_for(
         lambda: (h := _health(tel))["sender_error"] and h, what="sold out in /api/health"
@@ -131,7 +131,7 @@ def test_the_demo_node_is_a_simulator_process_teller_pays_through(
     assert tel.config.sky_rpc.address == node.address and tel.config.dummy.sender is False
     assert Path(tel.config.sky_exchanger.wallet) == tmp_path / "demo" / "skynode_sim.wlt"
     assert _health(tel)["balance"]["coins"] == "100000000.000000"
-    _deposit(tel, SKY_A, 1_000_000, "aa")
+    _deposit(tel, SKY_A, 1_000_000, "aa" * 32)
     [waiting] = tel.wait_status(SKY_A, "waiting_confirm")
     status = httpx.get(f"{node.url}/sim/status", timeout=10).json()
     assert waiting["txid"] in status["pending"] or status["pending"] == []  # a block came

@@ -31,8 +31,8 @@ log = logging.getLogger("teller.processor")
 
 BATCH = 500
 PASSTHROUGH_UNAVAILABLE = (
-    "passthrough deposits wait in waiting_decide: no exchange is configured"
-    " (sky_exchanger.exchange_client.key and .secret)"
+    "passthrough deposits wait in waiting_decide: the exchange is used only with"
+    " sky_exchanger.buy_method passthrough and sky_exchanger.exchange_client.key and .secret"
 )
 
 

@@ -8,17 +8,18 @@ a file or plain text; errors (TellerError) become plain-text answers (http/respo
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Path, Query
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from teller.config.admin_auth import AdminCredential
 from teller.http.admin_guard import AdminAuth, guard_private_server
 from teller.http.metrics import render_metrics
 from teller.http.middleware import BodyLimit, Throttle
+from teller.http.openapi import DEPOSIT_ID, SKY_ADDRESS, SKY_TXID, or_empty, text_errors
 from teller.http.pages import ADMIN_WEB_DIR, page_files
 from teller.http.public import WebMount
 from teller.http.responses import IndentedJSON, create_app
@@ -29,18 +30,33 @@ from teller.services import backup as backup_service
 from teller.services import health as health_service
 from teller.services import metrics as metrics_service
 from teller.services import operator as operator_service
+from teller.services import params
 from teller.services.admin import DepositSearch
 from teller.services.operator import ADMIN_ACTOR
 from teller.services.parts import Services
 from teller.services.stacks import all_stacks
 
+BINARY = "application/octet-stream"
+METRICS_TYPE = CONTENT_TYPE_LATEST.split(";")[0]  # text/plain (with a version parameter)
+
 
 class PaymentBody(BaseModel):
-    txid: str
+    txid: str = Field(json_schema_extra=SKY_TXID)
 
 
 class StopBody(BaseModel):
-    reason: str
+    # Checked by the service (a refusal is audited): printable, one line, at most 500.
+    reason: str = Field(json_schema_extra={"format": "operator-text", "maxLength": 500})
+
+
+# The admin API's parameters as /openapi.json describes them (the services check them).
+STATUS = Query(None, json_schema_extra={"enum": ["", *params.DEPOSIT_STATUSES]})
+# Empty search fields (the dashboard's form sends them) mean "any".
+SKY_ADDRESS_SEARCH = Query(None, json_schema_extra=or_empty(SKY_ADDRESS))
+DEPOSIT_ID_QUERY = Query(None, json_schema_extra=or_empty(DEPOSIT_ID))
+TXID_PATH = Path(json_schema_extra=SKY_TXID)
+DEPOSIT_ID_PATH = Path(json_schema_extra=DEPOSIT_ID)
+ACTION_ERRORS = text_errors(404, 409, 503, e404="No such deposit or payout")
 
 
 def admin_router(services: Services) -> APIRouter:
@@ -52,10 +68,12 @@ def admin_router(services: Services) -> APIRouter:
 
     @router.get("/api/deposits", response_class=IndentedJSON)
     async def deposits(
-        status: str | None = None,
-        sky_address: str | None = None,
-        deposit_id: str | None = None,
-        limit: int | None = None,
+        status: str | None = STATUS,
+        sky_address: str | None = SKY_ADDRESS_SEARCH,
+        deposit_id: str | None = DEPOSIT_ID_QUERY,
+        limit: int | None = Query(
+            None, json_schema_extra={"minimum": 1, "maximum": params.MAX_SEARCH_LIMIT}
+        ),
     ) -> IndentedJSON:
         """All deposits, or those of one status; the dashboard's search adds sky_address,
         deposit_id (exact) and limit (only the most recent)."""
@@ -80,7 +98,7 @@ def admin_router(services: Services) -> APIRouter:
         return IndentedJSON(await admin_service.errored(services))
 
     @router.get("/api/orders", response_class=IndentedJSON)
-    async def orders(deposit_id: str | None = None) -> IndentedJSON:
+    async def orders(deposit_id: str | None = DEPOSIT_ID_QUERY) -> IndentedJSON:
         """The exchange orders placed for passthrough deposits (one deposit's with
         deposit_id=txid:n), each with its client id, state, fills and the exchange's answer."""
         return IndentedJSON(await admin_service.orders(services, deposit_id or None))
@@ -103,14 +121,23 @@ def admin_router(services: Services) -> APIRouter:
         """The latest audit: teller's books against the chain nodes and the exchange."""
         return IndentedJSON(audit_service.audit_report(services))
 
-    @router.api_route("/api/backup", methods=["GET", "POST"])
     async def backup() -> FileResponse:
         copy = await backup_service.backup_copy(services)
         return FileResponse(
             copy.path,
-            media_type="application/octet-stream",
+            media_type=BINARY,
             filename=copy.name,
             background=BackgroundTask(copy.cleanup),
+        )
+
+    for method in ("GET", "POST"):
+        router.add_api_route(
+            "/api/backup",
+            backup,
+            methods=[method],
+            response_class=FileResponse,
+            responses={200: {"description": "A copy of the database", "content": {BINARY: {}}}},
+            operation_id=f"backup_{method.lower()}",
         )
 
     # -- operator actions (services/operator.py); each writes an audit row -----------------
@@ -118,15 +145,15 @@ def admin_router(services: Services) -> APIRouter:
     def operator_context() -> operator_service.OperatorContext:
         return operator_service.OperatorContext.of(services)
 
-    @router.post("/api/payouts/{txid}/void", response_class=IndentedJSON)
-    async def void_payout(txid: str) -> IndentedJSON:
+    @router.post("/api/payouts/{txid}/void", response_class=IndentedJSON, responses=ACTION_ERRORS)
+    async def void_payout(txid: str = TXID_PATH) -> IndentedJSON:
         """Void a stuck payout: the void is stored and sent by the sender; the payout's
         deposits are paid again only once it confirms (GET /api/payouts/{txid}/void)."""
         ctx = operator_context()
         return IndentedJSON(await operator_service.void_payout(ctx, txid, ADMIN_ACTOR))
 
-    @router.get("/api/payouts/{txid}/void", response_class=IndentedJSON)
-    async def void_progress(txid: str) -> IndentedJSON:
+    @router.get("/api/payouts/{txid}/void", response_class=IndentedJSON, responses=text_errors(404))
+    async def void_progress(txid: str = TXID_PATH) -> IndentedJSON:
         """Where a void stands: voiding, then voided (deposits paid anew) or confirmed."""
         return IndentedJSON(await operator_service.void_progress(operator_context(), txid))
 
@@ -136,38 +163,55 @@ def admin_router(services: Services) -> APIRouter:
         the hot wallet), and the spends that held it, released or not."""
         return IndentedJSON(await operator_service.payout_holds(operator_context()))
 
-    @router.post("/api/payouts/resume", response_class=IndentedJSON)
+    @router.post("/api/payouts/resume", response_class=IndentedJSON, responses=ACTION_ERRORS)
     async def resume_payouts() -> IndentedJSON:
         """Release the audit-driven hold: new payouts are signed again (409 if none)."""
         ctx = operator_context()
         return IndentedJSON(await operator_service.resume_payouts(ctx, ADMIN_ACTOR))
 
-    @router.post("/api/deposits/{deposit_id}/record-payment", response_class=IndentedJSON)
-    async def record_payment(deposit_id: str, body: PaymentBody) -> IndentedJSON:
+    @router.post(
+        "/api/deposits/{deposit_id}/record-payment",
+        response_class=IndentedJSON,
+        responses=ACTION_ERRORS,
+    )
+    async def record_payment(body: PaymentBody, deposit_id: str = DEPOSIT_ID_PATH) -> IndentedJSON:
         """A payment made by hand ({"txid": …}), checked on the node, ends the deposit."""
         ctx = operator_context()
         found = await operator_service.record_payment(ctx, deposit_id, body.txid, ADMIN_ACTOR)
         return IndentedJSON(found)
 
-    @router.post("/api/deposits/{deposit_id}/release", response_class=IndentedJSON)
-    async def release(deposit_id: str) -> IndentedJSON:
+    @router.post(
+        "/api/deposits/{deposit_id}/release", response_class=IndentedJSON, responses=ACTION_ERRORS
+    )
+    async def release(deposit_id: str = DEPOSIT_ID_PATH) -> IndentedJSON:
         ctx = operator_context()
         return IndentedJSON(await operator_service.release(ctx, deposit_id, ADMIN_ACTOR))
 
-    @router.post("/api/deposits/{deposit_id}/stop", response_class=IndentedJSON)
-    async def stop(deposit_id: str, body: StopBody) -> IndentedJSON:
+    @router.post(
+        "/api/deposits/{deposit_id}/stop", response_class=IndentedJSON, responses=ACTION_ERRORS
+    )
+    async def stop(body: StopBody, deposit_id: str = DEPOSIT_ID_PATH) -> IndentedJSON:
         """The deposit ends with {"reason": …} as its error, never paid."""
         ctx = operator_context()
         found = await operator_service.stop(ctx, deposit_id, body.reason, ADMIN_ACTOR)
         return IndentedJSON(found)
 
     @router.get("/api/actions", response_class=IndentedJSON)
-    async def actions(limit: int = 100, target: str | None = None) -> IndentedJSON:
+    async def actions(
+        limit: int = Query(100, json_schema_extra={"minimum": 1, "maximum": params.MAX_ACTIONS}),
+        target: str | None = Query(
+            None, json_schema_extra={"format": "action-target", "maxLength": 77}
+        ),
+    ) -> IndentedJSON:
         """The operators' audit trail, newest first (of one txid or deposit with target)."""
         found = await operator_service.actions(operator_context(), limit, target or None)
         return IndentedJSON(found)
 
-    @router.get("/metrics")
+    @router.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"description": "Prometheus text format", "content": {METRICS_TYPE: {}}}},
+    )
     async def metrics() -> Response:
         figures = await metrics_service.store_figures(services)
         return Response(render_metrics(figures), media_type=CONTENT_TYPE_LATEST)

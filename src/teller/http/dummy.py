@@ -14,16 +14,18 @@ not one of this server's names is refused (http/admin_guard.py: no DNS rebinding
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from teller.errors import BadRequest, Forbidden, UnsupportedMedia
 from teller.http.admin_guard import guard_private_server
 from teller.http.middleware import BodyLimit
+from teller.http.openapi import SKY_TXID, query, text_answer, text_errors
 from teller.http.responses import IndentedJSON, create_app, text_error
-from teller.services import dummy
+from teller.services import dummy, params
 from teller.services.parts import Services
 
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -74,6 +76,59 @@ def _refuse_browser_pages(services: Services, request: Request) -> None:
         )
 
 
+def deposit_openapi(coins: list[str]) -> dict[str, Any]:
+    """/dummy/scanner/deposit's parameters (query, or the same as a POST form)."""
+    digits = {"type": "string", "pattern": "^[0-9]+$"}
+    return {
+        "parameters": [
+            query("coin", {"type": "string", "enum": coins, "default": "BTC"}, "the coin"),
+            query(
+                "addr",
+                {"type": "string", "format": "bound-deposit-address", "pattern": "^[0-9A-Za-z]+$"},
+                "a deposit address of coin, bound to a SKY address",
+                required=True,
+            ),
+            query(
+                "value",
+                digits | {"format": "positive-integer", "maxLength": 78},
+                "base units (satoshis, wei, droplets), greater than 0",
+                required=True,
+            ),
+            query("height", digits | {"maxLength": 19}, "block height (default 0)"),
+            query(
+                "tx",
+                {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]{64}$", "format": "txid"},
+                "transaction id: 64 hex digits (0x before them allowed for ETH)",
+                required=True,
+            ),
+            query("n", digits | {"format": "output-index", "maxLength": 10}, "output number"),
+        ],
+        "responses": {
+            "200": text_answer("Recorded (or already recorded); an empty body"),
+            **text_errors(
+                400, 403, 405, 415, e403="From a web page (Origin header) outside all-dummy mode"
+            ),
+        },
+    }
+
+
+def confirm_openapi() -> dict[str, Any]:
+    return {
+        "parameters": [
+            query("txid", SKY_TXID, "the broadcast's transaction id (or seq)"),
+            query(
+                "seq",
+                {"type": "string", "pattern": "^[0-9]+$", "maxLength": 18},
+                "the broadcast's number, from 0 (or txid)",
+            ),
+        ],
+        "responses": {
+            "200": text_answer("Confirmed; an empty body"),
+            **text_errors(400, 403, 404, 405, 415, e404="txn not found"),
+        },
+    }
+
+
 def dummy_router(services: Services) -> APIRouter:
     router = APIRouter()
     # The seed README documents GET for deposit and confirm; kept only where nothing real
@@ -90,11 +145,20 @@ def dummy_router(services: Services) -> APIRouter:
 
     if services.config.dummy.scanner:
 
-        @router.api_route("/dummy/scanner/deposit", methods=changing)
         async def deposit(request: Request) -> Response:
             _refuse_browser_pages(services, request)
             await dummy.receive_deposit(services, await _params(request))
-            return Response(status_code=200)
+            return PlainTextResponse("")
+
+        coins = params.coins_in_order(services.enabled_coins)
+        for method in changing:
+            router.add_api_route(
+                "/dummy/scanner/deposit",
+                deposit,
+                methods=[method],
+                openapi_extra=deposit_openapi(coins),
+                operation_id=f"deposit_{method.lower()}",
+            )
 
         refuse_get("/dummy/scanner/deposit")
 
@@ -104,11 +168,19 @@ def dummy_router(services: Services) -> APIRouter:
         async def broadcasts() -> IndentedJSON:
             return IndentedJSON(dummy.broadcasts(services))
 
-        @router.api_route("/dummy/sender/confirm", methods=changing)
         async def confirm(request: Request) -> Response:
             _refuse_browser_pages(services, request)
             await dummy.confirm(services, await _params(request))
-            return Response(status_code=200)
+            return PlainTextResponse("")
+
+        for method in changing:
+            router.add_api_route(
+                "/dummy/sender/confirm",
+                confirm,
+                methods=[method],
+                openapi_extra=confirm_openapi(),
+                operation_id=f"confirm_{method.lower()}",
+            )
 
         refuse_get("/dummy/sender/confirm")
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from starlette.responses import Response
-from starlette.routing import Match, Mount, Route
+from starlette.routing import Match, Mount, Route, compile_path
 from starlette.types import ASGIApp, Scope
 
 from teller.errors import BadRequest, UnsupportedMedia
@@ -27,11 +27,13 @@ from teller.http.middleware import (
     Throttle,
     cors_rules,
 )
+from teller.http.openapi import JSON, SKY_ADDRESS, json_answer, query, text_errors
 from teller.http.pages import page_files
 from teller.http.qr import QR_PATH, qr_router
 from teller.http.responses import IndentedJSON, create_app
 from teller.services import binding as binding_service
 from teller.services import health as health_service
+from teller.services import params
 from teller.services import quote as quote_service
 from teller.services import status as status_service
 from teller.services.config_view import public_config
@@ -72,72 +74,107 @@ class WebMount(Mount):
     """The web page's files at "/", except on the API's own paths.
 
     A plain Mount("/") matches every path, so a request with the wrong method on an API
-    route (GET /api/bind) would get the file server's 404 instead of the route's 405.
+    route (GET /api/bind, OPTIONS /api/deposits/{deposit_id}/release) would get the file
+    server's 404 or 405 instead of the route's 405 with the route's Allow header.
     """
 
     def __init__(self, path: str, app: ASGIApp, api_paths: frozenset[str], name: str) -> None:
         super().__init__(path, app=app, name=name)
         self.api_paths = api_paths
+        self.api_patterns = [compile_path(p)[0] for p in api_paths if "{" in p]
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http" and scope["path"] in self.api_paths:
+        if scope["type"] == "http" and (
+            scope["path"] in self.api_paths
+            or any(p.match(scope["path"]) for p in self.api_patterns)
+        ):
             return Match.NONE, {}
         return super().matches(scope)
 
 
-def _text_error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
-
-
-# The bind handler reads its body itself (to answer with the original's messages), so its
-# request body and answers are described here for /openapi.json.
-BIND_OPENAPI: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["skyaddr", "coin_type"],
-                    "properties": {
-                        "skyaddr": {"type": "string", "description": "the buyer's SKY address"},
-                        "coin_type": {"type": "string", "enum": ["BTC", "ETH", "SKY"]},
-                    },
-                }
-            }
-        },
-    },
-    "responses": {
-        "200": {
-            "description": "The deposit address to pay to",
+def bind_openapi(coins: list[str]) -> dict[str, Any]:
+    """POST /api/bind as /openapi.json describes it (its handler reads the body itself, to
+    answer with the original's messages); `coins` are the coin types this teller binds."""
+    return {
+        "requestBody": {
+            "required": True,
             "content": {
-                "application/json": {
+                JSON: {
                     "schema": {
                         "type": "object",
+                        "required": ["skyaddr", "coin_type"],
                         "properties": {
-                            "deposit_address": {"type": "string"},
-                            "coin_type": {"type": "string"},
-                            "buy_method": {"type": "string", "enum": ["direct", "passthrough"]},
+                            "skyaddr": SKY_ADDRESS | {"description": "the buyer's SKY address"},
+                            "coin_type": {"type": "string", "enum": coins},
                         },
                     }
                 }
             },
         },
-        "400": _text_error("Bad request body, skyaddr or coin_type"),
-        "403": _text_error("Address binding is disabled"),
-        "413": _text_error("Request body too large"),
-        "415": _text_error("Invalid content type"),
-        "429": _text_error("You have reached maximum request limit."),
-        "500": _text_error("Deposit address pool is empty, or too many addresses bound"),
-    },
-}
+        "responses": {
+            "200": json_answer(
+                "The deposit address to pay to",
+                {
+                    "type": "object",
+                    "properties": {
+                        "deposit_address": {"type": "string"},
+                        "coin_type": {"type": "string"},
+                        "buy_method": {"type": "string", "enum": ["direct", "passthrough"]},
+                    },
+                },
+            ),
+            **text_errors(
+                400,
+                403,
+                413,
+                415,
+                429,
+                500,
+                e400="Bad request body, skyaddr or coin_type",
+                e403="Address binding is disabled",
+                e500="Deposit address pool is empty, or too many addresses bound",
+            ),
+        },
+    }
 
 
-QUOTE_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _text_error("Missing or invalid coin_type or amount"),
-    429: _text_error("You have reached maximum request limit."),
-    503: _text_error("The exchange's order book is not available or too old"),
-}
+def status_openapi() -> dict[str, Any]:
+    return {
+        "parameters": [query("skyaddr", SKY_ADDRESS, "the buyer's SKY address", required=True)],
+        "responses": {
+            "200": json_answer("The deposits of skyaddr (statuses: [] when none)"),
+            **text_errors(400, 429, e400="Missing or invalid skyaddr"),
+        },
+    }
+
+
+def quote_openapi(coins: list[str]) -> dict[str, Any]:
+    return {
+        "parameters": [
+            query("coin_type", {"type": "string", "enum": coins, "default": "BTC"}, "the coin"),
+            query(
+                "amount",
+                {
+                    "type": "string",
+                    "format": "amount",
+                    "pattern": r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)$",
+                    "maxLength": params.MAX_AMOUNT_CHARS,
+                },
+                "a plain decimal of coin_type, greater than 0 (e.g. 0.01)",
+                required=True,
+            ),
+        ],
+        "responses": {
+            "200": json_answer("The SKY teller would pay now for amount"),
+            **text_errors(
+                400,
+                429,
+                503,
+                e400="Missing or invalid coin_type or amount",
+                e503="The exchange's order book is not available or too old",
+            ),
+        },
+    }
 
 
 async def status_answer(services: Services, skyaddr: str) -> IndentedJSON:
@@ -181,7 +218,9 @@ class FastGet(Route):
 def api_router(services: Services, config_answer: Response) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/api/bind", response_class=IndentedJSON, openapi_extra=BIND_OPENAPI)
+    coins = params.coins_in_order(services.enabled_coins)
+
+    @router.post("/api/bind", response_class=IndentedJSON, openapi_extra=bind_openapi(coins))
     async def bind(request: Request) -> IndentedJSON:
         """Bind a SKY address to a new BTC/ETH deposit address."""
         content_type = request.headers.get("content-type", "")
@@ -192,19 +231,21 @@ def api_router(services: Services, config_answer: Response) -> APIRouter:
         coin_type = _string_field(document, "coin_type")
         return IndentedJSON(await binding_service.bind(services, sky_address, coin_type))
 
-    @router.get("/api/status", response_class=IndentedJSON)
-    async def status(skyaddr: str = "") -> IndentedJSON:
-        return await status_answer(services, skyaddr)
+    @router.get("/api/status", response_class=IndentedJSON, openapi_extra=status_openapi())
+    async def status(request: Request) -> IndentedJSON:
+        return await status_answer(services, request.query_params.get("skyaddr", ""))
 
     @router.get("/api/config", response_class=IndentedJSON)
     async def config() -> Response:
         return config_answer
 
-    @router.get("/api/quote", response_class=IndentedJSON, responses=QUOTE_ERRORS)
-    async def quote(coin_type: str = "BTC", amount: str = "") -> IndentedJSON:
+    @router.get("/api/quote", response_class=IndentedJSON, openapi_extra=quote_openapi(coins))
+    async def quote(request: Request) -> IndentedJSON:
         """The SKY teller would pay now for `amount` of `coin_type` (a decimal, e.g. 0.01):
         from the fixed rate (direct) or walked over the exchange's order book
         (passthrough; exchange fees not included)."""
+        coin_type = request.query_params.get("coin_type", "BTC")
+        amount = request.query_params.get("amount", "")
         return IndentedJSON(quote_service.quote(services, coin_type, amount))
 
     cached_health = health_service.CachedHealth(services, public=True)

@@ -15,12 +15,14 @@ import asyncio
 import io
 import re
 from functools import lru_cache
+from typing import Any
 
 import segno
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from teller.errors import BadRequest
+from teller.http.openapi import query, text_errors
 
 QR_PATH = "/api/qr"
 MAX_QR_DATA = 200  # characters: a payment URI with an address and an amount fits easily
@@ -56,16 +58,29 @@ def qr_svg(data: str) -> bytes:
 def qr_router() -> APIRouter:
     router = APIRouter()
 
+    data_schema: dict[str, Any] = {
+        "type": "string",
+        "pattern": f"^{_QR_CHARACTERS.pattern}$",
+        "maxLength": MAX_QR_DATA,
+    }
+
     @router.get(
         QR_PATH,
         response_class=Response,
-        responses={
-            200: {"content": {SVG_TYPE: {}}, "description": "The QR code as SVG"},
-            400: {"content": {"text/plain": {}}, "description": "Missing, too long or bad data"},
+        openapi_extra={
+            "parameters": [query("data", data_schema, "what to draw", required=True)],
+            "responses": {
+                "200": {
+                    "content": {SVG_TYPE: {"schema": {"type": "string"}}},
+                    "description": "The QR code as SVG",
+                },
+                **text_errors(400, 429, e400="Missing, too long or bad data"),
+            },
         },
     )
-    async def qr(data: str = "") -> Response:
+    async def qr(request: Request) -> Response:
         """A QR code (SVG) of a deposit address or payment URI, for the web page."""
+        data = request.query_params.get("data", "")
         # Drawing takes milliseconds of CPU: off the event loop the sender and scanners share.
         svg = await asyncio.to_thread(qr_svg, check_qr_data(data))
         return Response(

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from teller import __version__
 from teller.errors import BindError, DepositRejected, RequestError, TellerError, Unavailable
+from teller.http.openapi import install_openapi
 
 log = logging.getLogger("teller.http")
 
@@ -73,6 +76,33 @@ class InternalErrors:
             await text_error(500, INTERNAL_ERROR)(scope, receive, send)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers at this path (a path can have a route per
+    method, and Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    path = request.scope["path"]
+    for route in _flat_routes(request.app.router.routes):
+        if (
+            isinstance(route, Route)
+            and route.methods
+            and route.include_in_schema  # not a refusal such as the dummy API's GET
+            and route.path_regex.match(path)
+        ):
+            methods |= route.methods
+    return sorted(methods)
+
+
+def _flat_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """The routes of an app, those of included routers too (FastAPI keeps an included
+    router as one entry whose `original_router` holds its routes)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _flat_routes(included.routes)
+        else:
+            yield route
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves as plain text; internal errors never leak their details.
 
@@ -86,12 +116,16 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error("internal error serving %s %s: %s", request.method, request.url.path, exc)
         return text_error(500, INTERNAL_ERROR)
 
-    async def http_error(_: Request, exc: Exception) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
             return text_error(404, "404 page not found")
         if exc.status_code == 405:
-            return text_error(405, "Invalid request method", dict(exc.headers or {}))
+            headers = dict(exc.headers or {})
+            allowed = _allowed_methods(request)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
+            return text_error(405, "Invalid request method", headers)
         return text_error(exc.status_code, str(exc.detail))
 
     async def validation_error(_: Request, exc: Exception) -> Response:
@@ -117,4 +151,5 @@ def create_app(title: str) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)  # first: its catch-all must be the innermost middleware
+    install_openapi(app)
     return app

@@ -15,6 +15,7 @@ from teller.coins import COIN_TYPES
 from teller.deposits.states import ALL_STATUSES, WAITING_DEPOSIT
 from teller.errors import BadRequest
 from teller.money import format_droplets, format_units
+from teller.services import params
 from teller.services.parts import Services
 from teller.services.views import COIN_DECIMALS, deposit_info
 from teller.store.deposits import (
@@ -29,7 +30,7 @@ from teller.store.deposits import (
 from teller.store.orders import orders_of, recent_orders
 from teller.store.scans import orphans
 
-MAX_SEARCH_LIMIT = 10_000
+MAX_SEARCH_LIMIT = params.MAX_SEARCH_LIMIT
 RECENT_ORDERS = 500
 
 
@@ -75,6 +76,8 @@ async def orphaned(parts: Services) -> dict[str, Any]:
 
 async def orders(parts: Services, deposit_id: str | None) -> dict[str, Any]:
     """Exchange orders of passthrough deposits: one deposit's, or the most recent ones."""
+    if deposit_id is not None:
+        deposit_id = params.deposit_id("deposit_id", deposit_id)
     return await asyncio.to_thread(_orders, parts, deposit_id)
 
 
@@ -100,12 +103,18 @@ def _search(parts: Services, search: DepositSearch) -> dict[str, Any]:
         raise BadRequest(f"limit must be between 1 and {MAX_SEARCH_LIMIT}")
     if search.status == WAITING_DEPOSIT:
         return {"deposits": []}
+    sky_address = (search.sky_address or "").strip() or None
+    if sky_address is not None:
+        sky_address = params.sky_address_shape("sky_address", sky_address)
+    deposit_id = (search.deposit_id or "").strip() or None
+    if deposit_id is not None:
+        deposit_id = params.deposit_id("deposit_id", deposit_id)
     with parts.db.read() as conn:
         found = find_deposits(
             conn,
             status=search.status,
-            sky_address=(search.sky_address or "").strip() or None,
-            deposit_id=(search.deposit_id or "").strip() or None,
+            sky_address=sky_address,
+            deposit_id=deposit_id,
             last=search.limit,
         )
     return {"deposits": [deposit_info(d) for d in found]}

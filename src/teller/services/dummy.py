@@ -23,6 +23,7 @@ from teller.errors import BadRequest, NotFound
 from teller.logs import log_event
 from teller.money import format_droplets
 from teller.payout.dummy import DummyPayer
+from teller.services import params
 from teller.services.parts import Services
 from teller.store.models import IncomingDeposit
 
@@ -70,6 +71,8 @@ async def confirm(parts: Services, values: Mapping[str, str]) -> None:
     """/dummy/sender/confirm: confirm the transaction `txid` (or number `seq`), wake the sender."""
     payer = _payer(parts)
     txid = values.get("txid", "").strip() or None
+    if txid is not None:
+        txid = params.txid("txid", txid, "SKY")  # the dummy payer's ids are SKY ids
     raw_seq = values.get("seq", "").strip()
     if txid is None and not raw_seq:
         raise BadRequest("txid or seq required")
@@ -110,8 +113,7 @@ def parse_dummy_deposit(
     tx = values.get("tx", "").strip()
     if not tx:
         raise BadRequest("tx required")
-    if len(tx) > 128 or ":" in tx:
-        raise BadRequest("invalid tx")
+    tx = params.txid("tx", tx, coin)
     n = _integer(values, "n", required=False, maximum=MAX_N)
     return IncomingDeposit(coin_type=coin, address=address, value=value, height=height, tx=tx, n=n)
 

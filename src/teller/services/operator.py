@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -47,6 +46,7 @@ from teller.money import format_droplets
 from teller.payout.base import Payer
 from teller.payout.skycoin_node import SkyNodePayer
 from teller.payout.void import SignedVoid, check_voidable, sign_void
+from teller.services import params
 from teller.services.parts import Services
 from teller.store import holds as hold_store
 from teller.store import operator_actions as ops
@@ -61,8 +61,7 @@ log = logging.getLogger("teller.operator")
 T = TypeVar("T")
 ADMIN_ACTOR = "admin-api"
 MAX_REASON = 500
-MAX_ACTIONS = 1000
-_TXID = re.compile(r"[0-9a-f]{64}")
+MAX_ACTIONS = params.MAX_ACTIONS
 # A deposit in a payout with one of these statuses was provably never paid by it.
 _PAYOUT_IMPOSSIBLE = (payout_store.CONFLICTED, ops.VOIDED)
 
@@ -90,10 +89,7 @@ class OperatorContext:
 
 
 def _txid(text: str) -> str:
-    txid = text.strip().lower()
-    if not _TXID.fullmatch(txid):
-        raise BadRequest(f"not a SKY transaction id (64 hex digits): {text!r}")
-    return txid
+    return params.txid("txid", text, "SKY")
 
 
 async def _audited(
@@ -311,6 +307,7 @@ async def record_payment(
     deposit_id = deposit_id.strip()
 
     async def work() -> dict[str, Any]:
+        params.deposit_id("deposit_id", deposit_id)  # refusals are audited too
         txid = _txid(txid_text)
         payer = ctx.node_payer("checking a payment")
         deposit, payout = await asyncio.to_thread(_read_deposit, ctx.db, deposit_id)
@@ -403,6 +400,7 @@ async def release(ctx: OperatorContext, deposit_id: str, actor: str) -> dict[str
     deposit_id = deposit_id.strip()
 
     async def work() -> dict[str, Any]:
+        params.deposit_id("deposit_id", deposit_id)  # refusals are audited too
         deposit, _ = await asyncio.to_thread(_read_deposit, ctx.db, deposit_id)
         if deposit.status == states.DONE:
             raise ActionRefused(f"deposit {deposit_id} is done")
@@ -433,10 +431,8 @@ async def stop(ctx: OperatorContext, deposit_id: str, reason: str, actor: str) -
     reason = reason.strip()
 
     async def work() -> dict[str, Any]:
-        if not reason:
-            raise BadRequest("a reason is required")
-        if len(reason) > MAX_REASON:
-            raise BadRequest(f"the reason is longer than {MAX_REASON} characters")
+        params.deposit_id("deposit_id", deposit_id)  # refusals are audited too
+        params.free_text("reason", reason, MAX_REASON)
         deposit, payout = await asyncio.to_thread(_read_deposit, ctx.db, deposit_id)
         if deposit.status == states.DONE:
             raise ActionRefused(f"deposit {deposit_id} is done already")
@@ -475,6 +471,8 @@ async def actions(
     """The audit trail, newest first (of one payout or deposit with `target`)."""
     if not 1 <= limit <= MAX_ACTIONS:
         raise BadRequest(f"limit must be between 1 and {MAX_ACTIONS}")
+    if target is not None:
+        target = params.txid_or_deposit_id("target", target)
     return await asyncio.to_thread(_actions, ctx.db, limit, target)
 
 
