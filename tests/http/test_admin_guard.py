@@ -236,3 +236,20 @@ def test_nosniff_on_every_admin_and_dummy_answer(tel: RunningTeller) -> None:
         tel.http.get(tel.public + "/api/config"),
     ]
     assert [r.headers.get("x-content-type-options") for r in answers] == ["nosniff"] * 8
+
+
+def test_the_served_documents_declare_the_guards(tel: RunningTeller) -> None:
+    """What the guards answer is in the documents: the admin token (a bearer scheme, 401) and
+    421 for a Host not allowed on every admin and dummy operation."""
+    admin = tel.http.get(tel.admin + "/openapi.json").json()
+    assert admin["components"]["securitySchemes"]["adminToken"]["scheme"] == "bearer"
+    dummy = tel.http.get(tel.dummy + "/openapi.json").json()
+    for document, needs_token in ((admin, True), (dummy, False)):
+        operations = [op for item in document["paths"].values() for op in item.values()]
+        assert operations
+        for operation in operations:
+            assert "421" in operation["responses"], operation["operationId"]
+            assert ("401" in operation["responses"]) is needs_token
+            assert (operation.get("security", [])[:1] == [{"adminToken": []}]) is needs_token
+    # /metrics: the token, or none from loopback
+    assert admin["paths"]["/metrics"]["get"]["security"] == [{"adminToken": []}, {}]

@@ -6,8 +6,8 @@ Each operation gets a bounded number of generated requests: the same ones on eve
 hypothesis profile is derandomized (CI; tests/conftest.py), new ones on each local run. The
 strategies for the documents' own formats are in openapi_formats.py.
 
-Credentials: `credentials(server)` is the one place that says which headers each server's
-requests carry (none yet; the admin server's token goes there).
+Credentials: `credentials(server, tel)` is the one place that says which headers each server's
+requests carry: the admin server's token (README: Security), also for loading its document.
 """
 
 from __future__ import annotations
@@ -19,19 +19,21 @@ from subprocess import PIPE, STDOUT, Popen
 
 from hypothesis import settings
 
-from .running_teller import SKY_A, SKY_B, SKY_C, StartTeller
+from .running_teller import SKY_A, SKY_B, SKY_C, RunningTeller, StartTeller
 
 ROOT = Path(__file__).resolve().parents[2]
 ST = Path(sys.executable).parent / "st"
 EXAMPLES_PER_OPERATION = 5
 
 
-def credentials(server: str) -> dict[str, str]:
+def credentials(server: str, tel: RunningTeller) -> dict[str, str]:
     """The headers every request to `server` ("public", "admin", "dummy") carries."""
-    return {}
+    return tel.admin_headers if server == "admin" else {}
 
 
-def schemathesis_run(base: str, server: str, bound: list[str], reports: Path) -> Popen[str]:
+def schemathesis_run(
+    base: str, server: str, headers: dict[str, str], bound: list[str], reports: Path
+) -> Popen[str]:
     """`st run` over the document at `base`, started (the three servers run at once)."""
     command = [
         str(ST),
@@ -48,7 +50,7 @@ def schemathesis_run(base: str, server: str, bound: list[str], reports: Path) ->
         # example database), new examples on each local run.
         "--generation-deterministic" if settings().derandomize else "--generation-database=none",
     ]
-    for name, value in credentials(server).items():
+    for name, value in headers.items():
         command.append(f"--header={name}: {value}")
     env = dict(os.environ)
     env.update(
@@ -70,7 +72,8 @@ def test_served_openapi_documents_describe_every_answer(
     runs = {}
     for server, base in bases.items():
         (tmp_path / server).mkdir()
-        runs[server] = schemathesis_run(base, server, bound, tmp_path / server)
+        headers = credentials(server, tel)
+        runs[server] = schemathesis_run(base, server, headers, bound, tmp_path / server)
     failures = []
     for server, run in runs.items():
         output, _ = run.communicate(timeout=300)

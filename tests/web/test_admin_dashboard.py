@@ -186,7 +186,7 @@ def test_held_deposits_and_the_operator_actions_are_shown(
             "UPDATE deposits SET hold_reason = ? WHERE deposit_id = ?",
             (HOLD_CHECK_EARLIER_PAYMENT, held_id),
         )
-    page = open_page(tel.admin + "/")
+    page = open_page(tel.admin + "/", admin_token=tel.admin_token)
     held = page.locator("#held tr")
     expect(held).to_have_count(1)
     expect(held).to_contain_text(held_id)

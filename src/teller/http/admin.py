@@ -16,10 +16,17 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from teller.config.admin_auth import AdminCredential
-from teller.http.admin_guard import AdminAuth, guard_private_server
+from teller.http.admin_guard import METRICS_PATH, AdminAuth, guard_private_server
 from teller.http.metrics import render_metrics
 from teller.http.middleware import BodyLimit, Throttle
-from teller.http.openapi import DEPOSIT_ID, SKY_ADDRESS, SKY_TXID, or_empty, text_errors
+from teller.http.openapi import (
+    DEPOSIT_ID,
+    SKY_ADDRESS,
+    SKY_TXID,
+    declare_guards,
+    or_empty,
+    text_errors,
+)
 from teller.http.pages import ADMIN_WEB_DIR, page_files
 from teller.http.public import WebMount
 from teller.http.responses import IndentedJSON, create_app
@@ -87,7 +94,7 @@ def admin_router(services: Services) -> APIRouter:
 
     cached_health = health_service.CachedHealth(services, public=False)
 
-    @router.get("/api/health", response_class=IndentedJSON)
+    @router.get("/api/health", response_class=IndentedJSON, responses=text_errors(429))
     async def health() -> IndentedJSON:
         """The public /api/health, here too for the dashboard (same origin); made at most
         once a second."""
@@ -246,6 +253,12 @@ def create_admin_app(services: Services, credential: AdminCredential | None) -> 
         app.add_middleware(AdminAuth, credential=credential, open_paths=dashboard_paths())
     admin = services.config.admin_panel
     guard_private_server(app, admin.host, admin.allowed_hosts, "admin_panel.allowed_hosts")
+    declare_guards(
+        app,
+        bearer=credential is not None,
+        host_checked=True,
+        open_on_loopback=frozenset({METRICS_PATH}),
+    )
     return app
 
 

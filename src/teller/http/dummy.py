@@ -23,7 +23,7 @@ from fastapi.responses import PlainTextResponse, Response
 from teller.errors import BadRequest, Forbidden, UnsupportedMedia
 from teller.http.admin_guard import guard_private_server
 from teller.http.middleware import BodyLimit
-from teller.http.openapi import SKY_TXID, query, text_answer, text_errors
+from teller.http.openapi import SKY_TXID, declare_guards, query, text_answer, text_errors
 from teller.http.responses import IndentedJSON, create_app, text_error
 from teller.services import dummy, params
 from teller.services.parts import Services
@@ -194,4 +194,5 @@ def create_dummy_app(services: Services) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=services.config.web.max_body_bytes)
     config = services.config.dummy
     guard_private_server(app, config.http_addr, config.allowed_hosts, "dummy.allowed_hosts")
+    declare_guards(app, bearer=False, host_checked=True)
     return app

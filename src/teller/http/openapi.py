@@ -31,8 +31,10 @@ ERROR_MEANINGS = {
     404: "Not found",
     405: "Method not allowed here",
     409: "Refused in the present state (the message says why)",
+    401: "No admin token, or a wrong one (send Authorization: Bearer <token>; README: Security)",
     413: "Request body too large",
     415: "Invalid content type",
+    421: "The Host header names no host this server answers (admin_panel/dummy allowed_hosts)",
     429: "You have reached maximum request limit.",
     500: "Internal Server Error",
     503: "A peer (node, exchange) cannot answer now; try again",
@@ -101,6 +103,46 @@ def install_openapi(app: FastAPI) -> None:
             document.get("components", {}).get("schemas", {}).pop("ValidationError", None)
             if not document.get("components", {}).get("schemas"):
                 document.pop("components", None)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def declare_guards(
+    app: FastAPI,
+    *,
+    bearer: bool,
+    host_checked: bool,
+    open_on_loopback: frozenset[str] = frozenset(),
+) -> None:
+    """Add what the admin and dummy servers' guards (http/admin_guard.py) answer to every
+    operation of the served document: 421 for a Host not allowed, and with `bearer` the
+    admin token (a bearer security scheme, 401 without it; optional on `open_on_loopback`
+    paths, which a client on loopback may ask without it). Call after install_openapi."""
+    make = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = make()
+            for path, item in document.get("paths", {}).items():
+                for operation in item.values():
+                    statuses = ([421] if host_checked else []) + ([401] if bearer else [])
+                    for status in statuses:
+                        operation["responses"].setdefault(
+                            str(status), text_answer(ERROR_MEANINGS[status])
+                        )
+                    if bearer:
+                        operation["security"] = [{"adminToken": []}]
+                        if path in open_on_loopback:  # the token, or a client on loopback
+                            operation["security"].append({})
+            if bearer:
+                components = document.setdefault("components", {})
+                components.setdefault("securitySchemes", {})["adminToken"] = {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the admin token (README: Security)",
+                }
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -250,7 +250,7 @@ def api_router(services: Services, config_answer: Response) -> APIRouter:
 
     cached_health = health_service.CachedHealth(services, public=True)
 
-    @router.get("/api/health", response_class=IndentedJSON)
+    @router.get("/api/health", response_class=IndentedJSON, responses=text_errors(429))
     async def health() -> IndentedJSON:
         """Made at most once a second (the same answer for every client in between)."""
         return IndentedJSON(await cached_health.answer())
