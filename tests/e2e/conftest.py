@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -54,6 +55,11 @@ class TellerProcess:
     dummy: str = ""
     proc: subprocess.Popen[bytes] | None = None
     starts: int = field(default=0)
+    # Sockets bound (never listening) to teller's ports from its first kill on: while teller is
+    # down no other process's connection can be given one of them as its local port (ports
+    # from port 0 come from the same range), so the next start finds them free. Teller's
+    # listeners set SO_REUSEADDR, as these do, so it binds beside them.
+    holders: list[socket.socket] = field(default_factory=list)
 
     def start(self) -> None:
         assert self.proc is None
@@ -110,13 +116,36 @@ class TellerProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
         self.proc = None
+        self._hold_ports()
 
     def stop(self) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(20)
         self.proc = None
+        self._hold_ports()
         return code
+
+    def _hold_ports(self) -> None:
+        if self.holders:
+            return
+        for base in (self.public, self.admin, self.dummy):
+            if not base:
+                continue
+            host, port = base.removeprefix("http://").rsplit(":", 1)
+            holder = socket.socket()
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                holder.bind((host, int(port)))
+            except OSError:  # taken in the moment since the kill: the next start says so
+                holder.close()
+                continue
+            self.holders.append(holder)
+
+    def release_ports(self) -> None:
+        for holder in self.holders:
+            holder.close()
+        self.holders.clear()
 
 
 @pytest.fixture
@@ -131,3 +160,4 @@ def teller_process(tmp_path: Path) -> Iterator[TellerProcess]:
     yield process
     if process.proc is not None:
         process.kill()
+    process.release_ports()
