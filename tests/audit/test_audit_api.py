@@ -71,7 +71,14 @@ async def test_api_audit_and_metrics_show_an_unknown_spend(
     resumed = tel.http.post(tel.admin + "/api/payouts/resume")
     assert resumed.status_code == 200 and resumed.json()["released"] == [signed.txid]
     assert tel.http.post(tel.admin + "/api/payouts/resume").status_code == 409
-    exchange = tel.http.get(tel.public + "/api/health").json()["exchange"]
+    # /api/health is made at most once a second: the next answer shows the hold gone.
+    exchange = tel.wait_for(
+        lambda: (
+            not (e := tel.http.get(tel.public + "/api/health").json()["exchange"])["payouts_held"]
+            and e
+        ),
+        what="the hold gone from /api/health",
+    )
     assert (exchange["payouts_held"], exchange["sender_error"]) == (False, "")
     assert "teller_payouts_held 0.0" in tel.http.get(tel.admin + "/metrics").text
     [action] = tel.admin_get("/api/actions", target="payouts", limit="1")["actions"]

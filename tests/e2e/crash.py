@@ -189,13 +189,14 @@ def plan_deposits(
     rng: random.Random, addresses: list[str], buyer_of: dict[str, str], count: int, tag: str
 ) -> tuple[list[tuple[str, int, str]], dict[str, tuple[int, int]]]:
     """`count` BTC deposits spread over `addresses` (round robin), and what each buyer is owed:
-    (outputs, droplets). Txids are unique per `tag` (hex)."""
+    (outputs, droplets). Txids (64 hex digits, as the dummy API takes) are unique per `tag`
+    (hex digits)."""
     deposits: list[tuple[str, int, str]] = []
     owed: dict[str, tuple[int, int]] = {}
     for i in range(count):
         address = addresses[i % len(addresses)]
         satoshis = rng.randrange(1, 2_000) * 1_000  # SKY amounts with 3 decimals
-        deposits.append((address, satoshis, f"{tag}{i:060x}"))
+        deposits.append((address, satoshis, f"{tag}{i:0{64 - len(tag)}x}"))
         outputs, droplets = owed.get(buyer_of[address], (0, 0))
         owed[buyer_of[address]] = (outputs + 1, droplets + satoshis * SKY_PER_BTC // 100)
     return deposits, owed

@@ -35,7 +35,7 @@ schemathesis.openapi.format(
 )
 schemathesis.openapi.format("txid", HEX64)
 schemathesis.openapi.format("deposit-id", DEPOSIT_IDS)
-schemathesis.openapi.format("action-target", st.one_of(HEX64, DEPOSIT_IDS))
+schemathesis.openapi.format("action-target", st.one_of(HEX64, DEPOSIT_IDS, st.just("payouts")))
 schemathesis.openapi.format("positive-integer", st.integers(1, 10**12).map(str))
 schemathesis.openapi.format("output-index", st.integers(0, 2**32 - 1).map(str))
 schemathesis.openapi.format(

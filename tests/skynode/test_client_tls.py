@@ -81,7 +81,7 @@ def test_teller_pays_through_a_node_over_https(start_teller: StartTeller, tmp_pa
         }
         tel = start_teller(overrides=overrides)
         address = tel.bind_ok(SKY_A)
-        tel.deposit_ok(coin="BTC", addr=address, value=1_000_000, height=1, tx="aa", n=0)
+        tel.deposit_ok(coin="BTC", addr=address, value=1_000_000, height=1, tx="aa" * 32, n=0)
         [waiting] = tel.wait_status(SKY_A, "waiting_confirm")
         assert node.pending() == [waiting["txid"]]
         node.make_block()

@@ -62,6 +62,8 @@ T = TypeVar("T")
 ADMIN_ACTOR = "admin-api"
 MAX_REASON = 500
 MAX_ACTIONS = params.MAX_ACTIONS
+# The audit-trail target of actions on all payouts (payout.resume: the audit-driven hold).
+PAYOUTS_TARGET = "payouts"
 # A deposit in a payout with one of these statuses was provably never paid by it.
 _PAYOUT_IMPOSSIBLE = (payout_store.CONFLICTED, ops.VOIDED)
 
@@ -231,7 +233,7 @@ async def resume_payouts(ctx: OperatorContext, actor: str) -> dict[str, Any]:
             now = unix_now()
             hold_store.release_holds(conn, [h.spend_txid for h in held], actor, now)
             ops.record_action(
-                conn, at=now, actor=actor, action="payout.resume", target="payouts",
+                conn, at=now, actor=actor, action="payout.resume", target=PAYOUTS_TARGET,
                 detail="; ".join(f"{h.spend_txid}: {h.reason}" for h in held)[:2000],
                 outcome=f"done: {len(held)} hold(s) released; new payouts are signed again",
             )  # fmt: skip
@@ -246,7 +248,7 @@ async def resume_payouts(ctx: OperatorContext, actor: str) -> dict[str, Any]:
         )  # fmt: skip
         return {"held": False, "released": [h.spend_txid for h in released]}
 
-    return await _audited(ctx, actor, "payout.resume", "payouts", "", work)
+    return await _audited(ctx, actor, "payout.resume", PAYOUTS_TARGET, "", work)
 
 
 async def payout_holds(ctx: OperatorContext) -> dict[str, Any]:
@@ -471,7 +473,7 @@ async def actions(
     """The audit trail, newest first (of one payout or deposit with `target`)."""
     if not 1 <= limit <= MAX_ACTIONS:
         raise BadRequest(f"limit must be between 1 and {MAX_ACTIONS}")
-    if target is not None:
+    if target is not None and target != PAYOUTS_TARGET:
         target = params.txid_or_deposit_id("target", target)
     return await asyncio.to_thread(_actions, ctx.db, limit, target)
 
