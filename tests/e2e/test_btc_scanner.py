@@ -114,7 +114,15 @@ def test_bind_pay_mine_done(
     assert [(d["deposit_id"], d["deposit_value"], d["sky_sent"]) for d in deposits] == [
         (f"{txid}:0", 12_345_678, 61_728_000)  # 0.12345678 BTC at 500 SKY/BTC, 3 decimals
     ]
-    health = get(f"{t.public}/api/health")["scanners"]["btc"]
+    # /api/health is made at most once a second: wait for an answer made after the round.
+    health = wait_for(
+        lambda: (
+            (h := get(f"{t.public}/api/health")["scanners"]["btc"])["scanned_height"]
+            == node.height() - 1
+            and h
+        ),
+        "the health answer after the scan",
+    )
     assert health["source"] == "node" and health["node_reachable"] is True
     assert health["scanned_height"] == node.height() - 1 and health["error"] == ""
     assert (health["confirmations_required"], health["confirmations"]) == (1, 2)

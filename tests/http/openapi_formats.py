@@ -72,7 +72,7 @@ VALID: dict[str, Callable[[str], bool]] = {
     "skyaddr": _sky_address,
     "amount": _amount,
     "deposit_id": lambda t: not t or _deposit_id(t),
-    "target": lambda t: not t or len(t) == 64 or _deposit_id(t),
+    "target": lambda t: not t or t == "payouts" or len(t) == 64 or _deposit_id(t),
     "addr": lambda t: t in BOUND,
     "value": lambda t: t.strip("0") != "" and len(t) <= 20,
     "n": lambda t: int(t) <= 2**32 - 1,

@@ -423,6 +423,13 @@ def test_operator_actions_on_the_admin_api_are_audited_as_admin_api(
         ("GET", "/api/deposits", {"deposit_id": f"{'ab' * 32}:x"}, None, "invalid deposit_id: "),
         ("GET", "/api/deposits", {"sky_address": "2Wbi\x00"}, None, "invalid sky_address: "),
         ("GET", "/api/deposits", {"sky_address": "2" * 36}, None, "invalid sky_address: "),
+        (  # waiting_deposit answers no deposits, but its parameters are still checked
+            "GET",
+            "/api/deposits",
+            {"sky_address": "\t\u00c1\u00c0w", "status": "waiting_deposit", "limit": "35"},
+            None,
+            "invalid sky_address: ",
+        ),
         ("GET", "/api/orders", {"deposit_id": "\x1b[2J"}, None, "invalid deposit_id: "),
         ("GET", "/api/actions", {"target": "x\r\ny"}, None, "invalid target: "),
         ("POST", "/api/deposits/ab%0Acd:0/release", {}, None, "invalid deposit_id: "),

@@ -101,14 +101,15 @@ def _search(parts: Services, search: DepositSearch) -> dict[str, Any]:
         raise BadRequest("Invalid status")
     if search.limit is not None and not 1 <= search.limit <= MAX_SEARCH_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_SEARCH_LIMIT}")
-    if search.status == WAITING_DEPOSIT:
-        return {"deposits": []}
+    # Every parameter is checked before any answer, the empty one of waiting_deposit included.
     sky_address = (search.sky_address or "").strip() or None
     if sky_address is not None:
         sky_address = params.sky_address_shape("sky_address", sky_address)
     deposit_id = (search.deposit_id or "").strip() or None
     if deposit_id is not None:
         deposit_id = params.deposit_id("deposit_id", deposit_id)
+    if search.status == WAITING_DEPOSIT:
+        return {"deposits": []}
     with parts.db.read() as conn:
         found = find_deposits(
             conn,
