@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from teller.cli import build_parser
 from teller.config.load import load_config
 from teller.config.secret_files import exposed_secret_files, wallet_password
 from tests.peers import require_peer
@@ -59,13 +60,29 @@ def test_the_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     assert teller.is_file()
     for unit in UNITS:
         text = (DEPLOY / unit).read_text(encoding="utf-8")
-        assert unit_settings(unit, "ExecStart")[0].startswith(f"{INSTALLED_TELLER} run ")
         (tmp_path / unit).write_text(text.replace(INSTALLED_TELLER, str(teller)), "utf-8")
     # the auto-TLS drop-in is read with teller.service, from teller.service.d/ beside it
     (tmp_path / "teller.service.d").mkdir()
     shutil.copy(DEPLOY / "auto-tls.conf", tmp_path / "teller.service.d")
     # An unknown or misspelt directive is only a warning (exit status 0): none may be printed.
     assert verify(tmp_path, "teller.service", "teller@replica1.service") == "exit status 0\n"
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_the_units_run_teller_commands(unit: str) -> None:
+    """ExecStartPre migrates the schema, ExecStart runs teller: both in the data directory
+    systemd makes (StateDirectory), with the config in /etc/teller."""
+    commands = [unit_settings(unit, key) for key in ("ExecStartPre", "ExecStart")]
+    assert [len(lines) for lines in commands] == [1, 1]
+    parser = build_parser()
+    parsed = []
+    for (command,) in commands:
+        program, *arguments = command.split()
+        assert program == INSTALLED_TELLER
+        args = parser.parse_args(arguments)
+        parsed.append((args.command, getattr(args, "db_command", None), args.config, args.dir))
+    config, data = "/etc/teller/config.toml", "${STATE_DIRECTORY}"
+    assert parsed == [("db", "migrate", config, data), ("run", None, config, data)]
 
 
 def test_verify_reports_a_misspelt_directive(tmp_path: Path) -> None:
@@ -109,4 +126,5 @@ def test_the_unit_hands_teller_its_credentials(unit: str, tmp_path: Path) -> Non
     assert wallet_password(config) == WALLET_VECTOR_PASSWORD.encode()
     assert (config.logfile, config.dummy.sender, config.dummy.scanner) == ("", False, False)
     assert config.web.behind_proxy and config.admin_panel.host == "127.0.0.1:7711"
-    assert exposed_secret_files(config, None) == []  # the credentials are the service's own
+    (etc / "config.toml").chmod(0o644)  # readable by the service's DynamicUser
+    assert exposed_secret_files(config, etc / "config.toml") == []  # no warning at start
