@@ -116,3 +116,23 @@ def test_secret_files_open_to_other_users_are_named_with_the_fix(config_dir: Pat
         f"sky_exchanger.wallet_password_file {config_dir}/pw is open to other users (mode 0640)"
         f" but holds secrets: run chmod 600 {config_dir}/pw",
     ]
+
+
+def test_credentials_from_the_environment_leave_the_config_file_readable(
+    config_dir: Path,
+) -> None:
+    """deploy/teller.service gives the RPC password and the database URL in the environment
+    (an EnvironmentFile only root reads) and the service's own user reads a config file of
+    mode 0644: no warning then, whose chmod 600 would lock the service out of its config."""
+    env = {
+        "TELLER_BTC_RPC__USER": "teller",
+        "TELLER_BTC_RPC__PASS": "rpc password",
+        "TELLER_DATABASE_URL": "postgresql+psycopg://teller:db-password@127.0.0.1:5432/teller",
+    }
+    config = load(config_dir, env=env)
+    assert config.btc_rpc.pass_.get_secret_value() == "rpc password"
+    config_file = config_dir / "config.toml"
+    config_file.chmod(0o644)
+    assert exposed_secret_files(config, config_file) == []
+    written = load(config_dir, {"database_url": env["TELLER_DATABASE_URL"]})
+    assert [e.key for e in exposed_secret_files(written, config_file)] == ["config file"]

@@ -60,6 +60,9 @@ class TellerProcess:
     # from port 0 come from the same range), so the next start finds them free. Teller's
     # listeners set SO_REUSEADDR, as these do, so it binds beside them.
     holders: list[socket.socket] = field(default_factory=list)
+    # A command that runs teller's command line after it (e.g. one that restricts the process
+    # first, as systemd's sandbox does): tests/e2e/test_hardening.py
+    launcher: list[str] = field(default_factory=list)
 
     def start(self) -> None:
         assert self.proc is None
@@ -67,6 +70,7 @@ class TellerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [
+                *self.launcher,
                 sys.executable,
                 "-m",
                 "teller.cli",

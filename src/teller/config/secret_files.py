@@ -5,17 +5,30 @@ just before it decrypts the wallet (coins/sky_wallet.py); cli.py logs the lines 
 `exposed_secret_files` as warnings at start-up. The password comes from the file named by
 sky_exchanger.wallet_password_file (systemd's LoadCredential= puts one at
 $CREDENTIALS_DIRECTORY/NAME, mode 0400) or from TELLER_SKY_EXCHANGER__WALLET_PASSWORD;
-preflight.py has already refused both at once and a missing file.
+preflight.py has already refused both at once and a missing file. The config file counts as
+holding secrets only for those written in it: credentials given in the environment (a systemd
+EnvironmentFile, deploy/teller.service) leave it readable by the service's own user.
 """
 
 from __future__ import annotations
 
 import stat
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from teller.config.go_compat import normalized_file_data
 from teller.config.schema import Config
+
+# Keys whose value is a credential, as the file writes them (after go_compat's renaming).
+CREDENTIAL_KEYS = (
+    ("btc_rpc", "user"),
+    ("btc_rpc", "pass"),
+    ("sky_exchanger", "exchange_client", "key"),
+    ("sky_exchanger", "exchange_client", "secret"),
+)
 
 
 def wallet_password(config: Config) -> bytes | None:
@@ -54,7 +67,10 @@ def exposed_secret_files(config: Config, config_file: Path | None) -> list[Expos
     config file (when the config has credentials), the hot wallet, its password file, the
     HTTPS key."""
     files = [
-        ("config file", str(config_file) if config_file and _has_credentials(config) else ""),
+        (
+            "config file",
+            str(config_file) if config_file and _holds_credentials(config_file) else "",
+        ),
         ("sky_exchanger.wallet", "" if config.dummy.sender else config.sky_exchanger.wallet),
         ("sky_exchanger.wallet_password_file", config.sky_exchanger.wallet_password_file),
         ("web.tls_key", config.web.tls_key),
@@ -67,16 +83,30 @@ def exposed_secret_files(config: Config, config_file: Path | None) -> list[Expos
     return exposed
 
 
-def _has_credentials(config: Config) -> bool:
-    """Whether the config holds a secret: RPC or exchange credentials, a database password."""
-    client = config.sky_exchanger.exchange_client
-    secrets = (config.btc_rpc.user, config.btc_rpc.pass_, client.key, client.secret)
-    if any(secret.get_secret_value() for secret in secrets):
-        return True
+def _holds_credentials(config_file: Path) -> bool:
+    """Whether the config file itself holds a secret: RPC or exchange credentials, a database
+    password (not those the environment gives)."""
     try:
-        return bool(urlsplit(config.database_url).password)
+        data, _problems, _table = normalized_file_data(
+            tomllib.loads(config_file.read_text("utf-8"))
+        )
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False  # teller has just loaded it: not expected
+    if any(_value(data, key) for key in CREDENTIAL_KEYS):
+        return True
+    url = _value(data, ("database_url",))
+    try:
+        return bool(urlsplit(url).password)
     except ValueError:
-        return bool(config.database_url)
+        return bool(url)
+
+
+def _value(data: Mapping[str, object], key: tuple[str, ...]) -> str:
+    """The text at a dotted key of the file's data, "" when absent or not text."""
+    found: object = data
+    for part in key:
+        found = found.get(part) if isinstance(found, Mapping) else None
+    return found if isinstance(found, str) else ""
 
 
 def _mode(path: str) -> int | None:
