@@ -132,6 +132,10 @@ def test_a_reload_in_a_new_tab_shows_the_address_once_the_sky_address_is_typed(
     other.wait_for_selector("body[data-ready=true]", state="attached")
     expect(other.locator("#deposit")).to_be_hidden()
     follow(other, SKY_C)
+    expect(other.locator("#coin-ETH")).to_be_checked()  # the coin it was given for
+    expect(other.locator("#deposit-address")).to_have_text(eth)
+    other.locator("#coin-BTC").check()
+    expect(other.locator("#deposit")).to_be_hidden()  # none given for BTC
     other.locator("#coin-ETH").check()
     expect(other.locator("#deposit-address")).to_have_text(eth)
     expect(other.locator("#deposit-qr")).to_have_attribute("src", f"api/qr?data=ethereum%3A{eth}")

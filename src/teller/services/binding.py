@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from teller.deposits.binding import parse_sky_address
 from teller.services.parts import Services
 from teller.store.bindings import count_bindings
 
@@ -26,7 +27,7 @@ async def bind(parts: Services, sky_address: str, coin_type: str) -> dict[str, A
     limit = parts.config.teller.max_bound_addrs
     left = -1
     if limit > 0:
-        bound = await parts.db.run_read(count_bindings, sky_address.strip())
+        bound = await parts.db.run_read(count_bindings, parse_sky_address(sky_address))
         left = max(0, limit - bound)
     answer["bound_addrs_left"] = left
     return answer

@@ -432,8 +432,16 @@ function showDeposit(result, skyaddr, focus = true) {
 
 // After a reload or on choosing a coin: the deposit address this browser was last given for
 // the SKY address and coin, shown again (teller's /api/status never tells addresses).
-function showKnownDeposit() {
+// With `pickCoin`, an enabled coin that has one is chosen when the chosen coin has none.
+function showKnownDeposit(pickCoin = false) {
   const skyaddr = state.following;
+  if (pickCoin && skyaddr && known.addressesOf(skyaddr, state.coin).length === 0) {
+    const other = enabledCoins().find((coin) => known.addressesOf(skyaddr, coin).length > 0);
+    if (other) {
+      state.coin = other;
+      render();
+    }
+  }
   const given = skyaddr && state.coin ? known.addressesOf(skyaddr, state.coin) : [];
   $("bind-offer").hidden = true;
   if (given.length === 0) {
@@ -480,7 +488,7 @@ function onCheckStatus() {
   const skyaddr = validAddressOrFocus();
   if (!skyaddr) return;
   follow(skyaddr);
-  showKnownDeposit();
+  showKnownDeposit(true);
 }
 
 function follow(skyaddr) {
@@ -636,7 +644,7 @@ async function start() {
     address.value = remembered;
     showAddressCheck(false);
     follow(remembered);
-    showKnownDeposit();
+    showKnownDeposit(true);
   }
   document.body.dataset.ready = "true"; // first render done (tests wait for it)
 }
