@@ -536,6 +536,33 @@ RULE_CASES: list[tuple[str, list[Mapping[str, Any]], list[str]]] = [
         ],
     ),
     (
+        "buyer page links and texts",
+        [
+            {
+                "web": {
+                    "explorer_urls": {
+                        "btc": "http://blockstream.info/tx/{txid}",
+                        "eth": "https://etherscan.io/tx/",
+                        "doge": "https://dogechain.info/tx/{txid}",
+                    },
+                    "operator_name": "Example\nOTC",
+                    "contact": "x" * 201,
+                    "terms_url": "javascript:alert(1)",
+                }
+            }
+        ],
+        [
+            "web.explorer_urls.btc must be an https:// URL, got"
+            " 'http://blockstream.info/tx/{{txid}}'",
+            "web.explorer_urls.eth must contain {{txid}} (where the transaction id goes), got"
+            " 'https://etherscan.io/tx/'",
+            "web.explorer_urls: unknown coin 'doge' (one of btc, eth, sky)",
+            "web.operator_name must be at most 200 printable characters (no line breaks)",
+            "web.contact must be at most 200 printable characters (no line breaks)",
+            "web.terms_url must be an https:// URL, got 'javascript:alert(1)'",
+        ],
+    ),
+    (
         "static dir absent",
         [{"web": {"static_dir": "nodir"}}],
         ["web.static_dir {dir}/nodir is not a directory"],

@@ -52,7 +52,12 @@ def test_bind_btc_returns_the_first_pool_address_as_indented_json(tel: RunningTe
     assert response.headers["content-type"] == "application/json"
     assert response.headers["accept"] == "application/json"
     first = example_addresses("BTC")[0]
-    assert response.json() == {"deposit_address": first, "coin_type": "BTC", "buy_method": "direct"}
+    assert response.json() == {
+        "deposit_address": first,
+        "coin_type": "BTC",
+        "buy_method": "direct",
+        "bound_addrs_left": 4,  # teller's addition: max_bound_addrs (5) less this one
+    }
     # The original's json.MarshalIndent(..., "", "    "): 4 spaces, no trailing newline.
     assert response.text == json.dumps(response.json(), indent=4)
     assert tel.remaining()["BTC"] == 4
@@ -72,7 +77,12 @@ def test_bind_eth_hands_out_eth_addresses_in_pool_order(tel: RunningTeller) -> N
 
     assert first.status_code == second.status_code == 200
     eth = example_addresses("ETH")
-    assert first.json() == {"deposit_address": eth[0], "coin_type": "ETH", "buy_method": "direct"}
+    assert first.json() == {
+        "deposit_address": eth[0],
+        "coin_type": "ETH",
+        "buy_method": "direct",
+        "bound_addrs_left": 4,
+    }
     assert second.json()["deposit_address"] == eth[1]
     assert tel.remaining() == {"BTC": 5, "ETH": 3, "SKY": 0}
 
@@ -303,9 +313,9 @@ def test_bind_disabled_is_403_after_the_request_checks(start_teller: StartTeller
 
 def test_max_bound_addrs_counts_every_coin(start_teller: StartTeller) -> None:
     tel = start_teller(max_bound_addrs=3)
-    tel.bind_ok(SKY_A, "BTC")
-    tel.bind_ok(SKY_A, "ETH")
-    tel.bind_ok(SKY_A, "BTC")
+    # Each answer says how many more SKY_A can get (the page tells the buyer before asking).
+    lefts = [tel.bind(SKY_A, coin).json()["bound_addrs_left"] for coin in ("BTC", "ETH", "BTC")]
+    assert lefts == [2, 1, 0]
     before = tel.snapshot()
 
     for coin in ("BTC", "ETH"):
@@ -325,7 +335,7 @@ def test_max_bound_addrs_counts_every_coin(start_teller: StartTeller) -> None:
 def test_max_bound_addrs_zero_is_unlimited(start_teller: StartTeller) -> None:
     tel = start_teller(max_bound_addrs=0, pool_size=8)
     for _ in range(8):
-        tel.bind_ok(SKY_A, "BTC")
+        assert tel.bind(SKY_A, "BTC").json()["bound_addrs_left"] == -1  # no limit
     assert len(tel.statuses(SKY_A)) == 8
 
 

@@ -57,6 +57,11 @@ def test_config_reports_the_configured_exchange(tel: RunningTeller) -> None:
                 "exact_exchange_rate": "1",
             },
         },
+        # teller's additions for the buyer's page: none set here
+        "explorer_urls": {},
+        "operator_name": "",
+        "contact": "",
+        "terms_url": "",
     }
 
 

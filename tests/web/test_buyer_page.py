@@ -286,17 +286,18 @@ def test_bind_btc_and_eth_copy_and_follow_a_deposit_to_done(
     expect(heading).to_have_text("3. Send ETH to this address")
     eth_address = page.locator("#deposit-address").inner_text()
     assert eth_address in example_addresses("ETH")
-    expect(qr).to_have_attribute("src", f"api/qr?data={eth_address}")
-    expect(page.locator("#wallet-link")).to_be_hidden()
+    expect(qr).to_have_attribute("src", f"api/qr?data=ethereum%3A{eth_address}")  # EIP-681
+    expect(page.locator("#wallet-link")).to_have_attribute("href", f"ethereum:{eth_address}")
     expect(items).to_have_count(2)
     expect(items.nth(1)).to_contain_text("Waiting for your payment")
 
-    # A third address is over max_bound_addrs: the server's message, inline.
+    # Asking again offers the address already given, and there is none left to get.
     page.locator("#bind-button").click()
-    expect(page.locator("#bind-error")).to_have_text(
-        "The address could not be given: "
-        "The maximum number of addresses have been assigned to this SKY address"
+    expect(page.locator("#bind-offer-left")).to_have_text(
+        "This Skycoin address cannot get any more deposit addresses."
     )
+    expect(page.locator("#bind-new-button")).to_be_hidden()
+    expect(page.locator("#deposit-address")).to_have_text(eth_address)
 
     phone = open_page(shop.public + "/", phone=True)
     phone.locator("#skyaddr").fill(SKY_B)

@@ -362,6 +362,7 @@ def _web_problems(config: Config) -> Iterator[str]:
             "not enabled"
         )
     yield from _auto_tls_problems(config)
+    yield from _buyer_page_problems(config)
     for key, path in (
         ("web.tls_cert", web.tls_cert),
         ("web.tls_key", web.tls_key),
@@ -375,6 +376,43 @@ def _web_problems(config: Config) -> Iterator[str]:
         yield f"web.throttle_max must be >= 1, got {web.throttle_max}"
     if web.max_body_bytes < 1:
         yield f"web.max_body_bytes must be >= 1, got {web.max_body_bytes}"
+
+
+EXPLORER_COINS = ("btc", "eth", "sky")
+MAX_PAGE_TEXT = 200  # characters of web.operator_name and web.contact
+MAX_PAGE_URL = 500  # characters of web.terms_url and an explorer template
+
+
+def _https_url_problem(key: str, url: str) -> str | None:
+    """Why `url` cannot be a link on the buyer's page (its CSP allows any https link)."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return f"{key} must be an https:// URL, got {url!r}"
+    if len(url) > MAX_PAGE_URL or not url.isprintable() or " " in url:
+        return f"{key} must be at most {MAX_PAGE_URL} printable characters without spaces"
+    return None
+
+
+def _buyer_page_problems(config: Config) -> Iterator[str]:
+    """web.explorer_urls, operator_name, contact, terms_url: what the buyer's page shows."""
+    web = config.web
+    for coin, template in web.explorer_urls.items():
+        key = f"web.explorer_urls.{coin}"
+        if coin not in EXPLORER_COINS:
+            yield f"web.explorer_urls: unknown coin {coin!r} (one of {', '.join(EXPLORER_COINS)})"
+            continue
+        problem = _https_url_problem(key, template)
+        if problem:
+            yield problem
+        if "{txid}" not in template:
+            yield f"{key} must contain {{txid}} (where the transaction id goes), got {template!r}"
+    for key, text in (("web.operator_name", web.operator_name), ("web.contact", web.contact)):
+        if len(text) > MAX_PAGE_TEXT or not text.isprintable():
+            yield f"{key} must be at most {MAX_PAGE_TEXT} printable characters (no line breaks)"
+    if web.terms_url:
+        problem = _https_url_problem("web.terms_url", web.terms_url)
+        if problem:
+            yield problem
 
 
 # A DNS name a CA issues for: labels of letters, digits and inner hyphens, at least one dot.

@@ -137,6 +137,23 @@ ConfigDecimal = Annotated[Decimal, BeforeValidator(_as_decimal)]
 ConfigStrList = Annotated[list[str], BeforeValidator(_as_str_list)]
 
 
+def _as_str_map(value: object) -> object:
+    # A TOML table of strings; an environment variable holds it as a JSON object.
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise value_error("a table of strings", value) from None
+    if isinstance(value, dict) and all(
+        isinstance(key, str) and isinstance(item, str) for key, item in value.items()
+    ):
+        return dict(value)
+    raise value_error("a table of strings", value)
+
+
+ConfigStrMap = Annotated[dict[str, str], BeforeValidator(_as_str_map)]
+
+
 # ---------------------------------------------------------------------------------------------
 # The typed config. Attribute names are the TOML keys (btc_rpc.pass is `pass_`, alias "pass").
 
@@ -312,6 +329,13 @@ class WebConfig(_Section):
     acme_renew_left: ConfigDecimal = Decimal("0.33")
     cors_allowed: ConfigStrList = Field(default_factory=list)
     max_body_bytes: ConfigInt = 4096
+    # teller's own, shown on the buyer's page when set (README "The buyer's page"): links to a
+    # block explorer per coin ("btc", "eth", "sky"; https templates with {txid}), and who runs
+    # the service, how to reach them and their terms (in the page's footer).
+    explorer_urls: ConfigStrMap = Field(default_factory=dict)
+    operator_name: ConfigStr = ""
+    contact: ConfigStr = ""
+    terms_url: ConfigStr = ""
 
 
 class HttpConfig(_Section):

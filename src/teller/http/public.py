@@ -120,6 +120,11 @@ def bind_openapi(coins: list[str]) -> dict[str, Any]:
                         "deposit_address": {"type": "string"},
                         "coin_type": {"type": "string"},
                         "buy_method": {"type": "string", "enum": ["direct", "passthrough"]},
+                        "bound_addrs_left": {
+                            "type": "integer",
+                            "minimum": -1,
+                            "description": "addresses this skyaddr can still get (-1: no limit)",
+                        },
                     },
                 },
             ),

@@ -14,7 +14,7 @@ from teller.services.parts import Services
 
 def public_config(parts: Services) -> dict[str, Any]:
     """The /api/config answer (seed README's fields, plus teller's exact_exchange_rate and
-    confirmations)."""
+    confirmations, and what the page shows of [web]: explorer links and who runs it)."""
     cfg = parts.config
     exchanger = cfg.sky_exchanger
     deposits: dict[str, Any] = {}
@@ -46,6 +46,12 @@ def public_config(parts: Services) -> dict[str, Any]:
         "max_bound_addrs": cfg.teller.max_bound_addrs,
         "max_decimals": exchanger.max_decimals,
         "deposits": deposits,
+        # teller's own: explorer link templates by coin ("BTC": "https://…/tx/{txid}"), and
+        # the operator's name, contact and terms for the page's footer ("" when unset).
+        "explorer_urls": {coin.upper(): url for coin, url in cfg.web.explorer_urls.items()},
+        "operator_name": cfg.web.operator_name,
+        "contact": cfg.web.contact,
+        "terms_url": cfg.web.terms_url,
     }
 
 

@@ -9,10 +9,12 @@ import {
   trimDecimal,
 } from "./amounts.js";
 import { currentLanguage, loadLanguage, t, tCount, translate } from "./i18n.js";
+import * as known from "./known.js";
 import { checkSkyAddress, couldBecomeAddress } from "./skyaddress.js";
 
 const COINS = ["BTC", "ETH", "SKY"];
-const PAYMENT_URI = { BTC: "bitcoin:" }; // coins whose wallets open a payment URI
+// Coins whose wallets open a payment URI: BIP 21 for BTC, EIP-681 for ETH (ethereum:0xADDR).
+const PAYMENT_URI = { BTC: "bitcoin:", ETH: "ethereum:" };
 const STATUS_EVERY_MS = 5000; // while a deposit may still change
 const STATUS_SETTLED_MS = 30000; // when every deposit is done
 const SERVICE_EVERY_MS = 30000; // config and health
@@ -20,6 +22,8 @@ const RETRY_MS = 10000;
 const COPIED_FOR_MS = 2500;
 const STORAGE_KEY = "teller.skyaddr";
 const KNOWN_ERRORS = { "Skycoin send amount is 0": "error_send_amount_zero" };
+// The server's bind refusals the page words itself (the seed's texts, README "API").
+const ERROR_MAX_BOUND = "The maximum number of addresses have been assigned to this SKY address";
 
 const $ = (id) => document.getElementById(id);
 
@@ -35,6 +39,7 @@ const state = {
   serviceTimer: 0,
   copiedTimer: 0,
   binding: false,
+  newAnyway: false, // the buyer asked for another address though one is known
   unreachable: "", // why config or health could not be read
 };
 
@@ -86,6 +91,7 @@ function render() {
     renderCoins();
     renderRate();
     renderFacts();
+    renderFooter();
     updateQuote();
     $("bind-form").hidden = false;
   }
@@ -155,6 +161,7 @@ function selectCoin(coin) {
   state.coin = coin;
   $("bind-error").textContent = "";
   render();
+  if (state.following) showKnownDeposit();
 }
 
 function renderRate() {
@@ -204,6 +211,25 @@ function renderFacts() {
     return item;
   }));
   $("facts").hidden = facts.length === 0;
+}
+
+// Who runs the service, a contact and the terms (web.operator_name, contact, terms_url).
+function renderFooter() {
+  const { operator_name: name = "", contact = "", terms_url: terms = "" } = state.config;
+  $("operator-name").textContent = name ? t("footer_operator", { name }) : "";
+  $("operator-name").hidden = !name;
+  $("operator-contact").textContent = contact ? t("footer_contact", { contact }) : "";
+  $("operator-contact").hidden = !contact;
+  const link = $("operator-terms");
+  link.hidden = !terms.startsWith("https://");
+  if (!link.hidden) link.href = terms;
+}
+
+// The explorer page of a transaction of `coin` (web.explorer_urls), or "" when none is set.
+function explorerUrl(coin, txid) {
+  const template = state.config?.explorer_urls?.[coin] ?? "";
+  if (!template.startsWith("https://") || !template.includes("{txid}")) return "";
+  return template.replaceAll("{txid}", encodeURIComponent(txid));
 }
 
 // --- the amount and its quote ---------------------------------------------------------------
@@ -309,16 +335,29 @@ async function onBind(event) {
   const skyaddr = validAddressOrFocus();
   if (!skyaddr) return;
   const coin = state.coin;
+  const given = known.addressesOf(skyaddr, coin);
+  if (given.length > 0 && !state.newAnyway) {
+    // Already given one: offer it again rather than use up another of max_bound_addrs.
+    showDeposit({ coin_type: coin, deposit_address: given.at(-1), buy_method: state.config.buy_method },
+      skyaddr, false);
+    showOffer(skyaddr, coin);
+    follow(skyaddr);
+    return;
+  }
+  state.newAnyway = false;
+  $("bind-offer").hidden = true;
   state.binding = true;
   const button = $("bind-button");
   button.disabled = true;
   button.textContent = t("bind_busy");
   try {
     const result = await api.bind(skyaddr, coin);
+    known.remember(skyaddr, result.coin_type, result.deposit_address, result.bound_addrs_left);
     showDeposit(result, skyaddr);
     follow(skyaddr);
   } catch (error) {
-    $("bind-error").textContent = t("bind_error", { error: errorText(error) });
+    if (error.message === ERROR_MAX_BOUND) known.setLeft(skyaddr, 0);
+    $("bind-error").textContent = bindErrorText(error);
     if (error.status === 403) loadService(); // closed meanwhile: show it
   } finally {
     state.binding = false;
@@ -327,13 +366,50 @@ async function onBind(event) {
   }
 }
 
+// How many more deposit addresses this SKY address can get: teller's count from the last
+// bind answer, else the limit less the addresses this browser was given (null: no limit).
+function addressesLeft(skyaddr) {
+  const max = state.config.max_bound_addrs;
+  if (!(max > 0)) return null;
+  const left = known.leftOf(skyaddr);
+  if (left !== null) return left < 0 ? null : left;
+  return Math.max(0, max - known.countOf(skyaddr));
+}
+
+function showOffer(skyaddr, coin) {
+  const left = addressesLeft(skyaddr);
+  $("bind-offer-text").textContent = t("bind_offer", { coin });
+  $("bind-offer-left").textContent = left === null ? t("bind_offer_unlimited")
+    : tCount("bind_offer_left", left);
+  $("bind-new-button").hidden = left === 0;
+  $("bind-new-button").textContent = t("bind_new_button", { coin });
+  $("bind-offer").hidden = false;
+}
+
+function onBindNew() {
+  state.newAnyway = true;
+  $("bind-offer").hidden = true;
+  $("bind-form").requestSubmit();
+}
+
+function bindErrorText(error) {
+  if (error.status === 429) return errorText(error);
+  if (error.message === ERROR_MAX_BOUND) {
+    return tCount("bind_error_max_bound", state.config.max_bound_addrs);
+  }
+  return t("bind_error", { error: errorText(error) });
+}
+
 function errorText(error) {
-  if (error.status === 429) return t("server_error_429");
+  if (error.status === 429) {
+    return error.retryAfterSeconds > 0
+      ? tCount("server_error_429_wait", error.retryAfterSeconds) : t("server_error_429");
+  }
   if (error.status === 0) return t("network_error");
   return error.message;
 }
 
-function showDeposit(result, skyaddr) {
+function showDeposit(result, skyaddr, focus = true) {
   const coin = result.coin_type;
   const address = result.deposit_address;
   const uri = PAYMENT_URI[coin] ? `${PAYMENT_URI[coin]}${address}` : address;
@@ -350,9 +426,30 @@ function showDeposit(result, skyaddr) {
   $("deposit-passthrough").hidden = result.buy_method !== "passthrough";
   $("deposit-passthrough").textContent = t("deposit_passthrough", { coin });
   $("copy-feedback").textContent = "";
-  $("copy-button").textContent = t("copy_button");
   $("deposit").hidden = false;
-  $("deposit-heading").focus();
+  if (focus) $("deposit-heading").focus();
+}
+
+// After a reload or on choosing a coin: the deposit address this browser was last given for
+// the SKY address and coin, shown again (teller's /api/status never tells addresses).
+// With `pickCoin`, an enabled coin that has one is chosen when the chosen coin has none.
+function showKnownDeposit(pickCoin = false) {
+  const skyaddr = state.following;
+  if (pickCoin && skyaddr && known.addressesOf(skyaddr, state.coin).length === 0) {
+    const other = enabledCoins().find((coin) => known.addressesOf(skyaddr, coin).length > 0);
+    if (other) {
+      state.coin = other;
+      render();
+    }
+  }
+  const given = skyaddr && state.coin ? known.addressesOf(skyaddr, state.coin) : [];
+  $("bind-offer").hidden = true;
+  if (given.length === 0) {
+    $("deposit").hidden = true;
+    return;
+  }
+  const result = { coin_type: state.coin, deposit_address: given.at(-1), buy_method: state.config?.buy_method };
+  showDeposit(result, skyaddr, false);
 }
 
 async function onCopy() {
@@ -374,12 +471,14 @@ async function onCopy() {
       copied = false;
     }
   }
+  // Said once, next to the button (which keeps its own label), then cleared.
   $("copy-feedback").textContent = copied ? t("copied") : t("copy_failed");
-  $("copy-button").textContent = copied ? t("copied") : t("copy_button");
   clearTimeout(state.copiedTimer);
-  state.copiedTimer = setTimeout(() => {
-    $("copy-button").textContent = t("copy_button");
-  }, COPIED_FOR_MS);
+  if (copied) {
+    state.copiedTimer = setTimeout(() => {
+      $("copy-feedback").textContent = "";
+    }, COPIED_FOR_MS);
+  }
 }
 
 // --- following the deposits of a SKY address ------------------------------------------------
@@ -387,7 +486,9 @@ async function onCopy() {
 function onCheckStatus() {
   $("bind-error").textContent = "";
   const skyaddr = validAddressOrFocus();
-  if (skyaddr) follow(skyaddr);
+  if (!skyaddr) return;
+  follow(skyaddr);
+  showKnownDeposit(true);
 }
 
 function follow(skyaddr) {
@@ -464,7 +565,21 @@ function statusItem(entry) {
   if (entry.sky_sent && compareDecimal(entry.sky_sent, "0") === 1) {
     add(t("status_sky_sent"), `${readableDecimal(entry.sky_sent)} SKY`, "sky-sent");
   }
-  if (entry.txid) add(t("status_txid"), entry.txid, "txid");
+  if (entry.txid) {
+    add(t("status_txid"), entry.txid, "txid");
+    const url = explorerUrl("SKY", entry.txid); // the txid shown is the SKY payout's
+    if (url) {
+      const link = document.createElement("a");
+      link.className = "explorer-link";
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      link.textContent = t("status_explorer");
+      const data = document.createElement("dd");
+      data.append(link);
+      details.append(document.createElement("dt"), data);
+    }
+  }
   if (entry.updated_at) add(t("status_time"), clock(entry.updated_at * 1000, true));
   if (details.childElementCount) item.append(details);
 
@@ -504,6 +619,7 @@ async function start() {
   $("bind-form").addEventListener("submit", onBind);
   $("status-button").addEventListener("click", onCheckStatus);
   $("copy-button").addEventListener("click", onCopy);
+  $("bind-new-button").addEventListener("click", onBindNew);
   $("amount").addEventListener("input", updateQuote);
   const address = $("skyaddr");
   address.addEventListener("input", () => {
@@ -528,6 +644,7 @@ async function start() {
     address.value = remembered;
     showAddressCheck(false);
     follow(remembered);
+    showKnownDeposit(true);
   }
   document.body.dataset.ready = "true"; // first render done (tests wait for it)
 }
