@@ -128,7 +128,7 @@ def test_a_bad_config_lists_every_problem_and_exits_non_zero(tmp_path: Path) -> 
     config = tmp_path / "bad.toml"
     config.write_text(
         'btc_addresses = ""\neth_addresses = ""\n[sky_exchanger]\nmax_decimals = 7\n'
-        "[dummy]\nsender = true\nscanner = true\n"
+        "[dummy]\nsender = true\nscanner = true\n[eth_scanner]\nenabled = true\n"
     )
     result = run("-c", str(config), "-d", str(tmp_path / "data"))
     assert result.returncode == 1
