@@ -124,11 +124,29 @@ def test_db_migrate_creates_then_reports_up_to_date(tmp_path: Path) -> None:
     assert "up to date" in second.stdout
 
 
+def test_an_eth_address_with_a_wrong_eip55_checksum_stops_the_start(tmp_path: Path) -> None:
+    good = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # EIP-55 test case, as it is written
+    typo = good[:-1] + "D"  # one letter's case changed: the checksum catches it
+    (tmp_path / "eth.txt").write_text(f"# pool\n{good}\n{typo}\n")
+    (tmp_path / "btc.txt").write_text("1PZ63K3G4gZP6A6E2TTbBwxT5bFQGL2TLB\n")
+    config = tmp_path / "teller.toml"
+    config.write_text(
+        'btc_addresses = "btc.txt"\neth_addresses = "eth.txt"\nlogfile = ""\n'
+        '[sky_exchanger]\nsky_btc_exchange_rate = "500"\nsky_eth_exchange_rate = "100"\n'
+        "[eth_scanner]\nenabled = true\n"
+        '[dummy]\nsender = true\nscanner = true\nhttp_addr = "127.0.0.1:0"\n'
+        '[web]\nhttp_addr = "127.0.0.1:0"\n[admin_panel]\nhost = "127.0.0.1:0"\n'
+    )
+    result = run("-c", str(config), "-d", str(tmp_path / "data"))
+    assert result.returncode == 1
+    assert f"eth.txt line 3: invalid ETH address '{typo}': Invalid EIP-55 checksum" in result.stderr
+
+
 def test_a_bad_config_lists_every_problem_and_exits_non_zero(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text(
         'btc_addresses = ""\neth_addresses = ""\n[sky_exchanger]\nmax_decimals = 7\n'
-        "[dummy]\nsender = true\nscanner = true\n"
+        "[dummy]\nsender = true\nscanner = true\n[eth_scanner]\nenabled = true\n"
     )
     result = run("-c", str(config), "-d", str(tmp_path / "data"))
     assert result.returncode == 1

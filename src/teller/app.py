@@ -288,6 +288,7 @@ def build_teller(config: Config, appdir: Path) -> Teller:
         max_bound_addrs=config.teller.max_bound_addrs,
         buy_method=exchanger.buy_method,
         hd_chains=hd_chains,
+        pool_low_warning=config.teller.pool_low_warning(),
     )
     services = Services(
         config=config,

@@ -68,7 +68,8 @@ drawn here; this module is the bottom of the import order, imported by every roo
     ├── MarketError            the exchange (passthrough buying, clients/c2cx.py) failed a request
     │   ├── MarketTemporary    retried after request_failure_wait: network, 5xx, an answer
     │   │   │                  that is not the exchange's envelope, an unknown API error
-    │   │   └── MarketRateLimited   "Too Many Requests": retried after ratelimit_wait
+    │   │   └── MarketRateLimited   "Too Many Requests" or HTTP 429: retried after
+    │   │                               ratelimit_wait (or a longer Retry-After)
     │   ├── ClientIdTaken      the client order id was used before: the order is looked up
     │   │                      by that id, never placed again under another
     │   └── MarketRefused      permanent: the same request will never succeed
@@ -217,7 +218,22 @@ class MarketTemporary(MarketError):
 
 
 class MarketRateLimited(MarketTemporary):
-    pass
+    """`retry_after`: the seconds the exchange asked for (an HTTP 429's Retry-After), or None."""
+
+    # An exchange (or a proxy before it) cannot put buying off for longer than this.
+    MAX_RETRY_AFTER = 3600.0
+
+    def __init__(self, message: str, endpoint: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message, endpoint)
+        self.retry_after = retry_after
+
+    def wait_seconds(self, ratelimit_wait: float) -> float:
+        """How long to wait before asking again: the configured `ratelimit_wait`, or longer if
+        the exchange's Retry-After asks for more (at most an hour). Never shorter: a
+        "Retry-After: 0" must not turn the retries into a tight loop."""
+        if self.retry_after is None:
+            return ratelimit_wait
+        return max(ratelimit_wait, min(self.retry_after, self.MAX_RETRY_AFTER))
 
 
 class ClientIdTaken(MarketError):

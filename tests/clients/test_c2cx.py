@@ -11,7 +11,14 @@ import httpx
 import pytest
 from teller_sims.c2cx import C2CXSim
 
-from teller.clients.c2cx import C2CXClient, GarbageAnswer, parse_order, sign_params, signed_body
+from teller.clients.c2cx import (
+    C2CXClient,
+    GarbageAnswer,
+    parse_order,
+    retry_after_seconds,
+    sign_params,
+    signed_body,
+)
 from teller.clients.market import OrderState
 from teller.errors import (
     BelowExchangeMinimum,
@@ -146,6 +153,33 @@ async def test_failures_are_classified(
     assert await client.spendable_btc() == Decimal("1")  # only the next request failed
 
 
+@pytest.mark.parametrize("body", ["", "<html><body>429 Too Many Requests</body></html>"])
+async def test_a_plain_http_429_is_a_rate_limit(
+    sim: C2CXSim, client: C2CXClient, body: str
+) -> None:
+    await _fail(sim, "http429", body=body, retry_after="12")
+    with pytest.raises(MarketRateLimited, match="code=429") as raised:
+        await client.spendable_btc()
+    assert raised.value.retry_after == 12.0
+    assert raised.value.wait_seconds(30.0) == 30.0  # never shorter than ratelimit_wait
+    assert raised.value.wait_seconds(1.0) == 12.0
+    await _fail(sim, "http429")
+    with pytest.raises(MarketRateLimited) as raised:
+        await client.order_book()
+    assert raised.value.retry_after is None
+    assert raised.value.wait_seconds(30.0) == 30.0
+
+
+def test_retry_after_is_seconds_or_an_http_date() -> None:
+    now = 1_700_000_000.0  # Tue, 14 Nov 2023 22:13:20 GMT
+    assert retry_after_seconds("120", now) == 120.0
+    assert retry_after_seconds("Tue, 14 Nov 2023 22:14:20 GMT", now) == 60.0
+    assert retry_after_seconds("Tue, 14 Nov 2023 22:00:00 GMT", now) == 0.0  # in the past
+    assert retry_after_seconds("", now) is None
+    assert retry_after_seconds("soon", now) is None
+    assert retry_after_seconds("-5", now) is None
+
+
 async def test_rate_limit_of_the_exchange(sim: C2CXSim, client: C2CXClient) -> None:
     sim.rate_limit = 2.0
     with pytest.raises(MarketRateLimited, match="Too Many Requests"):
@@ -162,9 +196,11 @@ async def test_an_unreachable_exchange_is_temporary() -> None:
         await client.aclose()
 
 
-async def _fail(sim: C2CXSim, mode: str) -> None:
+async def _fail(sim: C2CXSim, mode: str, **options: str) -> None:
     async with httpx.AsyncClient() as http:
-        answer = await http.post(f"http://127.0.0.1:{sim.port}/sim/fail", json={"mode": mode})
+        answer = await http.post(
+            f"http://127.0.0.1:{sim.port}/sim/fail", json={"mode": mode, **options}
+        )
         assert answer.status_code == 200
 
 

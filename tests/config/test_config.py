@@ -274,8 +274,21 @@ RULE_CASES: list[tuple[str, list[Mapping[str, Any]], list[str]]] = [
     # the original's rules (teller-go.md §2.2), its messages
     ("btc addresses empty", [{"btc_addresses": ""}], ["btc_addresses missing"]),
     ("btc addresses absent", [{"btc_addresses": "no.json"}], ["btc_addresses file does not exist"]),
-    ("eth addresses empty", [{"eth_addresses": ""}], ["eth_addresses missing"]),
-    ("eth addresses absent", [{"eth_addresses": "no.json"}], ["eth_addresses file does not exist"]),
+    (
+        "eth addresses empty",
+        [{"eth_scanner": {"enabled": True}, "eth_addresses": ""}],
+        ["eth_addresses missing"],
+    ),
+    (
+        "eth addresses absent",
+        [{"eth_scanner": {"enabled": True}, "eth_addresses": "no.json"}],
+        ["eth_addresses file does not exist"],
+    ),
+    (
+        "eth rate empty",
+        [{"eth_scanner": {"enabled": True}, "sky_exchanger": {"sky_eth_exchange_rate": ""}}],
+        ["sky_exchanger.sky_eth_exchange_rate invalid: can't convert  to decimal"],
+    ),
     ("sky addresses empty", [{"sky_scanner": {"enabled": True}}], ["sky_addresses missing"]),
     (
         "sky addresses absent",
@@ -811,6 +824,16 @@ def test_passthrough_with_key_and_secret_loads(config_dir: Path) -> None:
     client = config.sky_exchanger.exchange_client
     assert client.base_url == "https://api.c2cx.com/v1/"
     assert client.orderbook_refresh.total_seconds() == 10
+
+
+def test_passthrough_needs_no_eth_addresses_nor_eth_rate(config_dir: Path) -> None:
+    # Passthrough keeps ETH off, so nothing ETH is asked for (the Go teller demanded both).
+    without_eth = {"eth_addresses": "", "sky_exchanger": {"sky_eth_exchange_rate": ""}}
+    config = load(config_dir, PASSTHROUGH, without_eth)
+    assert config.sky_exchanger.buy_method == "passthrough"
+    assert config.eth_addresses == ""
+    # Direct with ETH off: the same.
+    assert load(config_dir, without_eth).sky_exchanger.sky_eth_exchange_rate == ""
 
 
 def test_passthrough_needs_key_and_secret(config_dir: Path) -> None:

@@ -131,7 +131,7 @@ def test_teller_with_xpubs_binds_derived_addresses_and_warns_of_the_gap(
     btc = [tel.bind_ok(BUYERS[i % 3]) for i in range(GAP + 1)]
     assert btc == parse_key(ZPUB, "BTC").addresses(0, GAP + 1)
     assert btc[0] == ACCOUNTS[0]["receive"][0]
-    assert tel.bind_ok(BUYERS[0], "ETH") == "0x9858effd232b4033e47d90003d41ec34ecaeda94"
+    assert tel.bind_ok(BUYERS[0], "ETH") == "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
 
     view = tel.admin_get("/api/deposit-addresses")
     assert view["BTC"]["remaining_addresses"] == 2**31 - (GAP + 1)

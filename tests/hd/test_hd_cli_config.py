@@ -66,9 +66,10 @@ def problems(tmp_path: Path, **keys: object) -> list[str]:
 
 
 def test_an_xpub_replaces_the_address_file(tmp_path: Path) -> None:
-    assert problems(tmp_path) == ["btc_addresses missing", "eth_addresses missing"]
-    assert problems(tmp_path, btc_xpub=ZPUB) == ["eth_addresses missing"]
-    loaded = config(tmp_path, btc_xpub=ZPUB, eth_xpub=ETH_XPUB)
+    eth_on = {"eth_scanner": {"enabled": True}}
+    assert problems(tmp_path, **eth_on) == ["btc_addresses missing", "eth_addresses missing"]
+    assert problems(tmp_path, btc_xpub=ZPUB, **eth_on) == ["eth_addresses missing"]
+    loaded = config(tmp_path, btc_xpub=ZPUB, eth_xpub=ETH_XPUB, **eth_on)
     assert (loaded.btc_xpub, loaded.eth_xpub) == (ZPUB, ETH_XPUB)
 
 

@@ -17,6 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from teller.coins.eth import checksum_address
+
 from ..vectors import load_json
 from .running_teller import SKY_A, SKY_B, SKY_C, RunningTeller, StartTeller, example_addresses
 
@@ -76,7 +78,8 @@ def test_bind_eth_hands_out_eth_addresses_in_pool_order(tel: RunningTeller) -> N
     second = tel.bind(SKY_B, "ETH")
 
     assert first.status_code == second.status_code == 200
-    eth = example_addresses("ETH")
+    # Handed out in EIP-55 case (tests/http/test_pool.py); the file has them lower-cased.
+    eth = [checksum_address(a) for a in example_addresses("ETH")]
     assert first.json() == {
         "deposit_address": eth[0],
         "coin_type": "ETH",

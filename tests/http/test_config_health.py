@@ -144,6 +144,11 @@ def test_health_shape_on_a_fresh_teller(tel: RunningTeller) -> None:
                 ("sky", "off", 0),
             )
         },
+        # teller's own: each enabled coin's pool (5 addresses here, below the default 100).
+        "pools": {
+            coin: {"source": "file", "remaining": 5, "low_warning": 100, "low": True}
+            for coin in ("btc", "eth")
+        },
     }
     assert isinstance(health["version"], str)
     assert GO_DURATION.match(health["uptime"]), health["uptime"]

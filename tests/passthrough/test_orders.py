@@ -102,6 +102,30 @@ async def test_rate_limited_requests_wait_and_place_nothing_twice(rig: Rig) -> N
     assert len(cids) == len(set(cids)) == len(rig.orders(deposit_id))
 
 
+@pytest.mark.parametrize(
+    ("body", "retry_after", "seconds"),
+    [("", "", 0.08), ("<html>slow down</html>", "", 0.08), ("", "5", 5.0), ("", "0", 0.08)],
+    ids=["plain", "with-body", "retry-after", "retry-after-shorter"],
+)
+async def test_a_plain_http_429_is_a_rate_limit(
+    rig: Rig, body: str, retry_after: str, seconds: float
+) -> None:
+    """A 429 from the exchange's front (not its JSON envelope) waits ratelimit_wait, or the
+    longer Retry-After it names, and the deposit is bought once all the same."""
+    await rig.control(
+        "fail",
+        {"mode": "http429", "count": 2, "endpoint": "createorder", "body": body}
+        | ({"retry_after": retry_after} if retry_after else {}),
+    )
+    deposit_id = rig.deposit(20_000_000, "429")
+    waits = await rig.run_until(status_is(rig, deposit_id, states.WAITING_SEND))
+    limited = [w for w in waits if "code=429 message=Too Many Requests" in w.problem]
+    assert len(limited) == 2
+    assert all(w.seconds == pytest.approx(seconds) for w in limited)
+    cids = [o.cid for o in rig.sim.exchange.orders.values()]
+    assert len(cids) == len(set(cids)) == len(rig.orders(deposit_id))
+
+
 async def test_an_answer_lost_after_the_order_was_placed(rig: Rig) -> None:
     """createorder is carried out but its answer never arrives: the order is found by its
     client id, never placed a second time."""

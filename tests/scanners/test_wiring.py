@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from teller.coins import eth
 from tests.http.running_teller import SKY_A, RunningTeller, TellerLauncher, reap_stopping
 from tests.scanners.conftest import AnvilNode, Rig, scan_all
 
@@ -48,6 +49,7 @@ def test_an_eth_deposit_goes_from_the_chain_to_done(
 ) -> None:
     tel = eth_teller(launcher, anvil.port, anvil.height() + 1)
     address = tel.bind_ok(SKY_A, "ETH")
+    assert address == eth.checksum_address(address)  # handed out in EIP-55 case
     anvil.send(address, 2 * 10**18)  # 2 ETH at 100 SKY/ETH
     anvil.mine(1)
 
@@ -57,8 +59,11 @@ def test_an_eth_deposit_goes_from_the_chain_to_done(
     assert health["eth"]["source"] == "node" and health["eth"]["node_reachable"] is True
     assert health["eth"]["scanned_height"] == anvil.height() - 1
     assert health["btc"]["source"] == "off"
-    scanner = tel.admin_get("/api/deposit-addresses")["ETH"]["scanner"]
-    assert scanner["node_height"] == anvil.height()
+    view = tel.admin_get("/api/deposit-addresses")
+    assert view["ETH"]["scanner"]["node_height"] == anvil.height()
+    # As the Go teller: true where a chain is scanned, false for a coin turned off.
+    assert view["ETH"]["scanning_enabled"] is True
+    assert view["BTC"]["scanning_enabled"] is False
     assert [o["coins"] for b in tel.broadcasts() for o in b["outputs"]] == ["200.000000"]
 
 

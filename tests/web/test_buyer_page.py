@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from teller_sims.process import SimProcess
 
-from teller.coins import sky
+from teller.coins import eth, sky
 from teller.money import (
     format_droplets,
     parse_rate,
@@ -285,7 +285,9 @@ def test_bind_btc_and_eth_copy_and_follow_a_deposit_to_done(
     page.locator("#bind-button").click()
     expect(heading).to_have_text("3. Send ETH to this address")
     eth_address = page.locator("#deposit-address").inner_text()
-    assert eth_address in example_addresses("ETH")
+    # Handed out in EIP-55 case (the example file has it lower-cased).
+    assert eth_address.lower() in example_addresses("ETH")
+    assert eth_address == eth.checksum_address(eth_address)
     expect(qr).to_have_attribute("src", f"api/qr?data=ethereum%3A{eth_address}")  # EIP-681
     expect(page.locator("#wallet-link")).to_have_attribute("href", f"ethereum:{eth_address}")
     expect(items).to_have_count(2)

@@ -33,12 +33,14 @@ Test controls (plain JSON, no signature) under /sim/:
 - POST /sim/balance    {"btc": "1.5", "sky": "0", "add": false}
 - POST /sim/switches   {"fee_rate", "min_btc", "match_delay", "cancel_delay", "steal_next",
                         "expire_next", "error_next", "rate_limit"}
-- POST /sim/fail       {"mode": "http500"|"garbage"|"ratelimit"|"bad_shape", "count": 1,
+- POST /sim/fail       {"mode": "http500"|"garbage"|"ratelimit"|"bad_shape"|"http429", "count": 1,
                         "endpoint": "createorder" or "*", "after": false}: the next requests
                         fail that way; with "after": true the request is carried out first
                         and only its answer is lost (an order placed, its id never seen);
                         {"mode": "slow", "seconds": 0.3, "after": …} answers them late,
-                        waiting before (or after) carrying them out
+                        waiting before (or after) carrying them out;
+                        "http429" is a plain HTTP 429 (a proxy's rate limit, not the envelope)
+                        with the text "body" ("" = none) and a "retry_after" header if given
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ SYMBOL = "BTC_SKY"
 DEMO_KEY = "c2cx-sim-demo-key"
 DEMO_SECRET = "c2cx-sim-demo-secret"
 SIGNED_ENDPOINTS = ("getbalance", "createorder", "getorderinfo", "cancelorder", "getorderbystatus")
-FAIL_MODES = ("http500", "garbage", "ratelimit", "bad_shape", "slow")
+FAIL_MODES = ("http500", "garbage", "ratelimit", "bad_shape", "slow", "http429")
 MAX_BODY = 64 * 1024
 
 
@@ -130,6 +132,8 @@ class FailRule:
     endpoint: str = "*"
     after: bool = False
     seconds: float = 0.0  # "slow": the wait before (or, with after, after) the request is done
+    body: str = ""  # "http429": the answer's text
+    retry_after: str = ""  # "http429": the Retry-After header ("" = none)
 
 
 @dataclass
@@ -200,7 +204,11 @@ class C2CXSim:
         return None
 
     @staticmethod
-    def _failed_answer(mode: str) -> Response:
+    def _failed_answer(rule: FailRule) -> Response:
+        mode = rule.mode
+        if mode == "http429":
+            headers = {"Retry-After": rule.retry_after} if rule.retry_after else None
+            return Response(rule.body.encode(), status_code=429, headers=headers)
         if mode == "http500":
             return PlainTextResponse("Internal Server Error", status_code=500)
         if mode == "garbage":
@@ -227,13 +235,13 @@ class C2CXSim:
                 await asyncio.sleep(rule.seconds)  # done, its answer late
             return answer
         if rule is not None and not rule.after:
-            return self._failed_answer(rule.mode)
+            return self._failed_answer(rule)
         self.exchange.advance(now)
         answer = work()
         if mutates or rule is not None:
             self.save()
         if rule is not None:
-            return self._failed_answer(rule.mode)
+            return self._failed_answer(rule)
         return answer
 
     # -- unsigned ---------------------------------------------------------------------------
@@ -473,6 +481,8 @@ class C2CXSim:
                     endpoint=str(document.get("endpoint", "*")),
                     after=bool(document.get("after", False)),
                     seconds=float(document.get("seconds", 0.0)),
+                    body=str(document.get("body", "")),
+                    retry_after=str(document.get("retry_after", "")),
                 )
             )
 

@@ -11,9 +11,10 @@ passthrough/quote.py reads its order book. Wire facts (teller-go.md §7 and Appe
   spelled "succcess"); an error is another `code` with a `message`; a 5xx can happen;
 - numbers come as JSON numbers or as strings; both are read as exact decimals.
 
-Failures become the MarketError tree (errors.py): rate limited ("Too Many Requests") →
-MarketRateLimited; no answer, a 5xx, an answer that is not the envelope, a value that is not
-a sane number, an unknown API error → MarketTemporary; "limit value: <min>" →
+Failures become the MarketError tree (errors.py): rate limited ("Too Many Requests", or a
+plain HTTP 429 with or without a body, its Retry-After kept) → MarketRateLimited; no answer,
+a 5xx, an answer that is not the envelope, a value that is not a sane number, an unknown API
+error → MarketTemporary; "limit value: <min>" →
 BelowExchangeMinimum; the key or signature refused → CredentialsRefused; a client id used
 before → ClientIdTaken. Neither the key, the secret nor a request body is ever put in an
 error message or a log line.
@@ -22,9 +23,11 @@ error message or a log line.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import hashlib
 import json
 import re
+import time
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any, Final
@@ -272,6 +275,13 @@ class C2CXClient:
         except httpx.HTTPError as exc:
             reason = _one_line(str(exc)) or type(exc).__name__
             raise MarketTemporary(f"C2CX {endpoint}: unreachable: {reason}", endpoint) from exc
+        if response.status_code == httpx.codes.TOO_MANY_REQUESTS:
+            # A plain 429 (the exchange's front or a proxy), whatever its body: a rate limit.
+            raise MarketRateLimited(
+                f"C2CX request failed: endpoint={endpoint} code=429 message={RATE_LIMITED}",
+                endpoint,
+                retry_after_seconds(response.headers.get("Retry-After", "")),
+            )
         if response.status_code >= 500:
             raise MarketTemporary(
                 f"C2CX request failed: endpoint={endpoint} code={response.status_code}"
@@ -445,6 +455,24 @@ def _stated_minimum(message: str) -> Decimal | None:
     except GarbageAnswer:
         return None
     return minimum if minimum > 0 else None
+
+
+def retry_after_seconds(value: str, now: float | None = None) -> float | None:
+    """The seconds of a Retry-After header (RFC 9110 §10.2.3: delay-seconds or an HTTP date);
+    None when it is absent or unreadable."""
+    text = value.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
 
 
 def _api_error(endpoint: str, code: int, message: str) -> Exception:

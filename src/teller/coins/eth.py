@@ -3,6 +3,7 @@
 Place in the flow: ETH deposit pool entries are checked with `validate_address` at start-up
 and stored lower-cased, which is also how the ETH scanner reports recipients, so the two always
 match (the original only checked "0x" and the length, so a mixed-case entry never matched).
+Buyers are handed the `checksum_address` form (deposits/binding.py).
 """
 
 from __future__ import annotations

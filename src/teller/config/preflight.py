@@ -76,7 +76,11 @@ def validation_problems(config: Config, *, check_network: bool = True) -> list[s
 
 
 def _address_file_problems(config: Config) -> Iterator[str]:
-    files = [("btc_addresses", config.btc_addresses), ("eth_addresses", config.eth_addresses)]
+    # The Go teller demanded eth_addresses always; a coin that is off (ETH is always off with
+    # buy_method passthrough) hands out no addresses, so its file is asked for only when on.
+    files = [("btc_addresses", config.btc_addresses)]
+    if config.eth_scanner.enabled:
+        files.append(("eth_addresses", config.eth_addresses))
     if config.sky_scanner.enabled:
         files.append(("sky_addresses", config.sky_addresses))
     # An extended public key replaces the coin's address file (coins/xpub.py).
@@ -246,8 +250,8 @@ def _exchanger_problems(config: Config) -> Iterator[str]:
     exchanger = config.sky_exchanger
     for coin in COIN_TYPES:
         rate = exchanger.rate_for(coin)
-        if coin == "SKY" and not rate and not config.sky_scanner.enabled:
-            continue
+        if coin in ("ETH", "SKY") and not rate and not config.scanner_enabled(coin):
+            continue  # a coin that is off converts nothing
         try:
             parse_rate(rate)
             # One whole coin must buy an amount of SKY that can be paid (int64 droplets),
@@ -460,6 +464,9 @@ def _http_problems(config: Config) -> Iterator[str]:
 def _teller_problems(config: Config) -> Iterator[str]:
     if config.teller.max_bound_addrs < 0:
         yield "teller.max_bound_addrs must be >= 0 (0 means unlimited)"
+    for coin, threshold in config.teller.pool_low_warning().items():
+        if threshold < 0:
+            yield f"teller.{coin.lower()}_pool_low_warning must be >= 0 (0 means never warn)"
 
 
 def _listen_address_problems(config: Config) -> Iterator[str]:

@@ -165,6 +165,19 @@ class _Section(BaseModel):
 class TellerConfig(_Section):
     max_bound_addrs: ConfigInt = 5  # 0 = unlimited
     bind_enabled: ConfigBool = True
+    # teller's own: fewer free addresses of a coin's pool than this → one WATCH line per
+    # crossing and `low: true` in /api/health's pools; 0 = never warn.
+    btc_pool_low_warning: ConfigInt = 100
+    eth_pool_low_warning: ConfigInt = 100
+    sky_pool_low_warning: ConfigInt = 100
+
+    def pool_low_warning(self) -> dict[str, int]:
+        """The thresholds by coin type ("BTC", "ETH", "SKY")."""
+        return {
+            "BTC": self.btc_pool_low_warning,
+            "ETH": self.eth_pool_low_warning,
+            "SKY": self.sky_pool_low_warning,
+        }
 
 
 class SkyRpcConfig(_Section):

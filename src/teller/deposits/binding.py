@@ -7,12 +7,13 @@ and the binding written in one transaction, so a failed bind never burns an addr
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from teller.coins import COIN_TYPES, sky
+from teller.coins import COIN_TYPES, eth, sky
 from teller.coins.xpub import HdChain
 from teller.errors import BadRequest, BindError, Forbidden
 from teller.logs import log_event
@@ -25,7 +26,8 @@ from teller.store.pool import free_count_up_to, take_free_address
 log = logging.getLogger("teller.bind")
 
 ERR_POOL_EMPTY = "Deposit address pool is empty"
-# Below this many free addresses every bind tells the operator to refill the pool (WATCH).
+# The default of teller.<coin>_pool_low_warning: below this many free addresses the operator
+# is told (once per crossing, WATCH) to refill the pool.
 POOL_LOW = 100
 ERR_MAX_BOUND = "The maximum number of addresses have been assigned to this SKY address"
 
@@ -76,6 +78,7 @@ class BindService:
         max_bound_addrs: int,
         buy_method: str,
         hd_chains: Mapping[str, HdChain] | None = None,
+        pool_low_warning: Mapping[str, int] | None = None,
     ) -> None:
         self.db = db
         self.enabled_coins = enabled_coins
@@ -85,6 +88,14 @@ class BindService:
         # Coins whose addresses are derived from an extended public key (deposits/hd.py), not
         # read from a file.
         self.hd_chains: Mapping[str, HdChain] = hd_chains or {}
+        # Per coin: warn once fewer free addresses than this are left (0: never).
+        self.pool_low_warning: Mapping[str, int] = pool_low_warning or {}
+        # Coins whose "running low" line was logged and whose pool has not been seen back at
+        # or above the threshold since: the line is written once per crossing, not per bind.
+        # In memory: a pool only grows by a restart (the files are read at start-up), so a
+        # restart is also when a refilled pool starts a new crossing.
+        self._low_warned: set[str] = set()
+        self._low_lock = threading.Lock()  # binds are answered from several threads
         self._group: GroupCommit[BindRequest, tuple[BindResult, int]] = GroupCommit(
             db, self._bind_in, refusals=(BindError,)
         )
@@ -131,16 +142,36 @@ class BindService:
             deposit_address=result.deposit_address,
             sky_address=request.sky_address,
         )
-        if free_left < POOL_LOW:
-            log_event(
-                log,
-                logging.WARNING,
-                "deposit address pool running low",
-                watch=True,
-                coin_type=result.coin_type,
-                remaining=free_left,
-            )
+        if not self._crossed_low(result.coin_type, free_left):
+            return result
+        log_event(
+            log,
+            logging.WARNING,
+            "deposit address pool running low",
+            watch=True,
+            coin_type=result.coin_type,
+            remaining=free_left,
+            threshold=self.low_threshold(result.coin_type),
+        )
         return result
+
+    def low_threshold(self, coin_type: str) -> int:
+        """The free addresses of `coin_type` below which its pool is low (0: never low)."""
+        if coin_type in self.hd_chains:
+            return 0  # derived from an xpub: never runs out
+        return self.pool_low_warning.get(coin_type, POOL_LOW)
+
+    def _crossed_low(self, coin_type: str, free_left: int) -> bool:
+        """True once when `coin_type`'s pool goes below its threshold; again only after it
+        has been seen at or above it (after a refill and restart)."""
+        with self._low_lock:
+            if free_left >= self.low_threshold(coin_type):
+                self._low_warned.discard(coin_type)
+                return False
+            if coin_type in self._low_warned:
+                return False
+            self._low_warned.add(coin_type)
+            return True
 
     def _bind_in(self, conn: Connection, request: BindRequest, now: int) -> tuple[BindResult, int]:
         """Take a free address and record the binding; also how many free ones are left.
@@ -179,8 +210,23 @@ class BindService:
             buy_method=self.buy_method,
             now=now,
         )
-        if chain is not None:
-            free_left = POOL_LOW  # an HD chain never runs low
+        threshold = self.low_threshold(request.coin_type)
+        if chain is not None or threshold <= 0:
+            free_left = threshold  # an HD chain never runs low; 0: no warning asked for
         else:
-            free_left = free_count_up_to(conn, request.coin_type, POOL_LOW)
-        return BindResult(deposit_address, request.coin_type, self.buy_method), free_left
+            free_left = free_count_up_to(conn, request.coin_type, threshold)
+        handed_out = handed_out_address(request.coin_type, deposit_address)
+        return BindResult(handed_out, request.coin_type, self.buy_method), free_left
+
+
+def handed_out_address(coin_type: str, stored: str) -> str:
+    """The form of a deposit address given to the buyer: ETH in EIP-55 mixed case.
+
+    The store keeps ETH addresses lower-cased, as the ETH scanner reports recipients, so
+    deposits match whatever case the buyer's wallet sends to. The buyer gets the checksummed
+    form: an entry written in EIP-55 case comes back exactly as written, and an all-lower or
+    all-upper entry gains the checksum, so the buyer's wallet can catch a mistyped address.
+    """
+    if coin_type == "ETH":
+        return eth.checksum_address(stored)
+    return stored

@@ -169,7 +169,7 @@ class PassthroughProcessor:
                 "exchange rate limit: waiting",
                 error=exc,
             )
-            return Wait(self.ratelimit_wait, f"exchange: {exc}")
+            return Wait(exc.wait_seconds(self.ratelimit_wait), f"exchange: {exc}")
         except CredentialsRefused as exc:
             log_once(
                 self._reported,

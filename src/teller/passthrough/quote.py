@@ -106,7 +106,9 @@ class OrderBookWatch:
             if exc.message != self.error:
                 log_event(log, logging.WARNING, "order book not read; quotes age", error=exc)
             self.error = exc.message
-            return self.ratelimit_wait if isinstance(exc, MarketRateLimited) else self.refresh
+            if isinstance(exc, MarketRateLimited):
+                return exc.wait_seconds(self.ratelimit_wait)
+            return self.refresh
         self.book, self.read_at, self.read_at_unix = book, self.clock(), int(time.time())
         self.error = ""
         return self.refresh

@@ -35,7 +35,9 @@ def _deposit_addresses(parts: Services) -> dict[str, Any]:
         view[coin] = {
             "remaining_addresses": pool.remaining if pool else 0,
             "scanning_addresses": scanning[coin],
-            "scanning_enabled": coin in parts.enabled_coins,
+            # As the Go teller's: a chain scanner reads the coin's node (false with the dummy
+            # scanner, where deposits come only from the dummy API).
+            "scanning_enabled": _scans_a_chain(parts, coin),
             "address_manager_enabled": coin in parts.pool_coins,
         }
         scanner = parts.board.scanners.get(coin)
@@ -44,3 +46,8 @@ def _deposit_addresses(parts: Services) -> dict[str, Any]:
         if coin in hd:  # teller's own: derived from an extended public key; never runs dry
             view[coin].update(hd[coin])
     return view
+
+
+def _scans_a_chain(parts: Services, coin: str) -> bool:
+    scanner = parts.board.scanners.get(coin)
+    return coin in parts.enabled_coins and scanner is not None and scanner.source == "node"

@@ -21,6 +21,8 @@ from teller.money import format_droplets
 from teller.services.parts import Services
 from teller.store.deposits import count_errored
 from teller.store.holds import payouts_held
+from teller.store.models import PoolUsage
+from teller.store.pool import pool_usage
 
 # sender_error while the audit holds the sender (no txid or address: this is public).
 HELD = (
@@ -37,7 +39,7 @@ async def health(parts: Services, *, public: bool = True) -> dict[str, Any]:
         coins, hours = format_droplets(balance.droplets), str(balance.hours)
     except Exception:
         coins, hours = "0.000000", "0"
-    errored, held = await asyncio.to_thread(_from_store, parts)
+    errored, held, usage = await asyncio.to_thread(_from_store, parts)
     board = parts.board
     sender_error = "; ".join(e for e in (HELD if held else "", board.sender_error) if e)
     return {
@@ -55,6 +57,25 @@ async def health(parts: Services, *, public: bool = True) -> dict[str, Any]:
         },
         # teller's own: each chain scanner (source node/dummy/off, node reachable, heights).
         "scanners": {coin.lower(): s.view(public=public) for coin, s in board.scanners.items()},
+        # teller's own: each enabled coin's deposit address pool (README "When something goes
+        # wrong": the pool running low).
+        "pools": {c.lower(): _pool_view(parts, c, usage) for c in sorted(parts.pool_coins)},
+    }
+
+
+def _pool_view(parts: Services, coin: str, usage: dict[str, PoolUsage]) -> dict[str, Any]:
+    """One coin's pool: free addresses left (None: derived from an xpub, never runs out),
+    the warning threshold and whether it is below it."""
+    threshold = parts.bind.low_threshold(coin)
+    if coin in parts.bind.hd_chains:
+        return {"source": "xpub", "remaining": None, "low_warning": 0, "low": False}
+    found = usage.get(coin)
+    remaining = found.remaining if found is not None else 0
+    return {
+        "source": "file",
+        "remaining": remaining,
+        "low_warning": threshold,
+        "low": remaining < threshold,
     }
 
 
@@ -101,6 +122,6 @@ class CachedHealth:
             return answer
 
 
-def _from_store(parts: Services) -> tuple[int, bool]:
+def _from_store(parts: Services) -> tuple[int, bool, dict[str, PoolUsage]]:
     with parts.db.read() as conn:
-        return count_errored(conn), bool(payouts_held(conn))
+        return count_errored(conn), bool(payouts_held(conn)), pool_usage(conn)

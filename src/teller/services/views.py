@@ -50,6 +50,8 @@ def deposit_info(d: Deposit) -> dict[str, Any]:
             "height": d.height,
             "tx": d.tx,
             "n": d.n,
-            "processed": True,
+            # The Go teller's record kept the scanner's deposit as it was handed to the
+            # exchange, before the scanner marked it processed: always false there.
+            "processed": False,
         },
     }
