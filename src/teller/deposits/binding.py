@@ -45,6 +45,7 @@ class BindResult:
     deposit_address: str
     coin_type: str
     buy_method: str
+    bound_addrs_left: int  # more addresses this SKY address may get (-1: no limit)
 
 
 def require_sky_address(raw: str) -> str:
@@ -181,9 +182,8 @@ class BindService:
         if self.hd_chains:  # first: see lock_chains (PostgreSQL lock order)
             lock_chains(conn, [c.key_id for c in self.hd_chains.values()])
         lock_sky_address(conn, request.sky_address)
-        if self.max_bound_addrs > 0 and (
-            count_bindings(conn, request.sky_address) >= self.max_bound_addrs
-        ):
+        bound = count_bindings(conn, request.sky_address) if self.max_bound_addrs > 0 else 0
+        if self.max_bound_addrs > 0 and bound >= self.max_bound_addrs:
             raise BindError(ERR_MAX_BOUND)
         chain = self.hd_chains.get(request.coin_type)
         if chain is not None:
@@ -216,7 +216,9 @@ class BindService:
         else:
             free_left = free_count_up_to(conn, request.coin_type, threshold)
         handed_out = handed_out_address(request.coin_type, deposit_address)
-        return BindResult(handed_out, request.coin_type, self.buy_method), free_left
+        # Counted under the SKY address's lock, with this binding: exact when answered.
+        left = self.max_bound_addrs - bound - 1 if self.max_bound_addrs > 0 else -1
+        return BindResult(handed_out, request.coin_type, self.buy_method, left), free_left
 
 
 def handed_out_address(coin_type: str, stored: str) -> str:

@@ -9,25 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from teller.deposits.binding import parse_sky_address
 from teller.services.parts import Services
-from teller.store.bindings import count_bindings
 
 
 async def bind(parts: Services, sky_address: str, coin_type: str) -> dict[str, Any]:
     """The /api/bind answer: the deposit address to pay to (BindError/RequestError if not),
     and teller's own `bound_addrs_left`: how many more this SKY address can get (-1: no
-    limit), read after the bind, so that the page can tell the buyer before asking again."""
+    limit), counted in the bind's own transaction, so that the page can tell the buyer before
+    asking again."""
     result = await parts.bind.bind_async(sky_address, coin_type)
-    answer: dict[str, Any] = {
+    return {
         "deposit_address": result.deposit_address,
         "coin_type": result.coin_type,
         "buy_method": result.buy_method,
+        "bound_addrs_left": result.bound_addrs_left,
     }
-    limit = parts.config.teller.max_bound_addrs
-    left = -1
-    if limit > 0:
-        bound = await parts.db.run_read(count_bindings, parse_sky_address(sky_address))
-        left = max(0, limit - bound)
-    answer["bound_addrs_left"] = left
-    return answer
