@@ -1,7 +1,8 @@
 """The BTC node client: Bitcoin Core's JSON-RPC (and btcd's, over TLS with a pinned cert).
 
 Calls: getblockcount, getblockhash <height>, getblock <hash> 2 (btcd before 0.22 only knows
-the older getblock <hash> true true; teller falls back to it once and remembers). Each
+the older getblock <hash> true true; teller falls back to it once and remembers); for payments
+seen before they count, getrawmempool and getrawtransaction <txid> 1. Each
 output becomes a `ChainOutput` keyed by its scriptPubKey hex, so deposits are matched by
 script, not by address text: a Litecoin Core regtest node (other address prefixes, the same
 scripts) serves as a Bitcoin Core peer in the tests.
@@ -35,6 +36,8 @@ log = logging.getLogger("teller.scanner.btc")
 
 RPC_TYPE_ERROR = -3  # Bitcoin Core / btcd: "Expected type bool, got number"
 RPC_METHOD_NOT_FOUND = -32601
+RPC_INVALID_ADDRESS_OR_KEY = -5  # getrawtransaction: "No such mempool transaction"
+MEMPOOL_TXS_PER_ROUND = 1000  # mempool transactions read per round at most (one call each)
 
 # The names getblockchaininfo's "chain" has on each network: Bitcoin Core and Litecoin Core
 # say main/test/regtest; btcd says mainnet/testnet3/regtest (simnet is btcd's regtest-like).
@@ -71,6 +74,11 @@ class BitcoinClient:
         )
         self.network = network
         self._legacy_getblock = False
+        # The mempool as last read (mempool_outputs): the outputs of each transaction looked
+        # at that pay a watched script, and every txid listed.
+        self._mempool: dict[str, tuple[ChainOutput, ...]] = {}
+        self._mempool_listed: set[str] = set()
+        self._no_mempool = False
 
     async def check_chain(self) -> None:
         """ScanHalted unless the node is on `btc_scanner.network`. A node without
@@ -119,6 +127,46 @@ class BitcoinClient:
             raise NodeBadAnswer(f"asked for block {block_hash}, got block {block.hash}")
         return block
 
+    async def mempool_outputs(self, scripts: Container[str]) -> list[ChainOutput]:
+        """The outputs of mempool transactions paying `scripts` (payments seen before they
+        count, scanners/seen.py; never deposits from here).
+
+        getrawmempool lists the txids; each one not looked at before is read with
+        getrawtransaction <txid> 1 (verbose as a number: Bitcoin Core, Litecoin Core and
+        btcd all take it; mempool transactions need no txindex), newest arrivals first, at
+        most MEMPOOL_TXS_PER_ROUND a round. What a transaction pays is remembered while it
+        stays in the mempool, so each is read once. A node without getrawmempool (the btcd
+        simulator) has no mempool to show: told once, then not asked again."""
+        if self._no_mempool:
+            return []
+        try:
+            listed = await self.rpc.call("getrawmempool")
+        except RpcError as exc:
+            if exc.code != RPC_METHOD_NOT_FOUND:
+                raise
+            self._no_mempool = True
+            log_event(log, logging.INFO, "the BTC node has no mempool to read: none shown")
+            return []
+        if not isinstance(listed, list):
+            raise NodeBadAnswer(f"getrawmempool: not a list of txids: {listed!r:.80}")
+        txids = [_hash(txid, "getrawmempool") for txid in listed]
+        known = self._mempool
+        present = set(txids)
+        for txid in [t for t in known if t not in present]:
+            del known[txid]  # mined or dropped: no longer in the mempool
+        arrived = [t for t in txids if t not in self._mempool_listed and t not in known]
+        backlog = [t for t in txids if t in self._mempool_listed and t not in known]
+        self._mempool_listed = present
+        for txid in (arrived + backlog)[:MEMPOOL_TXS_PER_ROUND]:
+            try:
+                tx = await self.rpc.call("getrawtransaction", txid, 1)
+            except RpcError as exc:
+                if exc.code == RPC_INVALID_ADDRESS_OR_KEY:
+                    continue  # left the mempool since it was listed
+                raise
+            known[txid] = deposit_outputs([tx], scripts, None, None)
+        return [o for outputs in known.values() for o in outputs if o.watch_key in scripts]
+
     def watch_key(self, address: str) -> str:
         return script_pubkey_for_address(address, self.network).hex()
 
@@ -145,49 +193,59 @@ class VerboseBlock:
 
     def outputs_paying(self, scripts: Container[str] | None) -> tuple[ChainOutput, ...]:
         """The deposit outputs whose scriptPubKey hex is in `scripts` (None: all of them)."""
-        outputs: list[ChainOutput] = []
-        append = outputs.append
         coinbase = _coinbase(self.transactions[0])  # a block's first transaction
-        try:
-            for tx in self.transactions:
-                for vout in tx["vout"]:
-                    script = vout["scriptPubKey"]
-                    key = script["hex"]
-                    if scripts is not None and key not in scripts:
+        return deposit_outputs(self.transactions, scripts, coinbase, self.height)
+
+
+def deposit_outputs(
+    transactions: list[Any], scripts: Container[str] | None, coinbase: Any, height: int | None
+) -> tuple[ChainOutput, ...]:
+    """The deposit outputs of verbose `transactions` (of block `height`, or of the mempool:
+    None) whose scriptPubKey hex is in `scripts` (None: all of them). `coinbase` is the
+    block's coinbase transaction (None: none), whose outputs are never deposits."""
+    where = "the mempool" if height is None else f"block {height}"
+    outputs: list[ChainOutput] = []
+    append = outputs.append
+    try:
+        for tx in transactions:
+            for vout in tx["vout"]:
+                script = vout["scriptPubKey"]
+                key = script["hex"]
+                if scripts is not None and key not in scripts:
+                    continue
+                if "address" not in script:
+                    addresses = script.get("addresses")
+                    if addresses is None or len(addresses) != 1:
+                        continue  # no address, or several (multisig): not a deposit
+                if tx is coinbase:
+                    # Spendable only after 100 blocks, and gone for good if its block is
+                    # reorganized away: never a deposit; the operator is told when it
+                    # pays a watched script (None: every output, no deposit address).
+                    if scripts is None:
                         continue
-                    if "address" not in script:
-                        addresses = script.get("addresses")
-                        if addresses is None or len(addresses) != 1:
-                            continue  # no address, or several (multisig): not a deposit
-                    if tx is coinbase:
-                        # Spendable only after 100 blocks, and gone for good if its block is
-                        # reorganized away: never a deposit; the operator is told when it
-                        # pays a watched script (None: every output, no deposit address).
-                        if scripts is None:
-                            continue
-                        log_event(
-                            log,
-                            logging.WARNING,
-                            "a coinbase output pays a deposit address: not a deposit",
-                            watch=True,
-                            txid=tx.get("txid", ""),
-                            n=vout.get("n", ""),
-                            height=self.height,
-                        )
-                        continue
-                    append(
-                        ChainOutput(
-                            _hash(tx["txid"], "txid"),
-                            _output_index(vout["n"]),
-                            key,
-                            satoshis(vout["value"]),
-                        )
+                    log_event(
+                        log,
+                        logging.WARNING,
+                        "a coinbase output pays a deposit address: not a deposit",
+                        watch=True,
+                        txid=tx.get("txid", ""),
+                        n=vout.get("n", ""),
+                        height=height,
                     )
-        except NodeBadAnswer:
-            raise
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise NodeBadAnswer(f"block {self.height}: not a verbose block: {exc!r}") from exc
-        return tuple(outputs)
+                    continue
+                append(
+                    ChainOutput(
+                        _hash(tx["txid"], "txid"),
+                        _output_index(vout["n"]),
+                        key,
+                        satoshis(vout["value"]),
+                    )
+                )
+    except NodeBadAnswer:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise NodeBadAnswer(f"{where}: not a verbose block: {exc!r}") from exc
+    return tuple(outputs)
 
 
 def _coinbase(first: Any) -> Any:

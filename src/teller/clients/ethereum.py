@@ -1,8 +1,9 @@
 """The ETH node client: Ethereum JSON-RPC (geth, anvil, any node) over HTTP.
 
 Calls: eth_blockNumber, eth_getBlockByNumber(<n>, true), and the block's trace for internal
-transfers (below). Every value transfer with a recipient becomes one `ChainOutput`: watch key
-the recipient lower-cased (deposit addresses are stored lower-cased, so the match ignores
+transfers (below); for payments seen before they count, eth_getBlockByNumber("pending",
+true). Every value transfer with a recipient becomes one `ChainOutput`: watch key the
+recipient lower-cased (deposit addresses are stored lower-cased, so the match ignores
 EIP-55 case), value the wei of the quantity, exactly (hex quantities are integers; no float).
 
 Deposit ids are "<tx hash>:<n>". n = 0 is the transaction's own value (`to`, `value` of the
@@ -72,6 +73,7 @@ class EthereumClient:
         # Which of TRACE_METHODS the node answers: None until the first traced block, NO_TRACES
         # when it has none (internal transfers are then not seen: told once, notice=WATCH).
         self.trace_method: str | None = None
+        self._no_pending = False  # the node has no pending block (mempool_outputs)
 
     async def check_chain(self) -> None:
         """ScanHalted unless the node's eth_chainId is `eth_scanner.chain_id`: a node of a
@@ -164,6 +166,39 @@ class EthereumClient:
             if quantity(status, "status") == 0:
                 failed.add(txid)
         return failed
+
+    async def mempool_outputs(self, watch_keys: Collection[str]) -> list[ChainOutput]:
+        """The value transfers of the node's pending transactions to `watch_keys` (payments
+        seen before they count, scanners/seen.py; never deposits from here): the
+        transactions of eth_getBlockByNumber("pending", true), their own value only (n = 0;
+        internal transfers show once mined). A node that keeps no pending block (answers
+        null, or has no such tag) shows none; one that does not know the method is not asked
+        again."""
+        if self._no_pending:
+            return []
+        try:
+            document = await self.rpc.call("eth_getBlockByNumber", "pending", True)
+        except RpcError as exc:
+            if not method_missing(exc):
+                raise
+            self._no_pending = True
+            log_event(log, logging.INFO, "the ETH node shows no pending transactions")
+            return []
+        if document is None:
+            return []
+        try:
+            outputs = []
+            for tx in document["transactions"]:
+                recipient = tx.get("to")
+                if recipient and recipient.lower() in watch_keys:
+                    value = quantity(tx["value"], "value")
+                    if value > 0:
+                        outputs.append(ChainOutput(_hash(tx["hash"]), 0, recipient.lower(), value))
+            return outputs
+        except NodeBadAnswer:
+            raise
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise NodeBadAnswer(f"the pending block is not a full block: {exc!r}") from exc
 
     def watch_key(self, address: str) -> str:
         return validate_address(address)

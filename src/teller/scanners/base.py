@@ -30,6 +30,10 @@ How the loop never misses, duplicates or pays an orphaned deposit:
   If it comes back on the chain later, that is logged with notice=WATCH too: the operator
   decides (a stopped deposit is not restarted automatically).
 
+After each round that caught up, the payments to bound addresses not counted yet (mempool,
+blocks without the confirmations) are listed for the buyer's page (scanners/seen.py): shown
+only, never handed on from there.
+
 Errors (errors.py): a `NodeError` is retried with backoff; `ScanHalted` stops scanning
 until the operator looks (notice=WATCH), checked again every period.
 """
@@ -53,6 +57,7 @@ from teller.deposits.intake import DepositIntake
 from teller.deposits.states import DONE, check_transition
 from teller.errors import DepositRejected, NodeBadAnswer, NodeError, NodeUnreachable, ScanHalted
 from teller.logs import log_event
+from teller.scanners.seen import SeenWatcher
 from teller.store import scans
 from teller.store.db import Database
 from teller.store.deposits import get_deposit
@@ -122,6 +127,8 @@ class BlockScanner:
         self._open_orphans: set[str] | None = None
         self._last_trouble = ""
         self._chain_checked = False
+        self.seen = SeenWatcher(client, db, settings.confirmations)
+        self._last_seen_trouble = ""
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -153,7 +160,31 @@ class BlockScanner:
             backoff.reset()
             self._recovered()
             if caught_up:
+                await self.see_payments()
                 await asyncio.sleep(period)
+
+    async def see_payments(self) -> None:
+        """The payments to bound addresses seen before they count (scanners/seen.py), for the
+        buyer's page; never recorded or paid from here. Any trouble is logged and the rows
+        are left as they were: it never stops the block loop."""
+        try:
+            await self._refresh_watch()
+            await self.seen.round(self._watch.by_key, self.health.scanned_height)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            level = logging.WARNING if message != self._last_seen_trouble else logging.DEBUG
+            log_event(
+                self.log,
+                level,
+                "payments seen before they count not read",
+                coin_type=self.coin,
+                error=message,
+            )
+            self._last_seen_trouble = message
+            return
+        self._last_seen_trouble = ""
 
     def _trouble(self, message: str, retry_in: float, *, watch: bool = False) -> None:
         self.health.error = message

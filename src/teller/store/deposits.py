@@ -12,13 +12,31 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    Row,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from teller.errors import InternalError, InvalidValue, StoreError
 from teller.store.models import Binding, Deposit, IncomingDeposit
 from teller.store.tables import bindings
 from teller.store.tables import deposits as t
+from teller.store.tables import seen_payments as seen
 
 FIRST_STATUS = "waiting_decide"
 
@@ -372,7 +390,8 @@ def sent_total(conn: Connection) -> int:
 
 @dataclass(frozen=True, slots=True)
 class StatusRow:
-    """One line of a SKY address's status: a binding, with one of its deposits or none."""
+    """One line of a SKY address's status: a binding, with one of its deposits or none, or
+    with a payment to it seen before it counts (`confirmations` not None: seen_payments)."""
 
     coin_type: str
     bound_at: int
@@ -383,9 +402,12 @@ class StatusRow:
     payout_txid: str | None
     error: str
     updated_at: int | None
+    binding_id: int = 0
+    confirmations: int | None = None  # a seen payment's (0: in the mempool)
+    seen_at: int | None = None
 
 
-_STATUS_ROWS = (
+_STATUS_DEPOSITS = (
     select(
         bindings.c.coin_type,
         bindings.c.bound_at,
@@ -396,15 +418,61 @@ _STATUS_ROWS = (
         t.c.payout_txid,
         t.c.error,
         t.c.updated_at,
+        bindings.c.id.label("binding_id"),
+        literal_column("0").label("kind"),
+        cast(null(), Integer).label("confirmations"),
+        cast(null(), BigInteger).label("seen_at"),
+        cast(null(), String).label("seen_id"),
     )
     .select_from(bindings.outerjoin(t, t.c.binding_id == bindings.c.id))
     .where(bindings.c.sky_address == bindparam("sky"))
-    .order_by(bindings.c.id, t.c.seq)
+)
+# Payments to the address's deposit addresses seen before they count, less those recorded as
+# deposits meanwhile (the scanner deletes their rows in its next round).
+_STATUS_SEEN = (
+    select(
+        bindings.c.coin_type,
+        bindings.c.bound_at,
+        cast(null(), Integer),
+        cast(null(), String),
+        seen.c.value,
+        cast(null(), BigInteger),
+        cast(null(), String),
+        cast(null(), Text),
+        seen.c.updated_at,
+        bindings.c.id,
+        literal_column("1"),
+        seen.c.confirmations,
+        seen.c.seen_at,
+        seen.c.deposit_id,
+    )
+    .select_from(
+        bindings.join(
+            seen,
+            and_(
+                seen.c.coin_type == bindings.c.coin_type,
+                seen.c.deposit_address == bindings.c.deposit_address,
+            ),
+        )
+    )
+    .where(
+        bindings.c.sky_address == bindparam("sky"),
+        ~exists().where(t.c.deposit_id == seen.c.deposit_id),
+    )
+)
+# One statement, so one snapshot on every backend (/api/status runs each statement on its own).
+_STATUS_ROWS = union_all(_STATUS_DEPOSITS, _STATUS_SEEN).order_by(
+    literal_column("binding_id"),
+    literal_column("kind"),
+    literal_column("seq"),
+    literal_column("seen_at"),
+    literal_column("seen_id"),
 )
 
 
 def status_rows(conn: Connection, sky_address: str) -> list[StatusRow]:
-    """Every binding of `sky_address` with its deposits, in one statement (one snapshot).
+    """Every binding of `sky_address` with its deposits, then the payments to it seen before
+    they count (seen_payments), in one statement (one snapshot).
 
     The hottest read of teller (buyers' pages poll it). On every backend the statement,
     compiled once per dialect from the Core query above, runs on the driver's own cursor:
@@ -432,6 +500,9 @@ def status_rows(conn: Connection, sky_address: str) -> list[StatusRow]:
             payout_txid=payout_txid,
             error=error or "",
             updated_at=updated_at,
+            binding_id=binding_id,
+            confirmations=confirmations,
+            seen_at=seen_at,
         )
         for (
             coin_type,
@@ -443,6 +514,11 @@ def status_rows(conn: Connection, sky_address: str) -> list[StatusRow]:
             payout_txid,
             error,
             updated_at,
+            binding_id,
+            _kind,
+            confirmations,
+            seen_at,
+            _seen_id,
         ) in rows
     ]
 

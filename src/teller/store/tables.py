@@ -15,6 +15,9 @@
   two payouts from spending one output.
 - payout_holds: transactions spending from the hot wallet that teller did not make, found by
   the audit; an unreleased one keeps the sender from signing new payouts.
+- seen_payments: payments to bound addresses a chain scanner sees before they have the
+  confirmations required (in the mempool, or in a block not deep enough yet): shown to the
+  buyer by /api/status, never recorded or paid from here.
 """
 
 from __future__ import annotations
@@ -264,4 +267,22 @@ payout_holds = Table(
     Column("found_at", BigInteger, nullable=False),
     Column("released_at", BigInteger, nullable=True),
     Column("released_by", String(128), nullable=False, server_default=""),
+)
+
+# Payments seen before they count (issue 16, store/seen.py): one row per output paying a bound
+# address that the coin's scanner sees in the node's mempool (confirmations 0) or in a block
+# without the confirmations required yet (1, 2, …, as Bitcoin counts them). Rewritten by the
+# scanner each round; a row goes when its payment is recorded as a deposit, leaves the mempool
+# or is reorganized away. Only /api/status reads it: nothing is recorded or paid from here.
+seen_payments = Table(
+    "seen_payments",
+    metadata,
+    Column("coin_type", String(8), primary_key=True),
+    Column("deposit_id", String(160), primary_key=True),  # "txid:n", as the deposit will be
+    Column("deposit_address", String(128), nullable=False),
+    Column("value", Amount, nullable=False),
+    Column("confirmations", Integer, nullable=False),
+    Column("seen_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index(None, "coin_type", "deposit_address"),
 )
