@@ -18,6 +18,7 @@ from teller_sims import btcd
 from teller.clients.bitcoind import BitcoinClient
 from teller.deposits.states import DONE
 from teller.errors import NodeUnreachable, ScanHalted
+from teller.store.seen import seen_payments
 from tests.scanners.conftest import Rig, scan_all, watch_notices
 
 A = "1PZ63K3G4gZP6A6E2TTbBwxT5bFQGL2TLB"
@@ -174,3 +175,25 @@ async def test_a_reorg_below_every_stored_block_halts_the_scanner(
     assert "scan_blocks" in scanner.health.error
     assert any("differs from all" in r.fields["error"] for r in caplog.records  # type: ignore[attr-defined]
                if getattr(r, "notice", None) == "WATCH")  # fmt: skip
+
+
+async def test_without_a_mempool_shallow_blocks_are_still_seen(
+    sim: btcd.Simulator, rig: Rig, client: BitcoinClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The simulator has no getrawmempool (method not found): no mempool is shown, and a
+    payment in a block without its confirmations is (scanners/seen.py), with no trouble."""
+    address = "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"
+    rig.bind("BTC", address)
+    scanner = rig.scanner(client, confirmations_required=1, start=await client.tip_height() + 1)
+    made = api(
+        sim, "/api/blocks", {"transactions": [{"outputs": [{"address": address, "value": 77}]}]}
+    )
+    await scan_all(scanner)
+    await scanner.see_payments()
+    await scanner.see_payments()  # the mempool is not asked again
+    with rig.db.read() as conn:
+        found = [(p.deposit_id, p.value, p.confirmations) for p in seen_payments(conn)]
+    assert found == [(f"{made['txids'][1]}:0", 77, 1)]
+    told = [r.getMessage() for r in caplog.records if "no mempool" in r.getMessage()]
+    assert len(told) == 1
+    assert not [r for r in caplog.records if "not read" in r.getMessage()]
