@@ -516,7 +516,7 @@ async function refreshStatus() {
     renderStatuses(statuses);
     $("status-error").textContent = "";
     $("status-updated").textContent = t("status_updated", { time: clock(Date.now()) });
-    const settled = statuses.length > 0 && statuses.every((s) => s.status === "done");
+    const settled = statuses.length > 0 && statuses.every((s) => s.status === "done" && !s.seen?.length);
     wait = settled ? STATUS_SETTLED_MS : STATUS_EVERY_MS;
   } catch (error) {
     $("status-error").textContent = errorText(error);
@@ -537,7 +537,9 @@ function statusItem(entry) {
   const item = document.createElement("li");
   const done = entry.status === "done";
   const failed = done && Boolean(entry.error);
-  const kind = failed ? "failed" : done ? "done" : entry.status === "waiting_deposit" ? "waiting" : "progress";
+  const seen = Array.isArray(entry.seen) ? entry.seen : [];
+  const waiting = entry.status === "waiting_deposit" && seen.length === 0;
+  const kind = failed ? "failed" : done ? "done" : waiting ? "waiting" : "progress";
   item.className = `status-item status-${kind}`;
   item.dataset.status = entry.status;
 
@@ -582,6 +584,7 @@ function statusItem(entry) {
   }
   if (entry.updated_at) add(t("status_time"), clock(entry.updated_at * 1000, true));
   if (details.childElementCount) item.append(details);
+  if (seen.length) item.append(seenList(entry.coin_type, seen));
 
   if (entry.error && !failed) {
     const note = document.createElement("p");
@@ -592,7 +595,37 @@ function statusItem(entry) {
   return item;
 }
 
+// Payments teller sees on the chain that do not count yet (/api/status `seen`): in the mempool
+// (0 confirmations) or in a block with k of the N confirmations a deposit needs.
+function seenList(coin, seen) {
+  const list = document.createElement("ul");
+  list.className = "seen-list";
+  for (const payment of seen) {
+    const k = Number(payment.confirmations) || 0;
+    const n = Number(payment.confirmations_needed) || 0;
+    const line = document.createElement("li");
+    line.className = "seen";
+    const words = document.createElement("span");
+    words.className = "seen-words";
+    words.textContent = k === 0 ? t("seen_mempool", { k, n }) : t("seen_confirmations", { k, n });
+    const amount = document.createElement("span");
+    amount.className = "seen-amount";
+    amount.textContent = `${trimDecimal(payment.value)} ${coin}`;
+    line.append(words, amount);
+    if (n > 0) {
+      const bar = document.createElement("progress");
+      bar.max = n;
+      bar.value = Math.min(k, n);
+      bar.setAttribute("aria-label", t("seen_progress", { k, n }));
+      line.append(bar);
+    }
+    list.append(line);
+  }
+  return list;
+}
+
 function statusWords(entry) {
+  if (entry.status === "waiting_deposit" && entry.seen?.length) return t("status_seen");
   if (entry.status === "done" && entry.error) {
     return `${t("status_done_error")}: ${errorWords(entry.error)}`;
   }
