@@ -8,6 +8,7 @@ block loop records it; a reorg taking its block puts it back in the mempool (0).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import pytest
 
@@ -110,3 +111,32 @@ async def test_an_eth_payment_is_seen_pending_then_counts_up_then_is_a_deposit(
     await round_(scanner)
     assert set(rig.deposits()) == {paid}
     assert seen(rig) == {}
+
+
+async def test_a_double_spent_btc_payment_goes(
+    ltc: LitecoinNode, rig: Rig, btc: BitcoinClient
+) -> None:
+    """A payment that leaves the mempool unmined (its input spent by another transaction, mined
+    instead: a double spend) leaves the seen payments, and is never a deposit."""
+    key = new_key()
+    rig.bind("BTC", key.btc_address)
+    scanner = rig.scanner(btc, confirmations_required=1, start=ltc.height() + 1)
+    txid = ltc.pay((key.script, 25_000_000))
+    await round_(scanner)
+    assert seen(rig) == {f"{txid}:0": (key.btc_address, 25_000_000, 0)}
+    # Another transaction spending the same coin, mined without the payment.
+    spent = ltc.rpc("getrawtransaction", txid, 1)["vin"][0]
+    coin = ltc.rpc("gettxout", spent["txid"], spent["vout"], False)
+    back = ltc.rpc(
+        "createrawtransaction",
+        [{"txid": spent["txid"], "vout": spent["vout"]}],
+        {ltc.rpc("getnewaddress"): str(coin["value"] - Decimal("0.001"))},
+    )
+    signed = ltc.rpc("signrawtransactionwithwallet", back)["hex"]
+    ltc.rpc("generateblock", ltc.rpc("getnewaddress"), [signed])
+    assert txid not in ltc.rpc("getrawmempool")
+    await round_(scanner)
+    assert seen(rig) == {}
+    ltc.mine(2)
+    await round_(scanner)
+    assert rig.deposits() == {}

@@ -169,7 +169,10 @@ class BlockScanner:
         are left as they were: it never stops the block loop."""
         try:
             await self._refresh_watch()
-            await self.seen.round(self._watch.by_key, self.health.scanned_height)
+            scanned = self.health.scanned_height
+            if scanned is None:  # nothing scanned yet: blocks below the first are never read
+                scanned = self.settings.initial_scan_height - 1
+            await self.seen.round(self._watch.by_key, scanned)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -46,7 +46,7 @@ class SeenWatcher:
 
     async def round(self, watched: Mapping[str, str], scanned_height: int | None) -> None:
         """Find the payments to `watched` (watch key -> bound address) seen before they count,
-        above `scanned_height`, and write them if they changed."""
+        above `scanned_height` (None: any height), and write them if they changed."""
         found: dict[str, SeenOutput] = {}
         if watched:
             tip = await self.client.tip_height()
