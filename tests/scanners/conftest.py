@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -191,11 +192,13 @@ class LitecoinNode:
         return str(self.rpc("sendrawtransaction", signed["hex"]))
 
 
-@pytest.fixture(scope="module")
-def ltc() -> Iterator[LitecoinNode]:
+@contextmanager
+def running_litecoind(prefix: str = "teller-ltc-") -> Iterator[LitecoinNode]:
+    """A regtest litecoind with a funded wallet, stopped at the end (skipped, or failed in CI,
+    when litecoind is missing)."""
     if shutil.which("litecoind") is None:
         require_peer("litecoind (Litecoin Core)", LITECOIND_HINT, why="not on PATH")
-    with tempfile.TemporaryDirectory(prefix="teller-ltc-") as folder:
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
         node = LitecoinNode(Path(folder))
         node.start()
         try:
@@ -205,6 +208,12 @@ def ltc() -> Iterator[LitecoinNode]:
             yield node
         finally:
             node.stop()
+
+
+@pytest.fixture(scope="module")
+def ltc() -> Iterator[LitecoinNode]:
+    with running_litecoind() as node:
+        yield node
 
 
 @pytest.fixture

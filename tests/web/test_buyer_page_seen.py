@@ -6,17 +6,20 @@ confirmations it is the deposit it always was; on a 390 px phone and on a deskto
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.http.running_teller import SKY_A, SKY_B, RunningTeller
-from tests.peers import LITECOIND_HINT, require_peer
-from tests.scanners.conftest import RPC_PASS, RPC_USER, Key, LitecoinNode, new_key
+from tests.scanners.conftest import (
+    RPC_PASS,
+    RPC_USER,
+    Key,
+    LitecoinNode,
+    new_key,
+    running_litecoind,
+)
 
 from .conftest import EXPECT_TIMEOUT_MS, OpenPage, TellerLauncher, screenshot
 
@@ -27,17 +30,8 @@ PAID = 12_345_678  # satoshis: 0.12345678 BTC
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[LitecoinNode]:
-    if shutil.which("litecoind") is None:
-        require_peer("litecoind (Litecoin Core)", LITECOIND_HINT, why="not on PATH")
-    with tempfile.TemporaryDirectory(prefix="teller-web-ltc-") as folder:
-        ltc = LitecoinNode(Path(folder))
-        ltc.start()
-        try:
-            ltc.rpc("createwallet", "web")
-            ltc.mine(101)
-            yield ltc
-        finally:
-            ltc.stop()
+    with running_litecoind("teller-web-ltc-") as ltc:
+        yield ltc
 
 
 @pytest.fixture(scope="module")

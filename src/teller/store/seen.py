@@ -16,7 +16,7 @@ only, its worker; /api/status may be answered by any process or replica).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import Connection, and_, delete, select, update
 
@@ -94,17 +94,7 @@ def sync_seen(
                 seen_at=now,
                 updated_at=now,
             )
-            conn.execute(
-                s.insert().values(
-                    coin_type=coin_type,
-                    deposit_id=deposit_id,
-                    deposit_address=output.deposit_address,
-                    value=output.value,
-                    confirmations=output.confirmations,
-                    seen_at=now,
-                    updated_at=now,
-                )
-            )
+            conn.execute(s.insert().values(**asdict(payment)))
             payment_seen(conn, payment)
             new.append(payment)
         elif (row.confirmations, row.value) != (output.confirmations, output.value):
