@@ -15,6 +15,8 @@
   two payouts from spending one output.
 - payout_holds: transactions spending from the hot wallet that teller did not make, found by
   the audit; an unreleased one keeps the sender from signing new payouts.
+- history_samples: the hot wallet's balance and each pool's free addresses over time, sampled
+  by the worker (audit/history.py) for the dashboard's charts; pruned after 30 days.
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ payouts = Table(
     # or "manual" (a payment made by hand, recorded by the operator: no raw bytes).
     Column("kind", String(16), nullable=False, server_default="payout"),
     Column("void_of", String(64), nullable=True, index=True),
+    # The dashboard's SKY sent per day (store/stats.py): a range of days, not the whole table.
+    Index(None, "created_at"),
 )
 
 deposits = Table(
@@ -130,6 +134,8 @@ deposits = Table(
     Column("updated_at", BigInteger, nullable=False),
     # Deposits to one address (the HD gap report asks this for every address handed out).
     Index(None, "coin_type", "deposit_address"),
+    # The dashboard's deposits per day (store/stats.py): a range of days, not the whole table.
+    Index(None, "created_at"),
     # Not NULL: the sender must not pay it until an operator releases it (why, in words).
     Column("hold_reason", Text, nullable=True),
 )
@@ -264,4 +270,15 @@ payout_holds = Table(
     Column("found_at", BigInteger, nullable=False),
     Column("released_at", BigInteger, nullable=True),
     Column("released_by", String(128), nullable=False, server_default=""),
+)
+
+# The dashboard's history (issue 16, store/history.py): one row per sample of one series
+# ("hot_wallet": droplets the hot wallet holds; "pool:BTC": free addresses of BTC's pool),
+# written by the worker when a value changes and at least every 10 minutes, pruned after 30 days.
+history_samples = Table(
+    "history_samples",
+    metadata,
+    Column("series", String(16), primary_key=True),
+    Column("at", BigInteger, primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )
