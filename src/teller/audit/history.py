@@ -36,14 +36,14 @@ class HistorySampler:
         db: Database,
         hot_droplets: Callable[[], Awaitable[int]],
         *,
-        check_seconds: float = CHECK_SECONDS,
+        check_seconds: float | None = None,  # None: CHECK_SECONDS
         sample_seconds: int = SAMPLE_SECONDS,
         keep_days: int = KEEP_DAYS,
         clock: Callable[[], int] = unix_now,
     ) -> None:
         self.db = db
         self.hot_droplets = hot_droplets
-        self.check_seconds = check_seconds
+        self.check_seconds = CHECK_SECONDS if check_seconds is None else check_seconds
         self.sample_seconds = sample_seconds
         self.keep_days = keep_days
         self.clock = clock
