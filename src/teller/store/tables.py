@@ -134,8 +134,10 @@ deposits = Table(
     Column("updated_at", BigInteger, nullable=False),
     # Deposits to one address (the HD gap report asks this for every address handed out).
     Index(None, "coin_type", "deposit_address"),
-    # The dashboard's deposits per day (store/stats.py): a range of days, not the whole table.
+    # The dashboard's deposits per day (store/stats.py): a range of days, not the whole table;
+    # its pages of one coin (store/deposits.py deposits_page), newest first, at a flat cost.
     Index(None, "created_at"),
+    Index(None, "coin_type", "seq"),
     # Not NULL: the sender must not pay it until an operator releases it (why, in words).
     Column("hold_reason", Text, nullable=True),
 )

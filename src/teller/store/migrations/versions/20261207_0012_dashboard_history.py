@@ -4,6 +4,8 @@
   free addresses (series "pool:BTC", …) over time, one row per sample, keyed by (series, at).
 - ix_deposits_created_at, ix_payouts_created_at: the deposits and SKY sent per day of the
   last 30 days read a range of these, never the whole table.
+- ix_deposits_coin_type_seq: a page of one coin's deposits, newest first, found at a flat cost
+  however deep the page (keyset pagination).
 
 Revision ID: 0012
 Revises: 0007
@@ -31,9 +33,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_deposits_created_at", "deposits", ["created_at"])
     op.create_index("ix_payouts_created_at", "payouts", ["created_at"])
+    op.create_index("ix_deposits_coin_type_seq", "deposits", ["coin_type", "seq"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deposits_coin_type_seq", table_name="deposits")
     op.drop_index("ix_payouts_created_at", table_name="payouts")
     op.drop_index("ix_deposits_created_at", table_name="deposits")
     op.drop_table("history_samples")
