@@ -330,7 +330,9 @@ def build_teller(config: Config, appdir: Path) -> Teller:
             db, config, board, market, sender_waker, passthrough_waker
         )
     teller.auditor = services.audit = build_auditor(config, db, payer, market)
-    teller.history = HistorySampler(db, partial(hot_droplets, payer))
+    teller.history = HistorySampler(
+        db, partial(hot_droplets, payer), skip_pools=services.bind.hd_chains.keys()
+    )
     teller.auto_certificate = build_auto_certificate(config, appdir)
     teller.listeners = make_listeners(
         services, admin_credential(config, appdir), teller.auto_certificate

@@ -74,3 +74,13 @@ def test_samples_on_change_and_when_due_and_prunes_old_ones(db: Database) -> Non
     assert (HOT_WALLET, start, 1_000_000) not in kept
     assert (HOT_WALLET, start + 120, 900_000) not in kept
     assert (HOT_WALLET, now[0], 800_000) in kept
+
+
+def test_the_pools_of_hd_coins_are_not_sampled(db: Database) -> None:
+    with db.write() as conn:
+        sync_pool(conn, "BTC", ["b1"])
+        sync_pool(conn, "ETH", ["0xe1"])
+    wallet = Wallet()
+    sampler = HistorySampler(db, wallet.balance, skip_pools={"BTC"}, clock=lambda: 1000)
+    assert asyncio.run(sampler.sample_once())
+    assert series(db) == [(HOT_WALLET, 1000, 1_000_000), (pool_series("ETH"), 1000, 1)]

@@ -2,7 +2,8 @@
 
 Place in the flow: off the money path, beside the audit in the worker role (app.py
 `run_workers`). Every CHECK_SECONDS it asks the payer for the hot wallet's balance and the
-store for the pools' free addresses, and writes a sample of every series (store/history.py)
+store for the free addresses of the pools read from address files (not of HD coins, whose
+derived addresses never run out), and writes a sample of every series (store/history.py)
 when one of them changed since the last sample or the last is SAMPLE_SECONDS old; samples
 older than KEEP_DAYS are deleted as it writes. The admin API draws them as the dashboard's
 lines (GET /api/history). A balance the payer cannot tell now (node down) is left out of that
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from teller.clock import unix_now
 from teller.errors import TellerError
@@ -36,6 +37,7 @@ class HistorySampler:
         db: Database,
         hot_droplets: Callable[[], Awaitable[int]],
         *,
+        skip_pools: Collection[str] = (),
         check_seconds: float | None = None,  # None: CHECK_SECONDS
         sample_seconds: int = SAMPLE_SECONDS,
         keep_days: int = KEEP_DAYS,
@@ -43,6 +45,7 @@ class HistorySampler:
     ) -> None:
         self.db = db
         self.hot_droplets = hot_droplets
+        self.skip_pools = frozenset(skip_pools)  # HD coins: derived addresses never run out
         self.check_seconds = CHECK_SECONDS if check_seconds is None else check_seconds
         self.sample_seconds = sample_seconds
         self.keep_days = keep_days
@@ -72,7 +75,8 @@ class HistorySampler:
         now = self.clock()
         with self.db.write() as conn:
             for coin, usage in pool_usage(conn).items():
-                values[history_store.pool_series(coin)] = usage.remaining
+                if coin not in self.skip_pools:
+                    values[history_store.pool_series(coin)] = usage.remaining
             last = history_store.latest(conn)
             changed = any(
                 s not in last or last[s].value != v or last[s].at <= now - self.sample_seconds
