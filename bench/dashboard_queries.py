@@ -1,6 +1,7 @@
-"""`python -m bench.dashboard_queries [N]`: the dashboard's queries on a store of N deposits.
+"""`python -m bench.dashboard_queries [N [DATABASE_URL]]`: the dashboard's queries on N deposits.
 
-Not part of `make bench`. Fills a SQLite store (migrated as teller's) with N deposits
+Not part of `make bench`. Fills a store (migrated as teller's: a new SQLite file, or the
+empty PostgreSQL database of DATABASE_URL) with N deposits
 (default 1,000,000) spread over 365 days, ~1 in 3 of them ETH with amounts beyond 64 bits,
 each paid by a payout of its own day, then times, each the best of 3 runs:
 - the per-day figures of the last 30 days (store/stats.py: a range of the created_at indexes),
@@ -99,9 +100,11 @@ def best(run: Callable[[], object], times: int = 3) -> float:
 def main(argv: list[str]) -> None:
     count = int(argv[0]) if argv else 1_000_000
     with tempfile.TemporaryDirectory() as folder:
-        engine = create_store_engine(sqlite_url(Path(folder) / "teller.db"))
+        url = argv[1] if len(argv) > 1 else sqlite_url(Path(folder) / "teller.db")
+        engine = create_store_engine(url)
         upgrade(engine)
         db = Database(engine)
+        print(f"store: {engine.dialect.name}", file=sys.stderr)
         start = time.perf_counter()
         fill(db, count)
         print(f"{count} deposits written in {time.perf_counter() - start:.1f} s", file=sys.stderr)
