@@ -17,12 +17,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from logging.handlers import WatchedFileHandler
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp
 
+from teller.audit.history import HistorySampler
 from teller.audit.loop import Auditor, AuditPeers
 from teller.clients.acme import AcmeClient
 from teller.clients.c2cx import C2CXClient
@@ -120,6 +122,11 @@ def load_pools(config: Config, db: Database, coins: frozenset[str]) -> None:
             )
 
 
+async def hot_droplets(payer: Payer) -> int:
+    """The hot wallet's confirmed SKY in droplets (for the history sampler)."""
+    return (await payer.balance()).droplets
+
+
 def dummy_droplets(balance: str) -> int:
     return int(Decimal(balance) * 1_000_000)
 
@@ -140,6 +147,7 @@ class Teller:
     passthrough: PassthroughProcessor | None = None
     book_watch: OrderBookWatch | None = None  # the order book behind passthrough quotes
     auditor: Auditor | None = None  # the independent audit (audit/loop.py), worker role only
+    history: HistorySampler | None = None  # the dashboard's lines (audit/history.py), worker role
     # web.auto_tls_host's certificate (tls/auto.py); every replica keeps its own
     auto_certificate: AutoCertificate | None = None
 
@@ -322,6 +330,9 @@ def build_teller(config: Config, appdir: Path) -> Teller:
             db, config, board, market, sender_waker, passthrough_waker
         )
     teller.auditor = services.audit = build_auditor(config, db, payer, market)
+    teller.history = HistorySampler(
+        db, partial(hot_droplets, payer), skip_pools=services.bind.hd_chains.keys()
+    )
     teller.auto_certificate = build_auto_certificate(config, appdir)
     teller.listeners = make_listeners(
         services, admin_credential(config, appdir), teller.auto_certificate
@@ -562,6 +573,8 @@ async def run_workers(teller: Teller) -> None:
             group.create_task(scanner.run(), name=f"scanner {scanner.coin}")
         if teller.auditor is not None:  # read-only, off the money path
             group.create_task(teller.auditor.run(), name="audit")
+        if teller.history is not None:  # off the money path: the dashboard's lines
+            group.create_task(teller.history.run(), name="history")
 
 
 async def run_workers_when_allowed(teller: Teller, poll_seconds: float = 5.0) -> None:

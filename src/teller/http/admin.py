@@ -9,7 +9,7 @@ a file or plain text; errors (TellerError) become plain-text answers (http/respo
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Path, Query
-from fastapi.responses import FileResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
@@ -34,11 +34,13 @@ from teller.services import addresses as addresses_service
 from teller.services import admin as admin_service
 from teller.services import audit as audit_service
 from teller.services import backup as backup_service
+from teller.services import dashboard as dashboard_service
 from teller.services import health as health_service
 from teller.services import metrics as metrics_service
 from teller.services import operator as operator_service
 from teller.services import params
 from teller.services.admin import DepositSearch
+from teller.services.dashboard import PageQuery
 from teller.services.operator import ADMIN_ACTOR
 from teller.services.parts import Services
 from teller.services.stacks import all_stacks
@@ -64,6 +66,13 @@ DEPOSIT_ID_QUERY = Query(None, json_schema_extra=or_empty(DEPOSIT_ID))
 TXID_PATH = Path(json_schema_extra=SKY_TXID)
 DEPOSIT_ID_PATH = Path(json_schema_extra=DEPOSIT_ID)
 ACTION_ERRORS = text_errors(404, 409, 503, e404="No such deposit or payout")
+COIN = Query(None, json_schema_extra={"enum": ["", *dashboard_service.COINS]})
+AFTER = Query(
+    None,
+    description="The `next` of the page before (empty or absent: the newest deposits)",
+    json_schema_extra={"pattern": f"^[0-9]{{0,{dashboard_service.MAX_CURSOR_DIGITS}}}$"},
+)
+CSV_TYPE = "text/csv"
 
 
 def admin_router(services: Services) -> APIRouter:
@@ -86,6 +95,56 @@ def admin_router(services: Services) -> APIRouter:
         deposit_id (exact) and limit (only the most recent)."""
         search = DepositSearch(status or None, sky_address, deposit_id, limit)
         return IndentedJSON(await admin_service.deposits(services, search))
+
+    @router.get("/api/deposits/page", response_class=IndentedJSON)
+    async def deposits_page(
+        status: str | None = STATUS,
+        coin: str | None = COIN,
+        after: str | None = AFTER,
+        limit: int = Query(
+            dashboard_service.DEFAULT_PAGE,
+            json_schema_extra={"minimum": 1, "maximum": dashboard_service.MAX_PAGE},
+        ),
+    ) -> IndentedJSON:
+        """Deposits newest first, one page at a time ({"deposits": […], "next": cursor or
+        null}); the next page is ?after=<next>, with the same filters (status, coin)."""
+        query = PageQuery(status, coin, after, limit)
+        return IndentedJSON(await dashboard_service.page(services, query))
+
+    @router.get(
+        "/api/deposits.csv",
+        response_class=StreamingResponse,
+        responses={200: {"description": "Deposits as CSV", "content": {CSV_TYPE: {}}}},
+    )
+    async def deposits_csv(
+        status: str | None = STATUS, coin: str | None = COIN, after: str | None = AFTER
+    ) -> StreamingResponse:
+        """The deposits (of one status, of one coin) newest first as CSV, a header row first,
+        amounts exact in the coin's units; streamed."""
+        query = PageQuery(status, coin, after)
+        dashboard_service.check_csv(query)
+        return StreamingResponse(
+            dashboard_service.csv_rows(services, query),
+            media_type=f"{CSV_TYPE}; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="teller-deposits.csv"'},
+        )
+
+    @router.get("/api/stats/daily", response_class=IndentedJSON)
+    async def stats_daily(
+        days: int = Query(
+            dashboard_service.DEFAULT_DAYS,
+            json_schema_extra={"minimum": 1, "maximum": dashboard_service.MAX_DAYS},
+        ),
+    ) -> IndentedJSON:
+        """Deposits (count and exact sum per coin) and SKY sent per UTC day, the last `days`
+        days (today included), days without activity as zeros."""
+        return IndentedJSON(await dashboard_service.daily(services, days))
+
+    @router.get("/api/history", response_class=IndentedJSON)
+    async def history() -> IndentedJSON:
+        """The hot wallet's SKY and each pool's free addresses over the last 30 days, as the
+        worker sampled them (on change, and at least every 10 minutes)."""
+        return IndentedJSON(await dashboard_service.history(services))
 
     @router.get("/api/deposits/counts", response_class=IndentedJSON)
     async def counts() -> IndentedJSON:

@@ -537,3 +537,25 @@ def _status_sql(conn: Connection) -> tuple[str, tuple[str, ...] | None]:
         positions = tuple(compiled.positiontup) if compiled.positiontup is not None else None
         found = _status_sql_cache[key] = (str(compiled), positions)
     return found
+
+
+def deposits_page(
+    conn: Connection,
+    *,
+    before_seq: int | None,
+    limit: int,
+    status: str | None = None,
+    coin_type: str | None = None,
+) -> list[Deposit]:
+    """One page of deposits, newest first (keyset pagination on seq, the primary key): the
+    `limit` deposits with seq below `before_seq` (None: the newest). The next page starts
+    below the last seq of this one, so its cost does not grow with the page's position, and
+    deposits recorded meanwhile (higher seqs) neither shift nor repeat what follows."""
+    query = select(t).order_by(t.c.seq.desc()).limit(limit)
+    if before_seq is not None:
+        query = query.where(t.c.seq < before_seq)
+    if status is not None:
+        query = query.where(t.c.status == status)
+    if coin_type is not None:
+        query = query.where(t.c.coin_type == coin_type)
+    return [_deposit(r) for r in conn.execute(query)]

@@ -18,6 +18,8 @@
 - seen_payments: payments to bound addresses a chain scanner sees before they have the
   confirmations required (in the mempool, or in a block not deep enough yet): shown to the
   buyer by /api/status, never recorded or paid from here.
+- history_samples: the hot wallet's balance and each pool's free addresses over time, sampled
+  by the worker (audit/history.py) for the dashboard's charts; pruned after 30 days.
 """
 
 from __future__ import annotations
@@ -94,6 +96,8 @@ payouts = Table(
     # or "manual" (a payment made by hand, recorded by the operator: no raw bytes).
     Column("kind", String(16), nullable=False, server_default="payout"),
     Column("void_of", String(64), nullable=True, index=True),
+    # The dashboard's SKY sent per day (store/stats.py): a range of days, not the whole table.
+    Index(None, "created_at"),
 )
 
 deposits = Table(
@@ -133,6 +137,10 @@ deposits = Table(
     Column("updated_at", BigInteger, nullable=False),
     # Deposits to one address (the HD gap report asks this for every address handed out).
     Index(None, "coin_type", "deposit_address"),
+    # The dashboard's deposits per day (store/stats.py): a range of days, not the whole table;
+    # its pages of one coin (store/deposits.py deposits_page), newest first, at a flat cost.
+    Index(None, "created_at"),
+    Index(None, "coin_type", "seq"),
     # Not NULL: the sender must not pay it until an operator releases it (why, in words).
     Column("hold_reason", Text, nullable=True),
 )
@@ -285,4 +293,15 @@ seen_payments = Table(
     Column("seen_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Index(None, "coin_type", "deposit_address"),
+)
+
+# The dashboard's history (issue 16, store/history.py): one row per sample of one series
+# ("hot_wallet": droplets the hot wallet holds; "pool:BTC": free addresses of BTC's pool),
+# written by the worker when a value changes and at least every 10 minutes, pruned after 30 days.
+history_samples = Table(
+    "history_samples",
+    metadata,
+    Column("series", String(16), primary_key=True),
+    Column("at", BigInteger, primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )

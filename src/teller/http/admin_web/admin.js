@@ -1,16 +1,26 @@
-// The admin dashboard: health, address pools, accounting, deposits (by status, searchable),
-// errored and held deposits, the audit's findings, the operator actions (the audit trail) and a
-// backup download, from the admin API of the same server, refreshed every few seconds. Amounts
-// are BigInt base units, never floating point.
+// The admin dashboard: health, address pools, accounting, charts (deposits and SKY sent per
+// day, the hot wallet and the pools over time: charts.js), deposits (by status and coin,
+// searchable, a page at a time, CSV export), errored and held deposits, the audit's findings,
+// the operator actions (the audit trail) and a backup download, from the admin API of the same
+// server, refreshed every few seconds. Amounts are BigInt base units, never floating point.
 // Every API call sends the admin token as "Authorization: Bearer" (never a cookie, so no other
 // page can make the browser act for the operator); the token is asked for when the API answers
 // 401 and kept in sessionStorage: this tab only, gone when it closes or on "Sign out".
 "use strict";
 
+import { barChart, legend, lineChart, toUnits } from "./charts.js";
 import { TEXT, text } from "./strings.js";
 
 const REFRESH_MS = 5000;
-const DEPOSIT_LIMIT = 100;
+// The charts' figures change slowly and cost more to read (a scan of 30 days of deposits):
+// the automatic refresh asks for them once a minute; "Refresh now" every time.
+const SLOW_MS = 60_000;
+const SLOW = new Set(["stats", "history"]);
+const DEPOSIT_PAGE = 100;
+const DEPOSIT_MOST = 1000; // a refresh reloads at most this many rows (the API's largest page)
+const SEARCH_LIMIT = 100;
+const COINS = ["BTC", "ETH", "SKY"];
+const TICK_EVERY = 7; // a day label under every 7th bar
 const ACTION_LIMIT = 50;
 const STATUSES = [
   "waiting_decide", "waiting_passthrough", "waiting_passthrough_order_complete",
@@ -33,7 +43,9 @@ const BIG_FIELDS = /("(?:deposit_value|sky_sent|sky_due|value|sky_bought|deposit
 const TOKEN_KEY = "teller-admin-token";
 
 const $ = (id) => document.getElementById(id);
-const state = { status: "", search: "", timer: 0, loading: false };
+const state = {
+  status: "", coin: "", search: "", timer: 0, loading: false, rows: [], next: null, slowAt: 0,
+};
 
 class Unauthorized extends Error {}
 
@@ -78,24 +90,39 @@ function signOut() {
   showLogin("");
 }
 
+// A file answer saved as a download (under the name the server gives).
+async function saveAnswer(response, fallback) {
+  const disposition = response.headers.get("content-disposition") ?? "";
+  const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? fallback;
+  const url = URL.createObjectURL(await response.blob());
+  const link = element("a");
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 // The backup is a POST with the token (a plain link could not send it), saved from a blob.
 async function downloadBackup() {
   $("backup-error").textContent = "";
   try {
-    const response = await call("api/backup", { method: "POST" });
-    const disposition = response.headers.get("content-disposition") ?? "";
-    const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? "teller-backup.db";
-    const url = URL.createObjectURL(await response.blob());
-    const link = element("a");
-    link.href = url;
-    link.download = name;
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    await saveAnswer(await call("api/backup", { method: "POST" }), "teller-backup.db");
   } catch (error) {
     if (error instanceof Unauthorized) showLogin(text("login_refused", { error: error.message }));
     else $("backup-error").textContent = text("backup_error", { error: error.message });
+  }
+}
+
+// The deposits of the present filters as CSV: fetched with the token, saved from a blob.
+async function downloadCSV() {
+  $("csv-error").textContent = "";
+  try {
+    await saveAnswer(await call(`api/deposits.csv?${filterParams()}`), "teller-deposits.csv");
+  } catch (error) {
+    if (error instanceof Unauthorized) showLogin(text("login_refused", { error: error.message }));
+    else $("csv-error").textContent = text("csv_error", { error: error.message });
   }
 }
 
@@ -304,25 +331,175 @@ function renderFilters(counts) {
     button.setAttribute("aria-pressed", String(state.status === status));
     button.addEventListener("click", () => {
       state.status = status;
+      resetList();
       refresh();
     });
     return button;
   }));
 }
 
-function depositQuery() {
-  const params = new URLSearchParams({ limit: String(DEPOSIT_LIMIT) });
+function filterParams() {
+  const params = new URLSearchParams();
   if (state.status) params.set("status", state.status);
-  if (state.search) params.set(state.search.includes(":") ? "deposit_id" : "sky_address", state.search);
-  return `api/deposits?${params}`;
+  if (state.coin) params.set("coin", state.coin);
+  return params;
 }
 
-function renderDeposits(deposits) {
-  const newestFirst = [...deposits].reverse();
-  $("deposits").replaceChildren(...newestFirst.map(depositRow));
+// A search asks /api/deposits; the list, /api/deposits/page (newest first, a page at a time:
+// a refresh reloads as many rows as are shown, so rows loaded with "Show more" stay).
+function depositQuery() {
+  if (state.search) {
+    const params = new URLSearchParams({ limit: String(SEARCH_LIMIT) });
+    if (state.status) params.set("status", state.status);
+    params.set(state.search.includes(":") ? "deposit_id" : "sky_address", state.search);
+    return `api/deposits?${params}`;
+  }
+  const params = filterParams();
+  params.set("limit", String(Math.min(Math.max(state.rows.length, DEPOSIT_PAGE), DEPOSIT_MOST)));
+  return `api/deposits/page?${params}`;
+}
+
+function renderDeposits(answer) {
+  const deposits = answer.deposits ?? [];
+  if (state.search) {
+    state.rows = [...deposits].reverse(); // /api/deposits lists the oldest first
+    state.next = null;
+  } else if (state.rows.length <= DEPOSIT_MOST) {
+    state.rows = deposits;
+    state.next = answer.next ?? null;
+  } // else: more rows are shown than a refresh reloads; they stay as they are
+  showDeposits();
+}
+
+function showDeposits() {
+  $("deposits").replaceChildren(...state.rows.map(depositRow));
+  const count = state.rows.length;
   $("deposits-caption").textContent = state.search
-    ? text("deposits_caption_search", { count: deposits.length, what: state.search })
-    : text("deposits_caption", { count: deposits.length, limit: DEPOSIT_LIMIT });
+    ? text("deposits_caption_search", { count, what: state.search })
+    : text(state.next ? "deposits_caption_more" : "deposits_caption", { count });
+  $("deposits-more").hidden = !state.next || Boolean(state.search);
+}
+
+async function moreDeposits() {
+  if (!state.next) return;
+  const params = filterParams();
+  params.set("limit", String(DEPOSIT_PAGE));
+  params.set("after", state.next);
+  try {
+    const answer = await getJSON(`api/deposits/page?${params}`);
+    state.rows = [...state.rows, ...(answer.deposits ?? [])];
+    state.next = answer.next ?? null;
+    showDeposits();
+  } catch (error) {
+    if (error instanceof Unauthorized) showLogin(text("login_refused", { error: error.message }));
+    else $("load-error").textContent = text("load_error", { what: "deposits", error: error.message });
+  }
+}
+
+function resetList() {
+  state.rows = [];
+  state.next = null;
+}
+
+// --- charts ----------------------------------------------------------------------------------
+
+function chartBody(id) {
+  return $(id).querySelector(".chart-body");
+}
+
+function drawInto(id, ...nodes) {
+  chartBody(id).replaceChildren(...nodes);
+}
+
+// The width a chart is drawn for: its box's, in CSS pixels (0 while hidden: the default).
+function widthOf(id) {
+  return chartBody(id).clientWidth || undefined;
+}
+
+function shortTime(at) {
+  return new Date(at * 1000).toISOString().slice(5, 16).replace("T", " "); // "12-07 15:22"
+}
+
+function shortDay(day) {
+  return day.slice(5); // "2026-12-07" -> "12-07"
+}
+
+function utcTime(at) {
+  return new Date(at * 1000).toISOString().replace("T", " ").slice(0, 16) + " UTC";
+}
+
+// /api/stats/daily: a bar a day for the deposits (their count; each bar's title gives the count
+// and exact sum per coin) and one for the SKY sent.
+function renderStats(stats) {
+  const days = stats.days ?? [];
+  const coins = stats.coins ?? [];
+  let total = 0n;
+  let most = 0n;
+  const depositBars = days.map((day) => {
+    let count = 0n;
+    const parts = [];
+    for (const coin of coins) {
+      const figures = day.deposits?.[coin] ?? { count: 0, value: "0" };
+      count += BigInt(figures.count);
+      if (figures.count) parts.push(text("chart_deposits_coin", { coin, ...figures }));
+    }
+    total += count;
+    if (count > most) most = count;
+    const coinText = parts.length ? ` (${parts.join(", ")})` : "";
+    return { label: day.day, short: shortDay(day.day), value: count,
+      title: text("chart_deposits_bar", { day: day.day, count, coins: coinText }) };
+  });
+  drawInto("chart-deposits", barChart(depositBars, {
+    title: text("chart_deposits"), yLabel: text("chart_count"), xLabel: text("chart_day"),
+    description: text("chart_deposits_desc", { total, days: days.length, most }),
+    decimals: 0, every: TICK_EVERY, width: widthOf("chart-deposits"),
+  }));
+  let sent = 0n;
+  const sentBars = days.map((day) => {
+    const value = toUnits(day.sky_sent, DECIMALS.SKY);
+    sent += value;
+    return { label: day.day, short: shortDay(day.day), value,
+      title: text("chart_sent_bar", { day: day.day, sky: day.sky_sent, count: day.deposits_paid }) };
+  });
+  drawInto("chart-sent", barChart(sentBars, {
+    title: text("chart_sent"), yLabel: text("chart_sky"), xLabel: text("chart_day"),
+    description: text("chart_sent_desc", { total: formatUnits(sent, DECIMALS.SKY), days: days.length }),
+    decimals: DECIMALS.SKY, every: TICK_EVERY, width: widthOf("chart-sent"),
+  }));
+}
+
+// /api/history: a line for the hot wallet, one per pool.
+function renderHistory(history) {
+  const now = Math.floor(Date.now() / 1000);
+  const wallet = history.hot_wallet ?? [];
+  const pools = Object.entries(history.pools ?? {});
+  const times = [...wallet, ...pools.flatMap(([, points]) => points)].map((p) => p.at);
+  const from = times.length ? Math.min(...times) : now - 3600;
+  const to = Math.max(now, ...times);
+  const span = { from, to, timeLabel: shortTime, xLabel: text("chart_time") };
+  if (wallet.length === 0) {
+    drawInto("chart-wallet", element("p", text("chart_no_samples"), "muted"));
+  } else {
+    const series = [{ name: text("chart_wallet"), points: wallet.map((p) => ({
+      at: p.at, value: toUnits(p.sky, DECIMALS.SKY),
+      title: text("chart_wallet_point", { time: utcTime(p.at), sky: p.sky }) })) }];
+    const latest = wallet[wallet.length - 1].sky;
+    drawInto("chart-wallet", lineChart(series, { ...span, title: text("chart_wallet"),
+      description: text("chart_wallet_desc", { count: wallet.length, sky: latest }),
+      yLabel: text("chart_sky"), decimals: DECIMALS.SKY, width: widthOf("chart-wallet") }));
+  }
+  if (pools.length === 0) {
+    drawInto("chart-pools", element("p", text("chart_no_samples"), "muted"));
+  } else {
+    const series = pools.map(([coin, points]) => ({ name: coin, points: points.map((p) => ({
+      at: p.at, value: BigInt(p.free),
+      title: text("chart_pools_point", { time: utcTime(p.at), coin, free: p.free }) })) }));
+    const count = pools.reduce((sum, [, points]) => sum + points.length, 0);
+    drawInto("chart-pools", lineChart(series, { ...span, title: text("chart_pools"),
+      description: text("chart_pools_desc", { count, coins: pools.map(([coin]) => coin).join(", ") }),
+      yLabel: text("chart_addresses"), decimals: 0, width: widthOf("chart-pools") }),
+    legend(series));
+  }
 }
 
 function renderErrored(deposits) {
@@ -391,16 +568,20 @@ const SECTIONS = [
   ["accounting", "api/accounting", renderAccounting],
   ["counts", "api/deposits/counts", renderFilters],
   ["deposits", depositQuery, renderDeposits],
+  ["stats", "api/stats/daily", renderStats],
+  ["history", "api/history", renderHistory],
   ["errored", "api/deposits/errored", (answer) => renderErrored(answer.deposits ?? [])],
   ["audit", "api/audit", renderAudit],
   ["held", "api/deposits/held", (answer) => renderHeld(answer.deposits ?? [])],
   ["actions", `api/actions?limit=${ACTION_LIMIT}`, (answer) => renderActions(answer.actions ?? [])],
 ];
 
-async function refresh() {
+async function refresh(options = {}) {
   clearTimeout(state.timer);
   state.loading = true;
-  const results = await Promise.allSettled(SECTIONS.map(([, path]) =>
+  const slow = options.all === true || Date.now() - state.slowAt >= SLOW_MS;
+  const sections = SECTIONS.filter(([name]) => slow || !SLOW.has(name));
+  const results = await Promise.allSettled(sections.map(([, path]) =>
     getJSON(typeof path === "function" ? path() : path)));
   const refused = results.find((r) => r.status === "rejected" && r.reason instanceof Unauthorized);
   if (refused) {
@@ -416,10 +597,11 @@ async function refresh() {
   $("sign-out").hidden = !sessionStorage.getItem(TOKEN_KEY);
   document.body.dataset.signedIn = "true";
   const errors = [];
+  if (slow && results.every((r) => r.status === "fulfilled")) state.slowAt = Date.now();
   results.forEach((result, i) => {
-    const [name, , render] = SECTIONS[i];
+    const [name, , render] = sections[i];
     if (result.status === "fulfilled") {
-      render(name === "deposits" ? result.value.deposits ?? [] : result.value);
+      render(result.value);
     } else {
       errors.push(text("load_error", { what: name, error: result.reason.message }));
     }
@@ -443,10 +625,21 @@ function start() {
     cell.scope = "col";
     return cell;
   }));
-  $("refresh").addEventListener("click", refresh);
+  $("refresh").addEventListener("click", () => refresh({ all: true }));
   $("login-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", signOut);
   $("backup").addEventListener("click", downloadBackup);
+  $("deposits-csv").addEventListener("click", downloadCSV);
+  $("deposits-more").addEventListener("click", moreDeposits);
+  const coinFilter = $("coin-filter");
+  coinFilter.replaceChildren(element("option", text("coin_all")),
+    ...COINS.map((coin) => element("option", coin)));
+  coinFilter.options[0].value = "";
+  coinFilter.addEventListener("change", () => {
+    state.coin = coinFilter.value;
+    resetList();
+    refresh();
+  });
   $("auto-refresh").addEventListener("change", () => {
     if ($("auto-refresh").checked) refresh();
     else clearTimeout(state.timer);
@@ -454,11 +647,13 @@ function start() {
   $("search-form").addEventListener("submit", (event) => {
     event.preventDefault();
     state.search = $("search").value.trim();
+    resetList();
     refresh();
   });
   $("search-clear").addEventListener("click", () => {
     $("search").value = "";
     state.search = "";
+    resetList();
     refresh();
   });
   refresh();
