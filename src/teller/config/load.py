@@ -319,5 +319,9 @@ def _with_resolved_paths(config: Config, base_dir: Path) -> Config:
                     "acme_ca_file": resolve(web.acme_ca_file),
                 }
             ),
+            "webhooks": [
+                hook.model_copy(update={"secret_file": resolve(hook.secret_file)})
+                for hook in config.webhooks
+            ],
         }
     )
