@@ -33,7 +33,7 @@ from teller.coins.sky_wallet import Wallet, WalletError, load_wallet
 from teller.config.admin_auth import AdminCredential, CredentialError, default_token_file
 from teller.config.preflight import split_host_port
 from teller.config.schema import BUY_METHOD_PASSTHROUGH, Config
-from teller.config.secret_files import wallet_password
+from teller.config.secret_files import wallet_password, webhook_secret
 from teller.deposits.address_files import AddressFileError, read_address_file
 from teller.deposits.binding import BindService
 from teller.deposits.direct import DirectProcessor
@@ -57,11 +57,14 @@ from teller.scanners.nodes import build_scanners
 from teller.services.parts import Services
 from teller.store.db import Database, create_store_engine, store_url
 from teller.store.migrate import upgrade
+from teller.store.models import WebhookTarget
 from teller.store.pool import sync_pool
 from teller.store.worker_lock import DatabaseInUse, PostgresWorkerLock, SqliteProcessLock
 from teller.tls.auto import AutoCertificate
 from teller.tls.context import load_certificate, server_context
 from teller.tls.files import CertificateFiles
+from teller.webhooks.alerts import ALERT_WATCH, WatchAlerts
+from teller.webhooks.delivery import Endpoint, WebhookSender
 from teller.worker import Waker, run_worker
 
 log = logging.getLogger("teller")
@@ -140,6 +143,7 @@ class Teller:
     passthrough: PassthroughProcessor | None = None
     book_watch: OrderBookWatch | None = None  # the order book behind passthrough quotes
     auditor: Auditor | None = None  # the independent audit (audit/loop.py), worker role only
+    webhooks: WebhookSender | None = None  # webhooks/delivery.py, worker role only
     # web.auto_tls_host's certificate (tls/auto.py); every replica keeps its own
     auto_certificate: AutoCertificate | None = None
 
@@ -253,6 +257,35 @@ def build_auditor(
     return Auditor(db, peers, interval_seconds=interval)
 
 
+def webhook_targets(config: Config) -> tuple[WebhookTarget, ...]:
+    """The [[webhooks]] as the outbox writes for them (store/webhooks.py)."""
+    return tuple(WebhookTarget(hook.url, hook.event_set()) for hook in config.webhooks)
+
+
+def build_webhook_sender(config: Config, db: Database) -> WebhookSender | None:
+    """The delivery loop of the [[webhooks]] (None without any). StartupError when a
+    secret_file cannot be read."""
+    endpoints = []
+    for number, hook in enumerate(config.webhooks, start=1):
+        try:
+            secret = webhook_secret(hook)
+        except OSError as exc:
+            raise StartupError(
+                [f"webhooks[{number}].secret_file {hook.secret_file}: {exc.strerror or exc}"]
+            ) from exc
+        endpoints.append(
+            Endpoint(
+                url=hook.url,
+                secret=secret,
+                timeout=hook.timeout.total_seconds(),
+                max_attempts=hook.max_attempts,
+                retry_wait=hook.retry_wait.total_seconds(),
+                retry_wait_max=hook.retry_wait_max.total_seconds(),
+            )
+        )
+    return WebhookSender(db, endpoints) if endpoints else None
+
+
 def build_teller(config: Config, appdir: Path) -> Teller:
     # The hot wallet first: a wrong password (or a wallet teller cannot read) stops teller
     # before anything is created, locked or listened on.
@@ -267,6 +300,7 @@ def build_teller(config: Config, appdir: Path) -> Teller:
         except DatabaseInUse as exc:
             raise StartupError([str(exc)]) from exc
     db = open_database(config, appdir)
+    db.webhook_targets = webhook_targets(config)  # before anything is written
     coins = enabled_coins(config)
     hd_chains = load_hd_chains(config, db, coins)  # these coins need no address file
     load_pools(config, db, coins - hd_chains.keys())
@@ -322,6 +356,7 @@ def build_teller(config: Config, appdir: Path) -> Teller:
             db, config, board, market, sender_waker, passthrough_waker
         )
     teller.auditor = services.audit = build_auditor(config, db, payer, market)
+    teller.webhooks = build_webhook_sender(config, db)
     teller.auto_certificate = build_auto_certificate(config, appdir)
     teller.listeners = make_listeners(
         services, admin_credential(config, appdir), teller.auto_certificate
@@ -497,6 +532,10 @@ async def serve(
     services.sender_waker.bind_loop(loop)
     stop = asyncio.Event()
     installed = _install_signal_handlers(loop, stop, log_handler)
+    alerts = None
+    if any(ALERT_WATCH in target.events for target in services.db.webhook_targets):
+        alerts = WatchAlerts(services.db)
+        logging.getLogger().addHandler(alerts)
     try:
         async with asyncio.TaskGroup() as group:
             teller.servers = []
@@ -537,6 +576,11 @@ async def serve(
             await teller.market.aclose()
         if teller.auditor is not None:
             await teller.auditor.aclose()
+        if teller.webhooks is not None:
+            await teller.webhooks.aclose()
+        if alerts is not None:
+            logging.getLogger().removeHandler(alerts)
+            alerts.close()  # stores the alerts still queued
         services.db.dispose()
         if teller.process_lock is not None:
             teller.process_lock.release()
@@ -562,6 +606,12 @@ async def run_workers(teller: Teller) -> None:
             group.create_task(scanner.run(), name=f"scanner {scanner.coin}")
         if teller.auditor is not None:  # read-only, off the money path
             group.create_task(teller.auditor.run(), name="audit")
+        if teller.webhooks is not None:
+            # Polls the outbox every second (events are written by every stage, and by the
+            # web role's binds): an event waits at most that long before its first attempt.
+            group.create_task(
+                run_worker("webhooks", teller.webhooks.step, Waker(), 1.0), name="webhooks"
+            )
 
 
 async def run_workers_when_allowed(teller: Teller, poll_seconds: float = 5.0) -> None:

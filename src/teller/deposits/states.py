@@ -128,9 +128,8 @@ def move_payout_deposits(
     how many moved.
     """
     check_transition(expected_status, new_status)
-    announce = events.announces_moves(conn)
-    moving = []
-    if announce:  # which of the payout's deposits this statement moves (read in its transaction)
+    moving: list[tuple[str, str]] = []
+    if events.announces_moves(conn):  # the payout's deposits this statement is to move
         moving = [
             (d.deposit_id, expected_status)
             for d in store.deposits_of_payout(conn, txid)
