@@ -269,9 +269,13 @@ def _typed_config(raw: dict[str, Any]) -> tuple[Config, list[str], set[str]]:
 def _drop_key(raw: dict[str, Any], loc: tuple[int | str, ...]) -> None:
     table: Any = raw
     for part in loc[:-1]:
-        if not isinstance(table, dict) or part not in table:
+        if isinstance(table, dict) and part in table:
+            table = table[part]
+        elif isinstance(table, list) and isinstance(part, int) and 0 <= part < len(table):
+            table = table[part]  # a table of an array of tables ([[webhooks]])
+        else:
+            raw.pop(str(loc[0]), None)  # inside a value that is not yet tables (JSON text)
             return
-        table = table[part]
     if isinstance(table, dict) and loc:
         table.pop(loc[-1], None)
 

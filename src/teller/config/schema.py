@@ -421,6 +421,18 @@ WEBHOOK_EVENTS = (
 )
 
 
+def _as_table_list(value: object) -> object:
+    # An array of tables ([[webhooks]]); an environment variable holds it as a JSON array.
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise value_error("an array of tables", value, secret=True) from None
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise value_error("an array of tables", value, secret=True)
+
+
 class WebhookConfig(_Section):
     """teller's own: one [[webhooks]] table (README "Webhooks"): where events are posted,
     signed with `secret` (or the text of `secret_file`, whitespace around it dropped), which
@@ -470,7 +482,10 @@ class Config(_Section):
     admin_panel: AdminPanelConfig = Field(default_factory=AdminPanelConfig)
     dummy: DummyConfig = Field(default_factory=DummyConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
-    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    # teller's own: [[webhooks]] tables (README "Webhooks"); TELLER_WEBHOOKS: a JSON array.
+    webhooks: Annotated[list[WebhookConfig], BeforeValidator(_as_table_list)] = Field(
+        default_factory=list
+    )
 
     def scanner_enabled(self, coin: str) -> bool:
         """The [<coin>_scanner].enabled flag for "BTC", "ETH" or "SKY" (dummy mode or not)."""
