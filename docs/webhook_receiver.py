@@ -68,7 +68,7 @@ class WebhookHandler(BaseHTTPRequestHandler):
     secret: bytes = b""
     events: EventLog
 
-    def do_POST(self) -> None:  # noqa: N802  (http.server's name)
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
             self.answer(413, "too large")
@@ -94,7 +94,7 @@ class WebhookHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass  # quiet; log what you need in do_POST
 
 

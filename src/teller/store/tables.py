@@ -277,7 +277,7 @@ webhook_deliveries = Table(
     "webhook_deliveries",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", String(80), nullable=False),
+    Column("event_id", String(200), nullable=False),
     Column("webhook", String(500), nullable=False),  # the webhook's url
     Column("event_type", String(32), nullable=False),
     Column("ordering_key", String(200), nullable=False),

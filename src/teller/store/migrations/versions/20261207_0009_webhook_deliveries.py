@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_table(
         "webhook_deliveries",
         sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
-        sa.Column("event_id", sa.String(80), nullable=False),
+        sa.Column("event_id", sa.String(200), nullable=False),
         sa.Column("webhook", sa.String(500), nullable=False),
         sa.Column("event_type", sa.String(32), nullable=False),
         sa.Column("ordering_key", sa.String(200), nullable=False),
