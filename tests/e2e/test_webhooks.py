@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import TellerProcess
+from .conftest import EXAMPLE_CONFIG, TellerProcess
 from .crash import store_rows, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -107,6 +107,12 @@ def outbox(t: TellerProcess) -> list[tuple[Any, ...]]:
 def all_delivered(t: TellerProcess, count: int) -> bool:
     rows = outbox(t)
     return len(rows) == count and all(row[4] == "delivered" for row in rows)
+
+
+def teller_cli(t: TellerProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "teller.cli", *args, "-c", str(EXAMPLE_CONFIG),
+               "-d", str(t.datadir)]  # fmt: skip
+    return subprocess.run(command, env=t.env, capture_output=True, text=True, timeout=60)
 
 
 def check_received(t: TellerProcess, receiver: ReceiverProcess, deposits: dict[str, int]) -> None:
@@ -210,4 +216,13 @@ def test_events_get_through_errors_and_a_slow_receiver_and_can_be_sent_again(
     assert missing.status_code == 404
     metrics = httpx.get(f"{t.admin}/metrics", headers=t.admin_headers).text
     assert 'teller_webhook_deliveries{status="delivered"} 4.0' in metrics
+
+    # The same from the command line.
+    listed_cli = teller_cli(t, "webhooks", "list", "--status", "delivered")
+    assert listed_cli.returncode == 0, listed_cli.stderr
+    assert "delivered=4" in listed_cli.stdout
+    assert first["event_id"] in listed_cli.stdout
+    assert SECRET not in listed_cli.stdout
+    refused = teller_cli(t, "webhooks", "resend", "999999")
+    assert refused.returncode == 1 and "no webhook delivery 999999" in refused.stderr
     assert t.stop() == 0
