@@ -97,14 +97,19 @@ class WebhookSender:
             heads = await asyncio.to_thread(self._due, endpoint)
             if heads:
                 tried = True
-                await asyncio.gather(*(self._attempt(endpoint, d) for d in heads))
+                outcomes = await asyncio.gather(*(self._attempt(endpoint, d) for d in heads))
+                # One transaction records the round's outcomes (one fsync, not one per event).
+                await asyncio.to_thread(self._record, endpoint, outcomes)
         return tried
 
     def _due(self, endpoint: Endpoint) -> list[WebhookDelivery]:
         with self.db.read() as conn:
             return due_heads(conn, endpoint.url, self.clock(), BATCH)
 
-    async def _attempt(self, endpoint: Endpoint, delivery: WebhookDelivery) -> None:
+    async def _attempt(
+        self, endpoint: Endpoint, delivery: WebhookDelivery
+    ) -> tuple[WebhookDelivery, str | None, int]:
+        """Post one event: (the row, why it failed or None, milliseconds taken)."""
         body = delivery.body.encode("utf-8")
         headers = request_headers(
             endpoint.secret, self.clock(), body, delivery.event_id, delivery.event_type
@@ -122,30 +127,40 @@ class WebhookSender:
             failure = failure_text(exc)
         else:
             failure = None if 200 <= answer.status_code < 300 else failure_text(answer)
-        elapsed_ms = int((time.monotonic() - started) * 1000)
-        await asyncio.to_thread(self._record, endpoint, delivery, failure, elapsed_ms)
+        return delivery, failure, int((time.monotonic() - started) * 1000)
 
     def _record(
-        self, endpoint: Endpoint, delivery: WebhookDelivery, failure: str | None, elapsed_ms: int
+        self, endpoint: Endpoint, outcomes: list[tuple[WebhookDelivery, str | None, int]]
     ) -> None:
+        """Store how each attempt of a round went, then log each."""
         now = self.clock()
-        fields: dict[str, Any] = {
-            "event_id": delivery.event_id,
-            "event_type": delivery.event_type,
-            "delivery": delivery.id,
-            "attempt": delivery.attempts + 1,
-            "ms": elapsed_ms,
-        }
+        retries: dict[int, int | None] = {}
         with self.db.write() as conn:
+            for delivery, failure, _ms in outcomes:
+                if failure is None:
+                    record_delivered(conn, delivery, now)
+                    continue
+                attempts = delivery.attempts + 1
+                dead = attempts >= endpoint.max_attempts
+                next_try = None if dead else now + max(1, round(endpoint.retry_delay(attempts)))
+                retries[delivery.id] = next_try
+                record_failure(conn, delivery, failure, now, next_try_at=next_try)
+        for delivery, failure, elapsed_ms in outcomes:
+            fields: dict[str, Any] = {
+                "event_id": delivery.event_id,
+                "event_type": delivery.event_type,
+                "delivery": delivery.id,
+                "attempt": delivery.attempts + 1,
+                "ms": elapsed_ms,
+            }
             if failure is None:
-                record_delivered(conn, delivery, now)
                 log_event(log, logging.INFO, "webhook event delivered", **fields)
-                return
-            attempts = delivery.attempts + 1
-            dead = attempts >= endpoint.max_attempts
-            next_try = None if dead else now + max(1, round(endpoint.retry_delay(attempts)))
-            record_failure(conn, delivery, failure, now, next_try_at=next_try)
-        if dead:
+            else:
+                self._log_failure(failure, retries[delivery.id], fields)
+
+    @staticmethod
+    def _log_failure(failure: str, next_try: int | None, fields: dict[str, Any]) -> None:
+        if next_try is None:
             # Not notice=WATCH: alert.watch events are about teller's deposits and peers, and
             # one about its own webhook would go to the webhook that is failing.
             log_event(
