@@ -30,12 +30,13 @@ from teller.store.pool import sync_pool, take_free_address
 from teller.webhooks.delivery import Endpoint, WebhookSender
 
 DEPOSITS = 400
+RUNS = 5
 ADDRESSES = 40
 URL_EVENTS = frozenset({"binding.created", "deposit.recorded", "sky.sent", "deposit.done"})
 
 
-def deposit_path(folder: Path, with_webhook: bool, url: str) -> tuple[float, Database]:
-    engine = create_store_engine(sqlite_url(folder / f"bench-{with_webhook}.db"))
+def deposit_path(folder: Path, with_webhook: bool, url: str, run: int) -> tuple[float, Database]:
+    engine = create_store_engine(sqlite_url(folder / f"bench-{with_webhook}-{run}.db"))
     upgrade(engine)
     db = Database(engine)
     if with_webhook:
@@ -90,10 +91,17 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}/hook"
     with tempfile.TemporaryDirectory() as folder:
-        without, db0 = deposit_path(Path(folder), False, url)
-        with_hook, db = deposit_path(Path(folder), True, url)
-        db0.dispose()
-        print(f"{DEPOSITS} deposits recorded, decided, done (SQLite, synchronous=FULL):")
+        # Alternated, RUNS times each, the best kept: the disk is shared with other work.
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for run in range(RUNS):
+            for with_webhook in (False, True):
+                seconds, db = deposit_path(Path(folder), with_webhook, url, run)
+                times[with_webhook].append(seconds)
+                if not (with_webhook and run == RUNS - 1):
+                    db.dispose()
+        without, with_hook = min(times[False]), min(times[True])
+        print(f"{DEPOSITS} deposits recorded, decided, done (SQLite, synchronous=FULL), best of"
+              f" {RUNS}:")  # fmt: skip
         print(f"  no webhook:  {without:.2f} s ({DEPOSITS / without:.0f} deposits/s)")
         print(f"  one webhook: {with_hook:.2f} s ({DEPOSITS / with_hook:.0f} deposits/s)")
 

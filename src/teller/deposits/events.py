@@ -2,7 +2,7 @@
 
 Place in the flow: deposits/binding.py calls `binding_created` in the bind's transaction,
 deposits/intake.py `deposit_recorded` in the transaction recording the deposit, and
-deposits/states.py `deposit_moved` in the transaction of every status change: to
+deposits/states.py `deposits_moved` in the transaction of every status change: to
 waiting_confirm (sky.sent: the payout was broadcast), to done (deposit.done, or
 deposit.errored when the deposit stopped with an error; a deposit paid straight from
 waiting_send reports sky.sent first). `payment_seen` is for a scanner that sees a payment
@@ -17,13 +17,14 @@ Amounts are exact decimal strings in the coin's unit ("0.00100000" BTC, "1.00000
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from sqlalchemy import Connection
 
 from teller.money import BTC_DECIMALS, ETH_DECIMALS, SKY_DECIMALS, format_droplets, format_units
 from teller.store.models import Binding, Deposit
-from teller.store.webhooks import add_event, wants
+from teller.store.webhooks import add_event, add_events, wants
 
 BINDING_CREATED: Final = "binding.created"
 PAYMENT_SEEN: Final = "payment.seen"
@@ -148,9 +149,13 @@ def announces_moves(conn: Connection) -> bool:
     return any(wants(conn, e) for e in (SKY_SENT, DEPOSIT_DONE, DEPOSIT_ERRORED))
 
 
-def deposit_moved(conn: Connection, old_status: str, deposit: Deposit, now: int) -> None:
-    """Queue what `deposit` (as it is after the move) moving from `old_status` reports."""
-    key = ordering_key(deposit.coin_type, deposit.deposit_address)
-    for event_type in events_of_move(old_status, deposit):
-        if wants(conn, event_type):
-            add_event(conn, event_type, key, {"deposit": deposit_data(deposit)}, now)
+def deposits_moved(conn: Connection, moved: list[tuple[str, Deposit]], now: int) -> None:
+    """Queue what each deposit (as it is after the move) moving from its old status reports:
+    (old status, deposit) each, in one statement."""
+    queued: list[tuple[str, str, Mapping[str, Any], str | None]] = []
+    for old_status, deposit in moved:
+        key = ordering_key(deposit.coin_type, deposit.deposit_address)
+        for event_type in events_of_move(old_status, deposit):
+            if wants(conn, event_type):
+                queued.append((event_type, key, {"deposit": deposit_data(deposit)}, None))
+    add_events(conn, queued, now)

@@ -150,10 +150,9 @@ def announce(conn: Connection, moved: Sequence[tuple[str, str]], now: int) -> No
     deposit found paid: payout/earlier_payment.py), in the transaction of the move."""
     if not events.announces_moves(conn):
         return
-    for deposit_id, old_status in moved:
-        deposit = store.get_deposit(conn, deposit_id)
-        if deposit is not None:
-            events.deposit_moved(conn, old_status, deposit, now)
+    before = dict(moved)
+    after = store.deposits_by_ids(conn, list(before))
+    events.deposits_moved(conn, [(before[d.deposit_id], d) for d in after], now)
 
 
 def back_after_void(conn: Connection, txid: str, now: int) -> list[str]:

@@ -66,12 +66,46 @@ def add_event(
     event raised again every round is queued once). Returns the id, None if no webhook takes
     the event. Must be called in the transaction of the change the event reports.
     """
-    targets = [t for t in targets_of(conn) if event_type in t.events]
-    if not targets:
-        return None
-    event_id = event_id or str(uuid.uuid4())
+    ids = add_events(conn, [(event_type, ordering_key, data, event_id)], now)
+    return ids[0]
+
+
+def add_events(
+    conn: Connection,
+    events: list[tuple[str, str, Mapping[str, Any], str | None]],
+    now: int,
+) -> list[str | None]:
+    """`add_event` for many events (type, ordering key, data, event id or None), in their
+    order, in one statement: the ids, None for an event no webhook takes."""
+    targets = targets_of(conn)
+    rows: list[dict[str, Any]] = []
+    ids: list[str | None] = []
+    for event_type, ordering_key, data, event_id in events:
+        takers = [t for t in targets if event_type in t.events]
+        if not takers:
+            ids.append(None)
+            continue
+        event_id = event_id or str(uuid.uuid4())
+        ids.append(event_id)
+        rows.extend(_rows(event_id, event_type, ordering_key, data, now, takers))
+    if rows:
+        statement = dialect_insert(conn, w).on_conflict_do_nothing(
+            index_elements=[w.c.event_id, w.c.webhook]
+        )
+        conn.execute(statement, rows)
+    return ids
+
+
+def _rows(
+    event_id: str,
+    event_type: str,
+    ordering_key: str,
+    data: Mapping[str, Any],
+    now: int,
+    targets: list[WebhookTarget],
+) -> list[dict[str, Any]]:
     body = event_body(event_id, event_type, now, data)
-    rows = [
+    return [
         {
             "event_id": event_id,
             "webhook": target.url,
@@ -87,11 +121,6 @@ def add_event(
         }
         for target in targets
     ]
-    statement = dialect_insert(conn, w).on_conflict_do_nothing(
-        index_elements=[w.c.event_id, w.c.webhook]
-    )
-    conn.execute(statement, rows)
-    return event_id
 
 
 def due_heads(conn: Connection, webhook: str, now: int, limit: int) -> list[WebhookDelivery]:
