@@ -84,11 +84,20 @@ def database_url(config: Config, appdir: Path) -> str:
     return store_url(config.database_url, appdir, config.dbfile)
 
 
+def webhook_targets(config: Config) -> tuple[WebhookTarget, ...]:
+    """The [[webhooks]] as the outbox writes for them (store/webhooks.py)."""
+    return tuple(WebhookTarget(hook.url, hook.event_set()) for hook in config.webhooks)
+
+
 def open_database(config: Config, appdir: Path) -> Database:
     """Open the store and bring its schema up to date (Alembic, at every start)."""
     engine = create_store_engine(database_url(config, appdir))
     upgrade(engine)
-    return Database(engine)
+    db = Database(engine)
+    # Every process writing to the store (teller run, and the CLI's operator actions) queues
+    # the webhook events of its changes, before anything is written.
+    db.webhook_targets = webhook_targets(config)
+    return db
 
 
 def enabled_coins(config: Config) -> frozenset[str]:
@@ -257,11 +266,6 @@ def build_auditor(
     return Auditor(db, peers, interval_seconds=interval)
 
 
-def webhook_targets(config: Config) -> tuple[WebhookTarget, ...]:
-    """The [[webhooks]] as the outbox writes for them (store/webhooks.py)."""
-    return tuple(WebhookTarget(hook.url, hook.event_set()) for hook in config.webhooks)
-
-
 def build_webhook_sender(config: Config, db: Database) -> WebhookSender | None:
     """The delivery loop of the [[webhooks]] (None without any). StartupError when a
     secret_file cannot be read."""
@@ -300,7 +304,6 @@ def build_teller(config: Config, appdir: Path) -> Teller:
         except DatabaseInUse as exc:
             raise StartupError([str(exc)]) from exc
     db = open_database(config, appdir)
-    db.webhook_targets = webhook_targets(config)  # before anything is written
     coins = enabled_coins(config)
     hd_chains = load_hd_chains(config, db, coins)  # these coins need no address file
     load_pools(config, db, coins - hd_chains.keys())

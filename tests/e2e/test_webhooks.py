@@ -80,7 +80,10 @@ def receivers() -> Iterator[list[ReceiverProcess]]:
 
 
 def configure(t: TellerProcess, port: int, **settings: str) -> None:
-    hook = {"url": f"http://127.0.0.1:{port}/hook", "secret": SECRET, **settings}
+    # The deposit path's events (alert.watch has its own test: tests/webhooks/test_alerts.py).
+    events = ["binding.created", "deposit.recorded", "sky.sent", "deposit.done"]
+    hook = {"url": f"http://127.0.0.1:{port}/hook", "secret": SECRET, "events": events}
+    hook.update(settings)
     t.env["TELLER_WEBHOOKS"] = json.dumps([hook])
     t.env["TELLER_DUMMY__AUTO_CONFIRM"] = "true"
 

@@ -10,6 +10,7 @@ import hmac
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -21,7 +22,7 @@ from teller.services.webhooks import deliveries, resend_delivery
 from teller.store.bindings import insert_binding
 from teller.store.db import Database
 from teller.store.deposits import get_deposit
-from teller.store.models import IncomingDeposit, WebhookTarget
+from teller.store.models import Deposit, IncomingDeposit, WebhookTarget
 from teller.store.pool import sync_pool, take_free_address
 from teller.store.webhooks import DEAD, DELIVERED, PENDING, add_event, list_deliveries
 from teller.webhooks.delivery import Endpoint, WebhookSender
@@ -264,3 +265,24 @@ def test_payment_seen_is_queued_once_per_output(db: Database) -> None:
     data = json.loads(row.body)["data"]
     assert data["value"] == "0.123456789012345678"
     assert data["confirmations"] == 0
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "error", "sent", "expected"),
+    [
+        ("waiting_send", "waiting_confirm", "", 5, ["sky.sent"]),
+        ("waiting_confirm", "done", "", 5, ["deposit.done"]),
+        ("waiting_send", "done", "", 5, ["sky.sent", "deposit.done"]),  # paid, confirmed at once
+        ("waiting_decide", "done", "Skycoin send amount is 0", 0, ["deposit.errored"]),
+        ("waiting_send", "done", "refund asked", 0, ["deposit.errored"]),  # stopped
+        ("waiting_decide", "waiting_send", "", 0, []),
+    ],
+)
+def test_each_move_reports_its_events(
+    old: str, new: str, error: str, sent: int, expected: list[str]
+) -> None:
+    deposit = Deposit(
+        *[None] * len(Deposit.__dataclass_fields__)  # type: ignore[arg-type]
+    )
+    moved = replace(deposit, status=new, error=error, sky_sent=sent)
+    assert events.events_of_move(old, moved) == expected
