@@ -35,7 +35,11 @@ ADDRESSES = 40
 URL_EVENTS = frozenset({"binding.created", "deposit.recorded", "sky.sent", "deposit.done"})
 
 
-def deposit_path(folder: Path, with_webhook: bool, url: str, run: int) -> tuple[float, Database]:
+def deposit_path(
+    folder: Path, with_webhook: bool, url: str, run: int
+) -> tuple[float, float, Database]:
+    """(seconds recording the deposits: one durable commit each, seconds moving them: batched
+    commits, mostly CPU), and the store."""
     engine = create_store_engine(sqlite_url(folder / f"bench-{with_webhook}-{run}.db"))
     upgrade(engine)
     db = Database(engine)
@@ -56,6 +60,7 @@ def deposit_path(folder: Path, with_webhook: bool, url: str, run: int) -> tuple[
         with db.write() as conn:
             deposit, _ = record_deposit(conn, incoming, 2)
             ids.append(deposit.deposit_id)
+    recorded = time.perf_counter()
     for status in (states.WAITING_SEND, states.DONE):
         for chunk in range(0, DEPOSITS, 50):
             with db.write() as conn:
@@ -66,7 +71,7 @@ def deposit_path(folder: Path, with_webhook: bool, url: str, run: int) -> tuple[
                     values = {"sky_due": 5} if status == states.WAITING_SEND else {"sky_sent": 5}
                     moves.append((found, status, values))
                 states.move_each(conn, moves, 3)
-    return time.perf_counter() - started, db
+    return recorded - started, time.perf_counter() - recorded, db
 
 
 class Quiet(BaseHTTPRequestHandler):
@@ -92,18 +97,19 @@ def main() -> None:
     url = f"http://127.0.0.1:{server.server_port}/hook"
     with tempfile.TemporaryDirectory() as folder:
         # Alternated, RUNS times each, the best kept: the disk is shared with other work.
-        times: dict[bool, list[float]] = {False: [], True: []}
+        times: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
         for run in range(RUNS):
             for with_webhook in (False, True):
-                seconds, db = deposit_path(Path(folder), with_webhook, url, run)
-                times[with_webhook].append(seconds)
+                record_s, move_s, db = deposit_path(Path(folder), with_webhook, url, run)
+                times[with_webhook].append((record_s, move_s))
                 if not (with_webhook and run == RUNS - 1):
                     db.dispose()
-        without, with_hook = min(times[False]), min(times[True])
-        print(f"{DEPOSITS} deposits recorded, decided, done (SQLite, synchronous=FULL), best of"
-              f" {RUNS}:")  # fmt: skip
-        print(f"  no webhook:  {without:.2f} s ({DEPOSITS / without:.0f} deposits/s)")
-        print(f"  one webhook: {with_hook:.2f} s ({DEPOSITS / with_hook:.0f} deposits/s)")
+        print(f"{DEPOSITS} deposits (SQLite, synchronous=FULL), best of {RUNS}:")
+        for with_webhook, label in ((False, "no webhook: "), (True, "one webhook:")):
+            record_s = min(t[0] for t in times[with_webhook])
+            move_s = min(t[1] for t in times[with_webhook])
+            print(f"  {label} recorded {record_s:.2f} s (one commit each),"
+                  f" decided + done {move_s * 1000:.0f} ms (16 batched commits)")  # fmt: skip
 
         sender = WebhookSender(db, [Endpoint(url, b"secret", timeout=5.0)])
 
