@@ -39,6 +39,8 @@ ALLOWED: dict[str, set[str]] = {
     # The audit reads the store and asks the peers; its one write is the hold (audit/loop.py).
     "audit": STAGE_DEPS,
     "services": STAGE_DEPS | {"passthrough", "payout", "scanners", "goteller", "audit"},
+    # Webhook delivery (issue 16): posts the store's outbox; alerts.py reads log records.
+    "webhooks": {"store", "clock", "logs", "worker", "errors"},
     "http": {"services", "errors", "config", "logs"},
     # HTTPS certificates: the ACME client's wire is in clients/, the files and renewal here.
     "tls": {"clients", "errors", "logs", "clock", "worker"},

@@ -35,7 +35,7 @@ from teller.coins.sky_wallet import Wallet, WalletError, load_wallet
 from teller.config.admin_auth import AdminCredential, CredentialError, default_token_file
 from teller.config.preflight import split_host_port
 from teller.config.schema import BUY_METHOD_PASSTHROUGH, Config
-from teller.config.secret_files import wallet_password
+from teller.config.secret_files import wallet_password, webhook_secret
 from teller.deposits.address_files import AddressFileError, read_address_file
 from teller.deposits.binding import BindService
 from teller.deposits.direct import DirectProcessor
@@ -59,11 +59,14 @@ from teller.scanners.nodes import build_scanners
 from teller.services.parts import Services
 from teller.store.db import Database, create_store_engine, store_url
 from teller.store.migrate import upgrade
+from teller.store.models import WebhookTarget
 from teller.store.pool import sync_pool
 from teller.store.worker_lock import DatabaseInUse, PostgresWorkerLock, SqliteProcessLock
 from teller.tls.auto import AutoCertificate
 from teller.tls.context import load_certificate, server_context
 from teller.tls.files import CertificateFiles
+from teller.webhooks.alerts import ALERT_WATCH, WatchAlerts
+from teller.webhooks.delivery import Endpoint, WebhookSender
 from teller.worker import Waker, run_worker
 
 log = logging.getLogger("teller")
@@ -83,11 +86,20 @@ def database_url(config: Config, appdir: Path) -> str:
     return store_url(config.database_url, appdir, config.dbfile)
 
 
+def webhook_targets(config: Config) -> tuple[WebhookTarget, ...]:
+    """The [[webhooks]] as the outbox writes for them (store/webhooks.py)."""
+    return tuple(WebhookTarget(hook.url, hook.event_set()) for hook in config.webhooks)
+
+
 def open_database(config: Config, appdir: Path) -> Database:
     """Open the store and bring its schema up to date (Alembic, at every start)."""
     engine = create_store_engine(database_url(config, appdir))
     upgrade(engine)
-    return Database(engine)
+    db = Database(engine)
+    # Every process writing to the store (teller run, and the CLI's operator actions) queues
+    # the webhook events of its changes, before anything is written.
+    db.webhook_targets = webhook_targets(config)
+    return db
 
 
 def enabled_coins(config: Config) -> frozenset[str]:
@@ -148,6 +160,7 @@ class Teller:
     book_watch: OrderBookWatch | None = None  # the order book behind passthrough quotes
     auditor: Auditor | None = None  # the independent audit (audit/loop.py), worker role only
     history: HistorySampler | None = None  # the dashboard's lines (audit/history.py), worker role
+    webhooks: WebhookSender | None = None  # webhooks/delivery.py, worker role only
     # web.auto_tls_host's certificate (tls/auto.py); every replica keeps its own
     auto_certificate: AutoCertificate | None = None
 
@@ -261,6 +274,30 @@ def build_auditor(
     return Auditor(db, peers, interval_seconds=interval)
 
 
+def build_webhook_sender(config: Config, db: Database) -> WebhookSender | None:
+    """The delivery loop of the [[webhooks]] (None without any). StartupError when a
+    secret_file cannot be read."""
+    endpoints = []
+    for number, hook in enumerate(config.webhooks, start=1):
+        try:
+            secret = webhook_secret(hook)
+        except OSError as exc:
+            raise StartupError(
+                [f"webhooks[{number}].secret_file {hook.secret_file}: {exc.strerror or exc}"]
+            ) from exc
+        endpoints.append(
+            Endpoint(
+                url=hook.url,
+                secret=secret,
+                timeout=hook.timeout.total_seconds(),
+                max_attempts=hook.max_attempts,
+                retry_wait=hook.retry_wait.total_seconds(),
+                retry_wait_max=hook.retry_wait_max.total_seconds(),
+            )
+        )
+    return WebhookSender(db, endpoints) if endpoints else None
+
+
 def build_teller(config: Config, appdir: Path) -> Teller:
     # The hot wallet first: a wrong password (or a wallet teller cannot read) stops teller
     # before anything is created, locked or listened on.
@@ -333,6 +370,7 @@ def build_teller(config: Config, appdir: Path) -> Teller:
     teller.history = HistorySampler(
         db, partial(hot_droplets, payer), skip_pools=services.bind.hd_chains.keys()
     )
+    teller.webhooks = build_webhook_sender(config, db)
     teller.auto_certificate = build_auto_certificate(config, appdir)
     teller.listeners = make_listeners(
         services, admin_credential(config, appdir), teller.auto_certificate
@@ -508,6 +546,10 @@ async def serve(
     services.sender_waker.bind_loop(loop)
     stop = asyncio.Event()
     installed = _install_signal_handlers(loop, stop, log_handler)
+    alerts = None
+    if any(ALERT_WATCH in target.events for target in services.db.webhook_targets):
+        alerts = WatchAlerts(services.db)
+        logging.getLogger().addHandler(alerts)
     try:
         async with asyncio.TaskGroup() as group:
             teller.servers = []
@@ -548,6 +590,11 @@ async def serve(
             await teller.market.aclose()
         if teller.auditor is not None:
             await teller.auditor.aclose()
+        if teller.webhooks is not None:
+            await teller.webhooks.aclose()
+        if alerts is not None:
+            logging.getLogger().removeHandler(alerts)
+            alerts.close()  # stores the alerts still queued
         services.db.dispose()
         if teller.process_lock is not None:
             teller.process_lock.release()
@@ -575,6 +622,12 @@ async def run_workers(teller: Teller) -> None:
             group.create_task(teller.auditor.run(), name="audit")
         if teller.history is not None:  # off the money path: the dashboard's lines
             group.create_task(teller.history.run(), name="history")
+        if teller.webhooks is not None:
+            # Polls the outbox every second (events are written by every stage, and by the
+            # web role's binds): an event waits at most that long before its first attempt.
+            group.create_task(
+                run_worker("webhooks", teller.webhooks.step, Waker(), 1.0), name="webhooks"
+            )
 
 
 async def run_workers_when_allowed(teller: Teller, poll_seconds: float = 5.0) -> None:

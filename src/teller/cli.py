@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(import_bolt, suppress=True)
     _operator_commands(commands)
+    _webhook_commands(commands)
     _admin_commands(commands)
     addresses = commands.add_parser("addresses", help="generate deposit addresses")
     coins = addresses.add_subparsers(dest="coin", required=True)
@@ -188,6 +189,51 @@ def _operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     stop.add_argument("deposit_id", help="txid:n")
     stop.add_argument("--reason", required=True, help="why (shown as the deposit's error)")
     _common(stop, suppress=True)
+
+
+def _webhook_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`teller webhooks list|resend ID` (services/webhooks.py)."""
+    webhooks = commands.add_parser("webhooks", help="the webhook deliveries")
+    webhook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True)
+    listing = webhook_commands.add_parser("list", help="the most recent deliveries, newest first")
+    listing.add_argument("--status", choices=["pending", "delivered", "dead"])
+    listing.add_argument("--limit", type=int, default=50)
+    _common(listing, suppress=True)
+    resend = webhook_commands.add_parser("resend", help="post a delivery again (same event)")
+    resend.add_argument("id", type=int, help="the delivery's id (as listed)")
+    _common(resend, suppress=True)
+
+
+def cmd_webhooks(args: argparse.Namespace) -> int:
+    """List the webhook deliveries, or queue one again (written to the audit trail as the OS
+    user); the running teller's worker posts it."""
+    import getpass
+
+    from teller.app import open_database
+    from teller.errors import RequestError
+    from teller.services import webhooks
+
+    config, appdir = _load(args)
+    db = open_database(config, appdir)
+    try:
+        if args.webhooks_command == "resend":
+            found = webhooks.resend_delivery(db, args.id, getpass.getuser())
+            print(f"delivery {found['id']} ({found['event_type']} {found['event_id']}) queued")
+            return 0
+        listed = webhooks.deliveries(db, args.status, args.limit)
+        counts = listed["counts"]
+        print(" ".join(f"{status}={counts[status]}" for status in sorted(counts)))
+        for d in listed["deliveries"]:
+            print(
+                f"{d['id']} {d['status']} attempts={d['attempts']} {d['event_type']}"
+                f" {d['event_id']} {d['webhook']} {d['last_error']}".rstrip()
+            )
+        return 0
+    except RequestError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2 if exc.http_status == 400 else 1
+    finally:
+        db.dispose()
 
 
 def cmd_operator(args: argparse.Namespace) -> int:
@@ -482,6 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_admin_token(args)
         if args.command in ("payout", "deposit"):
             return cmd_operator(args)
+        if args.command == "webhooks":
+            return cmd_webhooks(args)
         if args.command == "addresses" and (args.coin == "eth" or args.xpub is not None):
             return cmd_addresses_hd(args)
         if args.command == "addresses":

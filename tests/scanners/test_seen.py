@@ -7,6 +7,7 @@ block loop records it; a reorg taking its block puts it back in the mempool (0).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -15,10 +16,13 @@ import pytest
 from teller.clients.bitcoind import BitcoinClient
 from teller.clients.ethereum import EthereumClient
 from teller.scanners.base import BlockScanner
+from teller.store.models import WebhookTarget
 from teller.store.seen import seen_payments
+from teller.store.webhooks import list_deliveries
 from tests.scanners.conftest import (
     RPC_PASS,
     RPC_USER,
+    SKY_A,
     AnvilNode,
     LitecoinNode,
     Rig,
@@ -52,6 +56,7 @@ async def test_a_btc_payment_is_seen_in_the_mempool_then_counts_up_then_is_a_dep
 ) -> None:
     key, other = new_key(segwit=True), new_key()
     rig.bind("BTC", key.btc_address)
+    rig.db.webhook_targets = (WebhookTarget("https://r.example/", frozenset({"payment.seen"})),)
     # Two blocks on top of the deposit's: 3 confirmations as Bitcoin counts them.
     scanner = rig.scanner(btc, confirmations_required=2, start=ltc.height() + 1)
     await round_(scanner)
@@ -61,6 +66,14 @@ async def test_a_btc_payment_is_seen_in_the_mempool_then_counts_up_then_is_a_dep
     await round_(scanner)
     paid = f"{txid}:1"
     assert seen(rig) == {paid: (key.btc_address, 12_345_678, 0)}  # in the mempool
+    # The webhook's payment.seen is queued with the row, once per output.
+    with rig.db.read() as conn:
+        (event,) = [json.loads(row.body) for row in list_deliveries(conn)]
+    assert event["type"] == "payment.seen"
+    assert event["data"]["deposit_id"] == paid
+    assert event["data"]["sky_address"] == SKY_A
+    assert event["data"]["value"] == "0.12345678"
+    assert (event["data"]["confirmations"], event["data"]["confirmations_required"]) == (0, 2)
     for confirmations in (1, 2):
         ltc.mine(1)
         await round_(scanner)
@@ -74,6 +87,9 @@ async def test_a_btc_payment_is_seen_in_the_mempool_then_counts_up_then_is_a_dep
     ltc.mine(3)
     await round_(scanner)
     assert set(rig.deposits()) == {paid}  # three confirmations: recorded by the block loop
+    with rig.db.read() as conn:
+        types = [json.loads(row.body)["type"] for row in list_deliveries(conn)]
+    assert types == ["payment.seen"]  # seen again after the reorg: still the one event id
     assert seen(rig) == {}  # and no longer merely seen
 
 

@@ -214,3 +214,43 @@ def test_held_deposits_and_the_operator_actions_are_shown(
     expect(actions.nth(2)).to_contain_text("admin-api")
     expect(actions.nth(2)).to_contain_text("done: released")
     screenshot(page, "admin-actions")
+
+
+def test_webhook_deliveries_are_shown_and_a_dead_one_can_be_sent_again(
+    launcher: TellerLauncher, open_page: OpenPage
+) -> None:
+    """Issue 16: the webhook panel lists the outbox (status, attempts, last error); a dead
+    event is sent again from it, and that shows in the operator actions."""
+    receiver = "http://127.0.0.1:9/hook"  # the discard port: nothing listens, every post fails
+    hook = {
+        "url": receiver,
+        "secret": "a-webhook-secret",
+        "max_attempts": 1,
+        "events": ["binding.created"],
+    }
+    tel = launcher.start(overrides={"webhooks": [hook]})
+    tel.bind_ok(SKY_A, "BTC")
+    tel.wait_for(
+        lambda: tel.admin_get("/api/webhooks/deliveries")["counts"]["dead"] == 1,
+        what="the binding's event dead",
+    )
+    page = open_page(tel.admin + "/", admin_token=tel.admin_token)
+    rows = page.locator("#webhooks tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-status", "dead")
+    expect(rows.first).to_contain_text("binding.created")
+    expect(rows.first).to_contain_text("ConnectError")
+    expect(page.locator("#webhooks-counts")).to_contain_text("1 dead")
+    expect(page.locator("#webhooks-card")).not_to_contain_text("a-webhook-secret")
+    screenshot(page, "admin-webhooks")
+
+    rows.first.get_by_role("button", name="Re-send").click()
+    page.locator("#refresh").click()
+    expect(page.locator("#actions tr").first).to_contain_text("webhook.resend")
+    expect(page.locator("#webhooks-error")).to_be_empty()
+    assert tel.error_log is not None
+    tel.wait_for(  # its line is logged once the outcome is stored
+        lambda: len(tel.error_log.records) == 2, what="the re-sent event tried (and dead again)"
+    )
+    dead = set(tel.expect_errors())
+    assert dead == {"webhook event dead: re-send it from the admin API"}

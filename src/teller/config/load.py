@@ -269,9 +269,13 @@ def _typed_config(raw: dict[str, Any]) -> tuple[Config, list[str], set[str]]:
 def _drop_key(raw: dict[str, Any], loc: tuple[int | str, ...]) -> None:
     table: Any = raw
     for part in loc[:-1]:
-        if not isinstance(table, dict) or part not in table:
+        if isinstance(table, dict) and part in table:
+            table = table[part]
+        elif isinstance(table, list) and isinstance(part, int) and 0 <= part < len(table):
+            table = table[part]  # a table of an array of tables ([[webhooks]])
+        else:
+            raw.pop(str(loc[0]), None)  # inside a value that is not yet tables (JSON text)
             return
-        table = table[part]
     if isinstance(table, dict) and loc:
         table.pop(loc[-1], None)
 
@@ -319,5 +323,9 @@ def _with_resolved_paths(config: Config, base_dir: Path) -> Config:
                     "acme_ca_file": resolve(web.acme_ca_file),
                 }
             ),
+            "webhooks": [
+                hook.model_copy(update={"secret_file": resolve(hook.secret_file)})
+                for hook in config.webhooks
+            ],
         }
     )

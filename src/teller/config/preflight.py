@@ -39,6 +39,7 @@ from teller.config.admin_auth import (
 )
 from teller.config.durations import format_duration
 from teller.config.schema import BUY_METHOD_PASSTHROUGH, BUY_METHODS, Config
+from teller.config.webhooks import webhook_problems
 from teller.money import SKY_DECIMALS, AmountError, parse_rate, sky_droplets_for_satoshis
 
 # Skycoin's visor.MaxDropletPrecision: SKY has 6 decimals (SKY_DECIMALS), but only 3 may be sent.
@@ -68,6 +69,7 @@ def validation_problems(config: Config, *, check_network: bool = True) -> list[s
         _database_url_problems,
         _dummy_problems,
         _admin_auth_problems,
+        webhook_problems,
     ]
     problems = [problem for rule in rules for problem in rule(config)]
     if check_network:

@@ -409,6 +409,49 @@ class AuditConfig(_Section):
     interval: ConfigDuration = timedelta(minutes=10)  # "0" = no audit
 
 
+# The events a webhook may take (README "Webhooks"); `events` empty = all of them.
+WEBHOOK_EVENTS = (
+    "binding.created",
+    "payment.seen",
+    "deposit.recorded",
+    "sky.sent",
+    "deposit.done",
+    "deposit.errored",
+    "alert.watch",
+)
+
+
+def _as_table_list(value: object) -> object:
+    # An array of tables ([[webhooks]]); an environment variable holds it as a JSON array.
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise value_error("an array of tables", value, secret=True) from None
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise value_error("an array of tables", value, secret=True)
+
+
+class WebhookConfig(_Section):
+    """teller's own: one [[webhooks]] table (README "Webhooks"): where events are posted,
+    signed with `secret` (or the text of `secret_file`, whitespace around it dropped), which
+    events, and how hard teller tries before an event is dead (shown in the admin API,
+    re-sendable)."""
+
+    url: ConfigStr = ""  # https:// (http:// only to a loopback host)
+    secret: ConfigSecret = SecretStr("")
+    secret_file: ConfigStr = ""
+    events: ConfigStrList = Field(default_factory=list)  # [] = every event
+    timeout: ConfigDuration = timedelta(seconds=10)  # one attempt's deadline
+    max_attempts: ConfigInt = 20  # then the event is dead (about a day with the waits below)
+    retry_wait: ConfigDuration = timedelta(seconds=30)  # after the first failure; doubles
+    retry_wait_max: ConfigDuration = timedelta(hours=2)
+
+    def event_set(self) -> frozenset[str]:
+        return frozenset(self.events or WEBHOOK_EVENTS)
+
+
 class Config(_Section):
     """The whole config. Secrets are SecretStr: read them with .get_secret_value()."""
 
@@ -439,6 +482,10 @@ class Config(_Section):
     admin_panel: AdminPanelConfig = Field(default_factory=AdminPanelConfig)
     dummy: DummyConfig = Field(default_factory=DummyConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    # teller's own: [[webhooks]] tables (README "Webhooks"); TELLER_WEBHOOKS: a JSON array.
+    webhooks: Annotated[list[WebhookConfig], BeforeValidator(_as_table_list)] = Field(
+        default_factory=list
+    )
 
     def scanner_enabled(self, coin: str) -> bool:
         """The [<coin>_scanner].enabled flag for "BTC", "ETH" or "SKY" (dummy mode or not)."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from teller.config.go_compat import normalized_file_data
-from teller.config.schema import Config
+from teller.config.schema import Config, WebhookConfig
 
 # Keys whose value is a credential, as the file writes them (after go_compat's renaming).
 CREDENTIAL_KEYS = (
@@ -41,6 +41,16 @@ def wallet_password(config: Config) -> bytes | None:
         return text.removesuffix(b"\n").removesuffix(b"\r")
     password = exchanger.wallet_password.get_secret_value()
     return password.encode("utf-8") if password else None
+
+
+def webhook_secret(hook: WebhookConfig) -> bytes:
+    """The key a webhook's events are signed with (HMAC-SHA256): its secret, or the text of
+    its secret_file without the whitespace around it (preflight.py has checked that exactly
+    one is set). OSError when the file cannot be read."""
+    if hook.secret_file:
+        text = Path(hook.secret_file).read_text("utf-8")
+        return text.strip().encode("utf-8")
+    return hook.secret.get_secret_value().encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,10 @@ def exposed_secret_files(config: Config, config_file: Path | None) -> list[Expos
         ("sky_exchanger.wallet", "" if config.dummy.sender else config.sky_exchanger.wallet),
         ("sky_exchanger.wallet_password_file", config.sky_exchanger.wallet_password_file),
         ("web.tls_key", config.web.tls_key),
+        *(
+            (f"webhooks[{number}].secret_file", hook.secret_file)
+            for number, hook in enumerate(config.webhooks, start=1)
+        ),
     ]
     exposed = []
     for key, path in files:
@@ -93,6 +107,11 @@ def _holds_credentials(config_file: Path) -> bool:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False  # teller has just loaded it: not expected
     if any(_value(data, key) for key in CREDENTIAL_KEYS):
+        return True
+    hooks = data.get("webhooks")
+    if isinstance(hooks, list) and any(
+        isinstance(hook, Mapping) and _value(hook, ("secret",)) for hook in hooks
+    ):
         return True
     url = _value(data, ("database_url",))
     try:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from teller.coins import COIN_TYPES, eth, sky
 from teller.coins.xpub import HdChain
+from teller.deposits import events
 from teller.errors import BadRequest, BindError, Forbidden
 from teller.logs import log_event
 from teller.store.bindings import count_bindings, insert_binding, lock_sky_address
@@ -202,7 +203,7 @@ class BindService:
                 coin_type=request.coin_type,
             )
             raise BindError(ERR_POOL_EMPTY)
-        insert_binding(
+        binding = insert_binding(
             conn,
             coin_type=request.coin_type,
             deposit_address=deposit_address,
@@ -216,6 +217,7 @@ class BindService:
         else:
             free_left = free_count_up_to(conn, request.coin_type, threshold)
         handed_out = handed_out_address(request.coin_type, deposit_address)
+        events.binding_created(conn, binding, handed_out, now)
         # Counted under the SKY address's lock, with this binding: exact when answered.
         left = self.max_bound_addrs - bound - 1 if self.max_bound_addrs > 0 else -1
         return BindResult(handed_out, request.coin_type, self.buy_method, left), free_left

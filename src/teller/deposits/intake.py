@@ -12,6 +12,7 @@ import logging
 
 from sqlalchemy import Connection
 
+from teller.deposits import events
 from teller.errors import DepositRejected
 from teller.logs import log_event
 from teller.store.bindings import find_binding
@@ -71,4 +72,7 @@ def record_deposit(conn: Connection, incoming: IncomingDeposit, now: int) -> tup
         raise DepositRejected(
             f"{incoming.coin_type} address {incoming.address} is not bound to a SKY address"
         )
-    return insert_deposit_if_new(conn, incoming, binding, now)
+    deposit, inserted = insert_deposit_if_new(conn, incoming, binding, now)
+    if inserted:
+        events.deposit_recorded(conn, deposit, now)
+    return deposit, inserted

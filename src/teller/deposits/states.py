@@ -6,6 +6,10 @@ Every status change in teller goes through one of the functions at the end of th
 `check_transition` before writing, and writes with a compare-and-set on the status it
 expects, so a step taken from the wrong status fails loudly instead of silently re-paying or
 skipping a deposit.
+
+Each of them also queues, in the same transaction, the webhook events the change reports
+(deposits/events.py: sky.sent, deposit.done, deposit.errored), so a committed change is
+never left unreported, and an event never reports a change that was rolled back.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection
 
+from teller.deposits import events
 from teller.errors import InvalidTransition, InvalidValue
 from teller.store import deposits as store
 from teller.store.models import Deposit
@@ -76,6 +81,7 @@ def move(conn: Connection, deposit: Deposit, new_status: str, now: int, **values
     """
     check_transition(deposit.status, new_status)
     store.update_deposit(conn, deposit.deposit_id, deposit.status, now, status=new_status, **values)
+    announce(conn, [(deposit.deposit_id, deposit.status)], now)
 
 
 def move_each(
@@ -101,6 +107,7 @@ def move_each(
         [(d.deposit_id, d.status, {**values, "status": new}) for d, new, values in moves],
         now,
     )
+    announce(conn, [(d.deposit_id, d.status) for d, _new, _values in moves], now)
 
 
 def move_payout_deposits(
@@ -121,9 +128,31 @@ def move_payout_deposits(
     how many moved.
     """
     check_transition(expected_status, new_status)
-    return store.move_payout_deposits(
+    moving: list[tuple[str, str]] = []
+    if events.announces_moves(conn):  # the payout's deposits this statement is to move
+        moving = [
+            (d.deposit_id, expected_status)
+            for d in store.deposits_of_payout(conn, txid)
+            if d.status == expected_status
+        ]
+    moved = store.move_payout_deposits(
         conn, txid, expected_status, new_status, now, send_due=send_due, **values
     )
+    if moving:
+        announce(conn, moving, now)
+    return moved
+
+
+def announce(conn: Connection, moved: Sequence[tuple[str, str]], now: int) -> None:
+    """Queue the webhook events of deposits just moved: (deposit_id, status before) each,
+    read again as the move left them. Nothing is read when no webhook takes such events.
+    Called by the moves above, and by whatever moves a deposit in another way (a held
+    deposit found paid: payout/earlier_payment.py), in the transaction of the move."""
+    if not events.announces_moves(conn):
+        return
+    before = dict(moved)
+    after = store.deposits_by_ids(conn, list(before))
+    events.deposits_moved(conn, [(before[d.deposit_id], d) for d in after], now)
 
 
 def back_after_void(conn: Connection, txid: str, now: int) -> list[str]:

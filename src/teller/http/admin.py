@@ -39,6 +39,7 @@ from teller.services import health as health_service
 from teller.services import metrics as metrics_service
 from teller.services import operator as operator_service
 from teller.services import params
+from teller.services import webhooks as webhooks_service
 from teller.services.admin import DepositSearch
 from teller.services.dashboard import PageQuery
 from teller.services.operator import ADMIN_ACTOR
@@ -260,6 +261,28 @@ def admin_router(services: Services) -> APIRouter:
         """The deposit ends with {"reason": …} as its error, never paid."""
         ctx = operator_context()
         found = await operator_service.stop(ctx, deposit_id, body.reason, ADMIN_ACTOR)
+        return IndentedJSON(found)
+
+    @router.get("/api/webhooks/deliveries", response_class=IndentedJSON)
+    async def webhook_deliveries(
+        status: str | None = Query(
+            None, json_schema_extra={"enum": ["", "pending", "delivered", "dead"]}
+        ),
+        limit: int = Query(100, json_schema_extra={"minimum": 1, "maximum": 1000}),
+    ) -> IndentedJSON:
+        """The webhook outbox, newest first: each event per webhook, its status (pending,
+        delivered, dead), attempts, last error and next try; with counts by status."""
+        found = await webhooks_service.deliveries_async(services.db, status or None, limit)
+        return IndentedJSON(found)
+
+    @router.post(
+        "/api/webhooks/deliveries/{delivery_id}/resend",
+        response_class=IndentedJSON,
+        responses=text_errors(404, e404="No such delivery"),
+    )
+    async def resend_webhook(delivery_id: int) -> IndentedJSON:
+        """Post a delivery again (a dead one, or a delivered one): same event id and body."""
+        found = await webhooks_service.resend_async(services.db, delivery_id, ADMIN_ACTOR)
         return IndentedJSON(found)
 
     @router.get("/api/actions", response_class=IndentedJSON)

@@ -62,6 +62,16 @@ class FiguresCollector(Collector):
             for kind, count in figures.audit_findings:
                 audit.add_metric([kind], count)
             yield audit
+        if figures.webhook_deliveries is not None:
+            hooks = GaugeMetricFamily(
+                "teller_webhook_deliveries",
+                "Webhook events per webhook and event, by status: pending, delivered, dead"
+                " (gave up after max_attempts), failing (pending after a failed attempt)",
+                labels=["status"],
+            )
+            for status, count in figures.webhook_deliveries:
+                hooks.add_metric([status], count)
+            yield hooks
         if figures.audit_ran_at is not None:
             yield GaugeMetricFamily(
                 "teller_audit_last_run_timestamp_seconds",

@@ -155,6 +155,7 @@ class EarlierPaymentCheck:
                     conn, payment.txid, payment.droplets, payout_status, now
                 )
                 settle_held(conn, deposit, payment.txid, deposit_status, now)
+                states.announce(conn, [(deposit.deposit_id, deposit.status)], now)
         except (StaleStatus, payout_store.InputsTaken):
             return  # another sender or the operator got there first: judged again from the store
         log_event(

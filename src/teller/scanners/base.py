@@ -54,7 +54,7 @@ from teller.clock import unix_now
 from teller.config.schema import bitcoin_confirmations
 from teller.deposits.health import ScannerHealth
 from teller.deposits.intake import DepositIntake
-from teller.deposits.states import DONE, check_transition
+from teller.deposits.states import DONE, announce, check_transition
 from teller.errors import DepositRejected, NodeBadAnswer, NodeError, NodeUnreachable, ScanHalted
 from teller.logs import log_event
 from teller.scanners.seen import SeenWatcher
@@ -593,6 +593,7 @@ def _orphan_deposits(
             # (or the processor placed an order) meanwhile, that wins and it goes out.
             if scans.stop_unpaid_deposit(conn, current, ORPHANED_ERROR, now):
                 action = "stopped"
+                announce(conn, [(current.deposit_id, current.status)], now)  # deposit.errored
         scans.record_orphan(
             conn,
             scans.Orphan(

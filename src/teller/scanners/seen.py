@@ -25,8 +25,10 @@ from collections.abc import Mapping
 
 from teller.clients.chain import ChainClient, ChainOutput
 from teller.clock import unix_now
+from teller.deposits import events
 from teller.logs import log_event
 from teller.store import seen as seen_store
+from teller.store.bindings import find_binding
 from teller.store.db import Database
 from teller.store.seen import SeenOutput
 
@@ -124,4 +126,22 @@ class SeenWatcher:
 
     def _sync(self, found: list[SeenOutput], now: int) -> list[seen_store.SeenPayment]:
         with self.db.write() as conn:
-            return seen_store.sync_seen(conn, self.coin, found, now)
+            new = seen_store.sync_seen(conn, self.coin, found, now)
+            for payment in new:
+                # The webhook's payment.seen, queued in the transaction that inserts the row.
+                binding = find_binding(conn, self.coin, payment.deposit_address)
+                tx, _, n = payment.deposit_id.rpartition(":")
+                events.payment_seen(
+                    conn,
+                    coin_type=self.coin,
+                    deposit_address=payment.deposit_address,
+                    sky_address=binding.sky_address if binding is not None else "",
+                    tx=tx,
+                    n=int(n),
+                    value=payment.value,
+                    confirmations=payment.confirmations,
+                    # the config's meaning (blocks on top), as everywhere else it is shown
+                    confirmations_required=self.confirmations - 1,
+                    now=now,
+                )
+            return new

@@ -20,6 +20,7 @@ from teller.services.parts import Services
 from teller.store.deposits import count_by_status, count_errored
 from teller.store.holds import payouts_held
 from teller.store.pool import pool_usage
+from teller.store.webhooks import count_deliveries
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class StoreFigures:
     # ran; None where the audit is off or has not run in this process.
     audit_findings: list[tuple[str, int]] | None = None
     audit_ran_at: int | None = None
+    # The webhook outbox (store/webhooks.py) by status: pending, delivered, dead, and
+    # failing (pending after a failed attempt); None without [[webhooks]].
+    webhook_deliveries: list[tuple[str, int]] | None = None
 
 
 async def store_figures(parts: Services) -> StoreFigures:
@@ -47,6 +51,7 @@ def _store_figures(parts: Services) -> StoreFigures:
         errored = count_errored(conn)
         usage = pool_usage(conn)
         held = bool(payouts_held(conn))
+        hooks = sorted(count_deliveries(conn).items()) if parts.config.webhooks else None
     hd = hd_view(parts.db, parts.bind.hd_chains)  # never runs dry
     remaining = []
     for coin in COIN_TYPES:
@@ -67,4 +72,5 @@ def _store_figures(parts: Services) -> StoreFigures:
         payouts_held=held,
         audit_findings=audit_service.findings_by_kind(parts),
         audit_ran_at=audit_service.last_run(parts),
+        webhook_deliveries=hooks,
     )

@@ -334,6 +334,7 @@ async def record_payment(
                     raise ActionRefused(f"payment {txid} was recorded meanwhile; try again")
                 if not ops.settle_by_hand(conn, deposit, txid, now):
                     raise ActionRefused(f"deposit {deposit_id} changed meanwhile; try again")
+                states.announce(conn, [(deposit_id, deposit.status)], now)  # webhook events
                 ops.record_action(
                     conn, at=now, actor=actor, action="deposit.record_payment", target=deposit_id,
                     detail=f"txid {txid} paid {deposit.sky_address} {format_droplets(paid)} SKY",
@@ -452,6 +453,7 @@ async def stop(ctx: OperatorContext, deposit_id: str, reason: str, actor: str) -
                 # a payout between the read and this commit.
                 if not ops.stop_deposit(conn, deposit, reason, now):
                     raise ActionRefused(f"deposit {deposit_id} changed meanwhile; try again")
+                states.announce(conn, [(deposit_id, deposit.status)], now)  # deposit.errored
                 ops.record_action(
                     conn, at=now, actor=actor, action="deposit.stop", target=deposit_id,
                     detail=reason, outcome=f"done: stopped ({deposit.status} → done, nothing sent)",

@@ -21,6 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from teller.store.models import WebhookTarget
+
 T = TypeVar("T")
 
 
@@ -89,6 +91,11 @@ class Database:
         # each write start the moment the previous one commits.
         self._sqlite_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
         self._loop_reader: Connection | None = None
+        # The configured webhooks (app.py sets them once, before anything is written). Every
+        # write transaction carries them (execution option "teller_webhooks"), so the code
+        # of a state change writes its outbox rows in its own transaction (store/webhooks.py)
+        # without being handed the config; none configured: no row is written.
+        self.webhook_targets: tuple[WebhookTarget, ...] = ()
 
     @property
     def backend(self) -> str:
@@ -98,7 +105,7 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A transaction that will write: committed on success, rolled back on any error."""
         with self._writer_turn(), self.engine.connect() as conn:
-            conn.execution_options(teller_write=True)
+            conn.execution_options(teller_write=True, teller_webhooks=self.webhook_targets)
             with conn.begin():
                 yield conn
 

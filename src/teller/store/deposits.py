@@ -142,6 +142,14 @@ def get_deposit(conn: Connection, deposit_id: str) -> Deposit | None:
     return None if row is None else _deposit(row)
 
 
+def deposits_by_ids(conn: Connection, deposit_ids: Sequence[str]) -> list[Deposit]:
+    """The deposits of `deposit_ids` that exist, in seq order (one statement)."""
+    if not deposit_ids:
+        return []
+    query = select(t).where(t.c.deposit_id.in_(list(deposit_ids))).order_by(t.c.seq)
+    return [_deposit(r) for r in conn.execute(query)]
+
+
 def deposits_by_status(
     conn: Connection,
     status: str | None = None,

@@ -127,3 +127,31 @@ class ExchangeOrder(_FromRow):
     original: str
     created_at: int
     updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    """A configured webhook as the outbox sees it: where events go and which ones it takes.
+    Database.write hands these to every write transaction (store/webhooks.py reads them)."""
+
+    url: str
+    events: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery(_FromRow):
+    """One row of the webhook outbox: an event for one webhook, and how its delivery went."""
+
+    id: int
+    event_id: str
+    webhook: str
+    event_type: str
+    ordering_key: str
+    body: str
+    status: str
+    attempts: int
+    last_error: str
+    next_try_at: int
+    created_at: int
+    updated_at: int
+    delivered_at: int | None

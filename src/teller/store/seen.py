@@ -3,7 +3,8 @@
 Place in the flow: each round a chain scanner (scanners/seen.py) works out every output paying
 a bound address that it sees in the node's mempool or in a block without the confirmations
 required yet, and `sync_seen` makes the coin's rows exactly that set, in one transaction: new
-payments are inserted (`payment_seen` is called for each, in that transaction), changed ones
+payments are inserted (returned, so that the scanner queues their payment.seen webhook events
+in that transaction), changed ones
 updated, and the rest deleted (recorded as a deposit meanwhile, dropped from the mempool, or
 reorganized away). /api/status reads the rows with the SKY address's deposits
 (store/deposits.py `status_rows`). Nothing here is ever recorded as a deposit or paid: the block
@@ -45,23 +46,14 @@ class SeenPayment:
     updated_at: int
 
 
-def payment_seen(conn: Connection, payment: SeenPayment) -> None:
-    """A payment to a bound address was seen for the first time (or again after it had gone:
-    dropped from the mempool, reorganized away). Called by `sync_seen` once per such payment,
-    in the transaction that inserts its row, so whatever is written here commits with it.
-
-    The one call point for what should happen then (issue 16's `payment.seen` webhook: its
-    outbox row belongs here). Nothing yet.
-    """
-
-
 def sync_seen(
     conn: Connection, coin_type: str, seen: Iterable[SeenOutput], now: int
 ) -> list[SeenPayment]:
     """Make `coin_type`'s rows exactly `seen`, less the payments already recorded as deposits.
 
     A row already there keeps its seen_at; its updated_at moves only when its confirmations
-    or value change. Returns the payments new this time (each passed to `payment_seen`).
+    or value change. Returns the payments new this time: the caller queues their payment.seen
+    events in the same transaction (scanners/seen.py).
     """
     wanted = {o.deposit_id: o for o in seen}
     if wanted:
@@ -95,7 +87,6 @@ def sync_seen(
                 updated_at=now,
             )
             conn.execute(s.insert().values(**asdict(payment)))
-            payment_seen(conn, payment)
             new.append(payment)
         elif (row.confirmations, row.value) != (output.confirmations, output.value):
             conn.execute(

@@ -20,6 +20,8 @@
   buyer by /api/status, never recorded or paid from here.
 - history_samples: the hot wallet's balance and each pool's free addresses over time, sampled
   by the worker (audit/history.py) for the dashboard's charts; pruned after 30 days.
+- webhook_deliveries: the webhook outbox, one row per event and configured webhook, written in
+  the transaction of the change it reports; the delivery loop works through it.
 """
 
 from __future__ import annotations
@@ -304,4 +306,29 @@ history_samples = Table(
     Column("series", String(16), primary_key=True),
     Column("at", BigInteger, primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+# Webhooks (issue 16, store/webhooks.py): the outbox. One row per event and webhook (its url),
+# written in the transaction of the state change it reports, so no committed change goes
+# unreported; webhooks/delivery.py posts the pending rows, the oldest of an ordering_key (a
+# deposit address) first, and records how each attempt ended. `body` is the exact JSON sent,
+# fixed when the event is written: a retry or a re-send posts the same bytes.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(200), nullable=False),
+    Column("webhook", String(500), nullable=False),  # the webhook's url
+    Column("event_type", String(32), nullable=False),
+    Column("ordering_key", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending, delivered, dead
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("next_try_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger, nullable=True),
+    UniqueConstraint("event_id", "webhook"),
+    Index(None, "webhook", "status", "ordering_key"),
 )
