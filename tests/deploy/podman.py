@@ -16,11 +16,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.peers import require_peer
+from tests.peers import PODMAN_HINT, require_peer
 
-PODMAN_HINT = (
-    "install it with `apt-get install podman debootstrap runc` (as root) or `make test-deps`"
-)
 BASE_IMAGE = "localhost/teller-test-base:bookworm-minbase"
 CONTAINERS_CONF = "# written by tests/deploy/podman.py\n[containers]\ndefault_ulimits = []\n"
 # Where pip inside a build finds the CAs the host trusts (a TLS-intercepting proxy's, on these
