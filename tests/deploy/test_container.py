@@ -1,18 +1,18 @@
 """deploy/Containerfile: teller's image, built with Podman on a Debian base made here from
-Debian's packages (no registry is reachable), run as README "Running in a container" says, and
+Debian's packages (no registry is reachable), run as README "In a container" says, and
 used from the host: a bind and a dummy deposit paid and done, the container stopped, the schema
 migrated in a second container on the same volume, started again with its data intact.
 
 Skipped, with the reason, where Podman cannot run (no podman, not root); failed instead in CI.
-The base image stays in Podman's storage for later runs (tests/deploy/podman.py), and so does
-the image built from the Containerfile (one per checkout: the next build's cache, so a change
-to src/ alone reinstalls teller alone); the container and its volume are removed.
+Both images stay in Podman's storage for later runs (tests/deploy/podman.py: a change to src/
+alone then reinstalls teller alone); the container and its volume are removed. `make test`
+starts making the images at its start (tests/deploy/prepare_image.py) and runs this file last
+(tests/conftest.py), so that the other files run meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,13 +22,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from tests.deploy.podman import (
-    Podman,
-    PodmanError,
-    debian_base_image,
-    host_ca_bundle,
-    podman_here,
-)
+from tests.deploy.podman import Podman, PodmanError, podman_here, teller_image
 
 pytestmark = pytest.mark.e2e
 
@@ -48,23 +42,7 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Podman:
 
 @pytest.fixture(scope="module")
 def image(podman: Podman, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """teller's image, built from deploy/Containerfile on the Debian base made here. It is kept
-    under a tag of this checkout's own, as the cache of the next run's build; the image it
-    replaces is removed (its layers shared with the new one stay)."""
-    base = debian_base_image(podman, tmp_path_factory.mktemp("base"))
-    tag = f"localhost/teller-test:{hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]}"
-    previous = podman.image_id(tag)
-    build = ["build", "--network", "host", "--build-arg", f"BASE={base}"]
-    ca_bundle = host_ca_bundle()
-    if ca_bundle is not None:
-        build += ["--volume", f"{ca_bundle}:/run/pip-ca.crt:ro"]
-        build += ["--build-arg", "PIP_CA=/run/pip-ca.crt"]
-    build += ["--file", str(ROOT / "deploy" / "Containerfile"), "--tag", tag, str(ROOT)]
-    podman(*build, timeout=900)
-    if previous is not None and previous != podman.image_id(tag):
-        with contextlib.suppress(PodmanError):  # still in use by a container: left
-            podman("rmi", previous)
-    return tag
+    return teller_image(podman, tmp_path_factory.mktemp("image"))
 
 
 def wait_for(condition: Callable[[], T | None], what: str, seconds: float = 60) -> T:
