@@ -173,7 +173,7 @@ def test_teller_in_its_container_keeps_its_data_across_a_restart(container: Cont
     assert httpx.get(f"{c.urls['admin']}/api/deposits").status_code == 401  # token needed
 
     c.podman("stop", c.name)
-    # An upgrade's step, README "Running in a container": the schema migrated by a second
+    # An upgrade's step, README "In a container": the schema migrated by a second
     # container on the volume while teller is stopped (here: already up to date).
     migrated = c.podman("run", "--rm", "-v", f"{c.volume}:/data", c.image, "db", "migrate")
     assert "database schema is up to date" in migrated
