@@ -172,10 +172,12 @@ def test_teller_in_its_container_keeps_its_data_across_a_restart(container: Cont
     assert [(d["deposit_id"], d["status"]) for d in deposits] == [(f"{DEPOSIT_TX}:0", "done")]
     assert httpx.get(f"{c.urls['admin']}/api/deposits").status_code == 401  # token needed
 
-    c.podman("stop", c.name)
+    c.podman("stop", c.name)  # SIGTERM: teller, process 1 there, stops cleanly
+    assert c.podman("inspect", "--format", "{{.State.ExitCode}}", c.name).strip() == "0"
     # An upgrade's step, README "In a container": the schema migrated by a second
     # container on the volume while teller is stopped (here: already up to date).
-    migrated = c.podman("run", "--rm", "-v", f"{c.volume}:/data", c.image, "db", "migrate")
+    mounts = ["-v", f"{c.config}:/etc/teller/config.toml:ro", "-v", f"{c.volume}:/data"]
+    migrated = c.podman("run", "--rm", *mounts, c.image, "db", "migrate")
     assert "database schema is up to date" in migrated
     c.podman("start", c.name)
     c.wait_ready()
