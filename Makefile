@@ -47,9 +47,14 @@ test-deps:
 
 # Two workers (the machine has two cores); a test file stays on one worker, so the chain nodes a
 # scanner test module starts once are started once. WORKERS=0 runs in this process.
+# Meanwhile the container test's images are made in the background (minutes on a fresh
+# machine; log in .tools/container-image.log); that test runs last and waits for them.
 WORKERS ?= 2
 test: $(STAMP) test-deps
-	$(BIN)/pytest -q -p no:cacheprovider -n $(WORKERS) --dist loadfile
+	@mkdir -p .tools
+	$(BIN)/python -m tests.deploy.prepare_image >.tools/container-image.log 2>&1 & images=$$!; \
+	$(BIN)/pytest -q -p no:cacheprovider -n $(WORKERS) --dist loadfile; status=$$?; \
+	kill $$images 2>/dev/null; wait $$images; exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench sims

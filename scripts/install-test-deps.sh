@@ -4,7 +4,8 @@
 #   chromium   Debian's browser, driven by Playwright (web page tests)
 #   anvil      an Ethereum JSON-RPC node, from npm @foundry-rs/anvil, into .tools/ (ETH scanner tests)
 #   pebble     Let's Encrypt's ACME test server (web.auto_tls_host tests, tests/tls)
-# Each is installed only when missing. The fifth peer, a PostgreSQL server at 127.0.0.1:5432
+#   podman, debootstrap, runc   build and run teller's container image (tests/deploy/test_container.py)
+# Each is installed only when missing. One more peer, a PostgreSQL server at 127.0.0.1:5432
 # (`apt-get install postgresql`, or TELLER_TEST_POSTGRES), is not installed here.
 #
 # Locally (CI unset) a failed install does not stop `make test`: the tests that need the missing
@@ -36,6 +37,9 @@ missing=""
 command -v litecoind >/dev/null 2>&1 || missing="$missing litecoind"
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v pebble >/dev/null 2>&1 || missing="$missing pebble"
+for program in podman debootstrap runc; do
+    command -v "$program" >/dev/null 2>&1 || missing="$missing $program"
+done
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "install-test-deps: apt-get install$missing"

@@ -30,6 +30,15 @@ settings.register_profile(
 settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile("ci" if in_ci() else "dev")
 
+# Test files that use what `make test` makes in the background from its start run last, so
+# that the other files run meanwhile (on two workers, --dist loadfile keeps this order).
+RUN_LAST = ("tests/deploy/test_container.py",)  # images: tests/deploy/prepare_image.py
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.nodeid.startswith(RUN_LAST))  # stable: the rest keep order
+
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "TELLER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -29,6 +29,9 @@ LITECOIND_HINT = "install it with `apt-get install litecoind` (as root) or `make
 CHROMIUM_HINT = "install it with `apt-get install chromium` (as root) or `make test-deps`"
 ANVIL_HINT = "install it with `make test-deps` (npm @foundry-rs/anvil into .tools/)"
 PEBBLE_HINT = "install it with `apt-get install pebble` (as root) or `make test-deps`"
+PODMAN_HINT = (
+    "install it with `apt-get install podman debootstrap runc` (as root) or `make test-deps`"
+)
 PLAYWRIGHT_HINT = "install the dev extra: `.venv/bin/pip install -e '.[dev]'` (or `make install`)"
 POSTGRES_HINT = (
     "run a PostgreSQL server at 127.0.0.1:5432 that user postgres may reach without a password "
