@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -252,7 +253,12 @@ def test_bind_btc_and_eth_copy_and_follow_a_deposit_to_done(
     qr = page.locator("#deposit-qr")
     expect(qr).to_have_attribute("src", f"api/qr?data=bitcoin%3A{btc_address}")
     expect(qr).to_have_attribute("alt", f"QR code of bitcoin:{btc_address}")
-    page.wait_for_function("document.getElementById('deposit-qr').naturalWidth > 0")
+    # Polled from here: wait_for_function would re-evaluate a string inside the page, which
+    # the page's CSP (no unsafe-eval) refuses when the image is not loaded at the first look.
+    deadline = time.monotonic() + 10
+    while qr.evaluate("img => img.naturalWidth") == 0:
+        assert time.monotonic() < deadline, "the QR image never loaded"
+        page.wait_for_timeout(50)
     expect(page.locator("#wallet-link")).to_have_attribute("href", f"bitcoin:{btc_address}")
 
     page.locator("#copy-button").click()

@@ -272,7 +272,7 @@ def admin_router(services: Services) -> APIRouter:
     ) -> IndentedJSON:
         """The webhook outbox, newest first: each event per webhook, its status (pending,
         delivered, dead), attempts, last error and next try; with counts by status."""
-        found = await webhooks_service.deliveries_async(services.db, status or None, limit)
+        found = await webhooks_service.deliveries_async(services, status or None, limit)
         return IndentedJSON(found)
 
     @router.post(
@@ -282,7 +282,7 @@ def admin_router(services: Services) -> APIRouter:
     )
     async def resend_webhook(delivery_id: int) -> IndentedJSON:
         """Post a delivery again (a dead one, or a delivered one): same event id and body."""
-        found = await webhooks_service.resend_async(services.db, delivery_id, ADMIN_ACTOR)
+        found = await webhooks_service.resend_async(services, delivery_id, ADMIN_ACTOR)
         return IndentedJSON(found)
 
     @router.get("/api/actions", response_class=IndentedJSON)

@@ -11,7 +11,7 @@ password in it redacted; its secret is never shown.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from teller.clock import unix_now
 from teller.config.schema import redact_url_password
@@ -20,6 +20,9 @@ from teller.store.db import Database
 from teller.store.models import WebhookDelivery
 from teller.store.operator_actions import record_action
 from teller.store.webhooks import STATUSES, count_deliveries, list_deliveries, resend
+
+if TYPE_CHECKING:
+    from teller.services.parts import Services
 
 MAX_DELIVERIES = 1000
 
@@ -70,9 +73,9 @@ def resend_delivery(db: Database, delivery_id: int, actor: str) -> dict[str, Any
     return delivery_view(found)
 
 
-async def deliveries_async(db: Database, status: str | None, limit: int) -> dict[str, Any]:
-    return await asyncio.to_thread(deliveries, db, status, limit)
+async def deliveries_async(parts: Services, status: str | None, limit: int) -> dict[str, Any]:
+    return await asyncio.to_thread(deliveries, parts.db, status, limit)
 
 
-async def resend_async(db: Database, delivery_id: int, actor: str) -> dict[str, Any]:
-    return await asyncio.to_thread(resend_delivery, db, delivery_id, actor)
+async def resend_async(parts: Services, delivery_id: int, actor: str) -> dict[str, Any]:
+    return await asyncio.to_thread(resend_delivery, parts.db, delivery_id, actor)
