@@ -30,6 +30,11 @@ settings.register_profile(
 settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile("ci" if in_ci() else "dev")
 
+# Teller processes the tests start serve the public API from the one process unless a test
+# asks for more (tests/e2e/test_api_processes.py): the API processes of web.processes have no
+# scanner or sender state of their own yet, so /api/health would depend on which one answers.
+os.environ.setdefault("TELLER_WEB__PROCESSES", "1")
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "TELLER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
