@@ -22,6 +22,7 @@ from bench.report import Results, as_json, render, write_json
 from bench.scanner import measure_scanner, render_scanner
 from bench.scenarios import (
     Bench,
+    bind_more,
     bound_btc_addresses,
     measure_baseline,
     measure_binds,
@@ -37,7 +38,8 @@ from bench.teller_proc import TellerProcess
 from bench.wrk import Load, ensure_wrk, wrk_version
 
 REPO = Path(__file__).resolve().parent.parent
-STATUS_ADDRESSES = 5_000  # bound SKY addresses the status run cycles through
+STATUS_ADDRESSES = 200  # SKY addresses with 5 bindings each the status run cycles through
+MANY_BINDINGS = 2_000  # bindings of the one SKY address of the second status run
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -55,6 +57,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         " BTC scanner catch-up (default 20; 0 = skip)")  # fmt: skip
     add("--cli-count", type=int, default=10_000, help="N of `teller addresses btc SEED N`")
     add("--max-requests", type=int, default=200_000, help="cap of a fixed-duration run")
+    add("--processes", type=int, default=0, help="teller's web.processes (default 0: one per"
+        " core)")  # fmt: skip
+    add("--database-url", default="", help='teller\'s database_url (default "": SQLite)')
     add("--json", type=Path, default=REPO / "test-output" / "bench.json", help="JSON output")
     add("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
     return parser.parse_args(argv)
@@ -98,15 +103,23 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[Results, SkyNodeRu
     say("bare ASGI baseline ...")
     baseline = measure_baseline(bench)
 
-    with TellerProcess(workdir, btc_file) as teller:
+    with TellerProcess(
+        workdir, btc_file, processes=args.processes, database_url=args.database_url
+    ) as teller:
         say("starting teller ...")
         startup = teller.start()
         say(f"teller ready in {startup:.1f}s (pid {teller.pid}); binds ...")
         binds = measure_binds(bench, teller, sky_file, args.bind_cap)
-        say("/api/config (info: no database) ...")
+        say("/api/config (no database) ...")
         config = measure_get(bench, teller, "/api/config")
-        say("status ...")
-        status = measure_status(bench, teller, surely_bound(sky, binds, load, STATUS_ADDRESSES))
+        status_sky = surely_bound(sky, binds, load, STATUS_ADDRESSES)
+        say(f"4 more bindings for each of {len(status_sky)} SKY addresses; status ...")
+        bind_more(teller, status_sky, 4)
+        status = measure_status(bench, teller, status_sky)
+        say(f"{MANY_BINDINGS} bindings of one SKY address; status ...")
+        many = sky[-1]
+        bind_more(teller, [many], MANY_BINDINGS)
+        status_many = measure_status(bench, teller, [many], "status-many")
         bound = bound_btc_addresses(teller)[: args.deposits]
         say(f"{len(bound)} deposits to done ...")
         deposits = measure_deposits(bench, teller, bound, args.deposit_timeout)
@@ -128,7 +141,10 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[Results, SkyNodeRu
         binds=binds,
         config=config,
         status=status,
+        status_many=status_many,
         deposits=deposits,
+        processes=args.processes or len(os.sched_getaffinity(0)),
+        backend="PostgreSQL" if args.database_url else "SQLite",
     )
     return results, skynode
 

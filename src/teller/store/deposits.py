@@ -404,23 +404,7 @@ _STATUS_ROWS = (
 
 
 def status_rows(conn: Connection, sky_address: str) -> list[StatusRow]:
-    """Every binding of `sky_address` with its deposits, in one statement (one snapshot).
-
-    The hottest read of teller (buyers' pages poll it). On every backend the statement,
-    compiled once per dialect from the Core query above, runs on the driver's own cursor:
-    SQLAlchemy's execution machinery costs ten times the query itself on SQLite. Amounts
-    come back as the driver gives them (text on SQLite, Decimal on PostgreSQL): int() below.
-    """
-    sql, positions = _status_sql(conn)
-    values = {"sky": sky_address}
-    driver = conn.connection.driver_connection  # sqlite3 or psycopg: DB-API connections
-    assert driver is not None
-    cursor = driver.cursor()
-    try:
-        cursor.execute(sql, values if positions is None else tuple(values[k] for k in positions))
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    """Every binding of `sky_address` with its deposits, in one statement (one snapshot)."""
     return [
         StatusRow(
             coin_type=coin_type,
@@ -443,8 +427,30 @@ def status_rows(conn: Connection, sky_address: str) -> list[StatusRow]:
             payout_txid,
             error,
             updated_at,
-        ) in rows
+        ) in status_tuples(conn, sky_address)
     ]
+
+
+def status_tuples(conn: Connection, sky_address: str) -> list[tuple[Any, ...]]:
+    """status_rows' rows as the driver gives them, StatusRow's fields in order (amounts as
+    text on SQLite, Decimal on PostgreSQL; None for a binding without deposits).
+
+    The hottest read of teller (buyers' pages poll it): services/status.py shapes these
+    straight into the answer. On every backend the statement, compiled once per dialect
+    from the Core query above, runs on the driver's own cursor: SQLAlchemy's execution
+    machinery costs ten times the query itself on SQLite.
+    """
+    sql, positions = _status_sql(conn)
+    values = {"sky": sky_address}
+    driver = conn.connection.driver_connection  # sqlite3 or psycopg: DB-API connections
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.execute(sql, values if positions is None else tuple(values[k] for k in positions))
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
 
 
 # The status statement per dialect: its SQL and, for a positional paramstyle (SQLite's "?"),
