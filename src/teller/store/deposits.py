@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from teller.errors import InternalError, InvalidValue, StoreError
@@ -140,6 +140,27 @@ def deposits_by_status(
     return [_deposit(r) for r in conn.execute(query)]
 
 
+def page_after(
+    conn: Connection,
+    after: int,
+    limit: int,
+    *,
+    status: str | None = None,
+    sky_address: str | None = None,
+) -> list[Deposit]:
+    """One page of a keyset-paginated deposit list: at most `limit` deposits with seq above
+    `after` (0: from the first), oldest first, matching every filter given; the next page
+    starts after the last one's seq. Each page is an index range read (seq is the primary
+    key; status and sky_address have indexes ending in seq), so a page deep in a store of
+    millions costs what the first does, unlike OFFSET."""
+    query = select(t).where(t.c.seq > after)
+    if status is not None:
+        query = query.where(t.c.status == status)
+    if sky_address is not None:
+        query = query.where(t.c.sky_address == sky_address)
+    return [_deposit(r) for r in conn.execute(query.order_by(t.c.seq).limit(limit))]
+
+
 def find_deposits(
     conn: Connection,
     *,
@@ -256,12 +277,18 @@ def deposits_of_payout(conn: Connection, txid: str) -> list[Deposit]:
     return [_deposit(r) for r in conn.execute(query)]
 
 
+# Written as the partial index ix_deposits_errored's own condition, with the literal (a bound
+# parameter would not let SQLite nor a generic PostgreSQL plan use that index).
+_ERRORED = t.c.error != literal_column("''")
+
+
 def errored_deposits(conn: Connection) -> list[Deposit]:
-    return [_deposit(r) for r in conn.execute(select(t).where(t.c.error != "").order_by(t.c.seq))]
+    return [_deposit(r) for r in conn.execute(select(t).where(_ERRORED).order_by(t.c.seq))]
 
 
 def count_errored(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).where(t.c.error != "")).scalar_one())
+    """Deposits with an error: read from the partial index, whatever the store's size."""
+    return int(conn.execute(select(func.count()).select_from(t).where(_ERRORED)).scalar_one())
 
 
 def has_deposits(conn: Connection, status: str, buy_method: str) -> bool:

@@ -32,6 +32,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 from teller.store.types import Amount
@@ -130,6 +131,16 @@ deposits = Table(
     Column("updated_at", BigInteger, nullable=False),
     # Deposits to one address (the HD gap report asks this for every address handed out).
     Index(None, "coin_type", "deposit_address"),
+    # A status's deposits in seq order: keyset pages of the admin list (migration 0010).
+    Index(None, "status", "seq"),
+    # The errored deposits only (/api/health's count, /api/deposits/errored): their cost does
+    # not grow with the store (migration 0010).
+    Index(
+        "ix_deposits_errored",
+        "seq",
+        sqlite_where=text("error != ''"),
+        postgresql_where=text("error != ''"),
+    ),
     # Not NULL: the sender must not pay it until an operator releases it (why, in words).
     Column("hold_reason", Text, nullable=True),
 )
