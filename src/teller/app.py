@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp
 
-from teller.api_procs import ApiProcesses
+from teller.api_procs import ApiProcesses, api_process_count
 from teller.audit.loop import Auditor, AuditPeers
 from teller.clients.acme import AcmeClient
 from teller.clients.c2cx import C2CXClient
@@ -478,7 +478,9 @@ def make_listeners(
             if address:
                 _loopback_by_default(name, address)
     try:
-        public = create_public_app(services)
+        public = create_public_app(
+            services, throttle_share=api_process_count(config) if role == "api" else 1
+        )
         https = None
         if web.https_addr:
             context = https_context(config, auto)

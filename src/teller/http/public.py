@@ -263,7 +263,10 @@ def api_router(services: Services, config_answer: Response) -> APIRouter:
     return router
 
 
-def create_public_app(services: Services) -> FastAPI:
+def create_public_app(services: Services, throttle_share: int = 1) -> FastAPI:
+    """The public app. throttle_share: the API processes serving the public addresses
+    together (web.processes): each allows a client its share of web.throttle_max (rounded
+    up), as the kernel spreads a client's connections over them (DESIGN.md §6)."""
     web = services.config.web
     app = create_app("teller public API")
     config_answer = IndentedJSON(public_config(services))  # the config does not change
@@ -282,7 +285,7 @@ def create_public_app(services: Services) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=web.max_body_bytes)
     app.add_middleware(
         Throttle,
-        max_requests=web.throttle_max,
+        max_requests=-(-web.throttle_max // max(1, throttle_share)),
         per_seconds=web.throttle_duration.total_seconds(),
         behind_proxy=web.behind_proxy,
         limited_paths=RATE_LIMITED_PATHS,
