@@ -61,3 +61,122 @@ def _four_space_indent(data: bytes) -> bytes:
     for level in range(1, depth + 1):
         data = data.replace(b"\n" + b" " * (4 * level - 2), b"\n" + b" " * (4 * level))
     return data
+
+
+def text_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return PlainTextResponse(
+        message + "\n",
+        status_code=status,
+        headers={"X-Content-Type-Options": "nosniff", **(headers or {})},
+    )
+
+
+class InternalErrors:
+    """Turn an unexpected exception into 500 "Internal Server Error" (plain text, logged).
+
+    Installed as the innermost middleware, so the 500 still passes through the outer ones
+    (security headers, CORS), unlike Starlette's own catch-all, which answers from outside
+    every middleware.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            log.exception("unexpected error serving %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            await text_error(500, INTERNAL_ERROR)(scope, receive, send)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers at this path (a path can have a route per
+    method, and Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    path = request.scope["path"]
+    for route in _flat_routes(request.app.router.routes):
+        if (
+            isinstance(route, Route)
+            and route.methods
+            and route.include_in_schema  # not a refusal such as the dummy API's GET
+            and route.path_regex.match(path)
+        ):
+            methods |= route.methods
+    return sorted(methods)
+
+
+def _flat_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """The routes of an app, those of included routers too (FastAPI keeps an included
+    router as one entry whose `original_router` holds its routes)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _flat_routes(included.routes)
+        else:
+            yield route
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as plain text; internal errors never leak their details.
+
+    Call it before adding any other middleware: InternalErrors must be the innermost one.
+    """
+
+    async def teller_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, TellerError)
+        if isinstance(exc, CALLER_ERRORS):
+            return text_error(exc.http_status, str(exc))
+        log.error("internal error serving %s %s: %s", request.method, request.url.path, exc)
+        return text_error(500, INTERNAL_ERROR)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            return text_error(404, "404 page not found")
+        if exc.status_code == 405:
+            headers = dict(exc.headers or {})
+            allowed = _allowed_methods(request)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
+            return text_error(405, "Invalid request method", headers)
+        return text_error(exc.status_code, str(exc.detail))
+
+    async def validation_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "body"))
+        return text_error(400, f"invalid {where}: {first.get('msg', 'bad request')}")
+
+    app.add_exception_handler(TellerError, teller_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(InternalErrors)
+
+
+def create_app(title: str) -> FastAPI:
+    """A FastAPI app as every teller server is built: plain-text errors, no CDN docs page
+    (the schema is at /openapi.json), no per-request telemetry checks."""
+    app = FastAPI(
+        title=title,
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    install_error_handlers(app)  # first: its catch-all must be the innermost middleware
+    install_openapi(app)
+    return app
