@@ -102,7 +102,8 @@ def _deposits_of_status(parts: Services, status: str | None) -> dict[str, Any]:
 
 
 def _page(parts: Services, search: DepositSearch) -> dict[str, Any]:
-    """GET /api/deposits?after=SEQ[&limit=N][&status=…][&sky_address=…]: `limit` (default
+    """GET /api/deposits?after=SEQ[&limit=N][&status=…][&sky_address=…][&deposit_id=…]:
+    `limit` (default
     PAGE_LIMIT) deposits after seq SEQ, oldest first, and next_after, the cursor of the next
     page (null on the last page)."""
     if search.status is not None and search.status not in ALL_STATUSES:
@@ -116,12 +117,20 @@ def _page(parts: Services, search: DepositSearch) -> dict[str, Any]:
     sky_address = (search.sky_address or "").strip() or None
     if sky_address is not None:
         sky_address = params.sky_address_shape("sky_address", sky_address)
-    if search.deposit_id is not None:
-        raise BadRequest("deposit_id names one deposit: not with after")
+    deposit_id = (search.deposit_id or "").strip() or None
+    if deposit_id is not None:
+        deposit_id = params.deposit_id("deposit_id", deposit_id)
     if search.status == WAITING_DEPOSIT:
         return {"deposits": [], "next_after": None}
     with parts.db.read() as conn:
-        found = page_after(conn, after, limit, status=search.status, sky_address=sky_address)
+        found = page_after(
+            conn,
+            after,
+            limit,
+            status=search.status,
+            sky_address=sky_address,
+            deposit_id=deposit_id,
+        )
     next_after = found[-1].seq if len(found) == limit else None
     return {"deposits": [deposit_info(d) for d in found], "next_after": next_after}
 

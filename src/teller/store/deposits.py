@@ -147,6 +147,7 @@ def page_after(
     *,
     status: str | None = None,
     sky_address: str | None = None,
+    deposit_id: str | None = None,
 ) -> list[Deposit]:
     """One page of a keyset-paginated deposit list: at most `limit` deposits with seq above
     `after` (0: from the first), oldest first, matching every filter given; the next page
@@ -158,6 +159,8 @@ def page_after(
         query = query.where(t.c.status == status)
     if sky_address is not None:
         query = query.where(t.c.sky_address == sky_address)
+    if deposit_id is not None:
+        query = query.where(t.c.deposit_id == deposit_id)
     return [_deposit(r) for r in conn.execute(query.order_by(t.c.seq).limit(limit))]
 
 
