@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -23,10 +24,19 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds used so far by process `pid`, all its threads included."""
+    """User + system CPU seconds used so far by process `pid`, all its threads included, and by
+    its child processes running now (teller's API processes, web.processes)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     # After "pid (comm)": state is fields[0], utime fields[11], stime fields[12].
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for child in children:
+        with contextlib.suppress(OSError):  # exited meanwhile
+            own += cpu_seconds(int(child))
+    return own
 
 
 def machine_busy_seconds() -> float:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -58,13 +60,16 @@ def measure_baseline(bench: Bench) -> WrkResult:
         stop_process(process)
 
 
+BIND_CONNECTIONS, STATUS_CONNECTIONS = 10, 20  # as the Go teller was measured (issue 15)
+
+
 def measure_binds(bench: Bench, teller: TellerProcess, sky_file: Path, cap: int) -> WrkResult:
     """POST /api/bind, one never-bound SKY address per request, at most `cap` requests."""
     return run_wrk(
         bench.wrk,
         teller.web,
         "bind.lua",
-        load=bench.load,
+        load=replace(bench.load, connections=BIND_CONNECTIONS),
         workdir=bench.workdir,
         server_pid=teller.pid,
         cap=cap,
@@ -73,6 +78,7 @@ def measure_binds(bench: Bench, teller: TellerProcess, sky_file: Path, cap: int)
 
 
 def surely_bound(sky: list[str], binds: WrkResult, load: Load, limit: int) -> list[str]:
+    load = replace(load, connections=BIND_CONNECTIONS)
     """SKY addresses certainly bound by the bind run (single wrk thread: sent in file order).
 
     The last `connections` requests may have been cut off when wrk stopped; the rest were
@@ -85,19 +91,35 @@ def surely_bound(sky: list[str], binds: WrkResult, load: Load, limit: int) -> li
 
 def measure_get(bench: Bench, teller: TellerProcess, path: str) -> WrkResult:
     return run_wrk(
-        bench.wrk, teller.web + path, "get.lua", load=bench.load, workdir=bench.workdir,
+        bench.wrk, teller.web + path, "get.lua",
+        load=replace(bench.load, connections=STATUS_CONNECTIONS), workdir=bench.workdir,
         server_pid=teller.pid, cap=bench.max_requests,
     )  # fmt: skip
 
 
-def measure_status(bench: Bench, teller: TellerProcess, bound_sky: list[str]) -> WrkResult:
+def bind_more(teller: TellerProcess, sky_addresses: list[str], each: int) -> None:
+    """Bind `each` more BTC deposit addresses to every SKY address (8 clients at a time)."""
+
+    def bind(sky: str) -> None:
+        body = json.dumps({"skyaddr": sky, "coin_type": "BTC"}).encode()
+        status, answer = http_post(f"{teller.web}/api/bind", body, "application/json", 30)
+        if status != 200:
+            raise RuntimeError(f"bind for {sky}: {status} {answer[:200]!r}")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(bind, [sky for sky in sky_addresses for _ in range(each)]))
+
+
+def measure_status(
+    bench: Bench, teller: TellerProcess, bound_sky: list[str], name: str = "status-sky"
+) -> WrkResult:
     """GET /api/status?skyaddr=… round-robin over bound SKY addresses."""
-    items = write_lines(bench.workdir / "status-sky.txt", bound_sky)
+    items = write_lines(bench.workdir / f"{name}.txt", bound_sky)
     return run_wrk(
         bench.wrk,
         teller.web,
         "status.lua",
-        load=bench.load,
+        load=replace(bench.load, connections=STATUS_CONNECTIONS),
         workdir=bench.workdir,
         server_pid=teller.pid,
         cap=bench.max_requests,

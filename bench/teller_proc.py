@@ -25,13 +25,13 @@ CONFIG_TEMPLATE = """\
 debug = false
 logfile = ""
 dbfile = "teller.db"
-database_url = ""
+database_url = "{database_url}"
 pidfile = ""
 btc_addresses = "{btc_file}"
 eth_addresses = "{eth_file}"
 
 [teller]
-max_bound_addrs = 5
+max_bound_addrs = 0  # unlimited: the status runs bind 5 and 2,000 addresses to one SKY address
 bind_enabled = true
 
 [btc_scanner]
@@ -55,6 +55,7 @@ buy_method = "direct"
 
 [web]
 http_addr = "127.0.0.1:{web_port}"
+processes = {processes}
 throttle_max = 1000000000
 throttle_duration = "1s"
 
@@ -96,6 +97,8 @@ class TellerProcess:
     admin_port: int = field(default_factory=free_port)
     dummy_port: int = field(default_factory=free_port)
     extra_config: str = NO_CONNECTION_CAP  # TOML appended to the config
+    processes: int = 0  # web.processes: 0 = one per core
+    database_url: str = ""  # "" = SQLite in the data directory
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -139,6 +142,8 @@ class TellerProcess:
                 dummy_port=self.dummy_port,
                 balance=DUMMY_BALANCE_SKY,
                 extra=self.extra_config,
+                processes=self.processes,
+                database_url=self.database_url,
             )
         )
 

@@ -39,6 +39,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.nodeid.startswith(RUN_LAST))  # stable: the rest keep order
 
 
+# Teller processes the tests start serve the public API from the one process unless a test
+# asks for more (tests/e2e/test_api_processes.py): the API processes of web.processes have no
+# scanner or sender state of their own yet, so /api/health would depend on which one answers.
+os.environ.setdefault("TELLER_WEB__PROCESSES", "1")
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "TELLER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

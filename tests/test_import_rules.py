@@ -44,6 +44,8 @@ ALLOWED: dict[str, set[str]] = {
     "http": {"services", "errors", "config", "logs"},
     # HTTPS certificates: the ACME client's wire is in clients/, the files and renewal here.
     "tls": {"clients", "errors", "logs", "clock", "worker"},
+    # The API processes of web.processes: started and watched by the app (wiring's helper).
+    "api_procs": {"config", "logs"},
 }
 EVERYTHING = {"app", "cli", "__init__"}  # wiring and the command see every room
 # `teller/__init__.py` holds only __version__: every room may read it.

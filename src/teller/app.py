@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import ssl
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp
 
+from teller.api_procs import ApiProcesses, api_process_count
 from teller.audit.history import HistorySampler
 from teller.audit.loop import Auditor, AuditPeers
 from teller.clients.acme import AcmeClient
@@ -163,9 +165,14 @@ class Teller:
     webhooks: WebhookSender | None = None  # webhooks/delivery.py, worker role only
     # web.auto_tls_host's certificate (tls/auto.py); every replica keeps its own
     auto_certificate: AutoCertificate | None = None
+    # With several API processes (api_procs.py): in the parent, the public addresses it
+    # reserves (not served) and the processes serving them; in an API process, api_only.
+    reserved: list[Listener] = field(default_factory=list)
+    api_processes: ApiProcesses | None = None
+    api_only: bool = False
 
     def addresses(self) -> dict[str, str]:
-        return {lst.name: lst.address for lst in self.listeners}
+        return {lst.name: lst.address for lst in [*self.reserved, *self.listeners]}
 
 
 def load_hot_wallet(config: Config) -> Wallet:
@@ -298,23 +305,34 @@ def build_webhook_sender(config: Config, db: Database) -> WebhookSender | None:
     return WebhookSender(db, endpoints) if endpoints else None
 
 
-def build_teller(config: Config, appdir: Path) -> Teller:
+def build_teller(
+    config: Config, appdir: Path, *, api_only: bool = False, api_processes: int = 1
+) -> Teller:
+    """Build teller from its config. api_only: an API process of api_procs.py (public
+    listeners only, sharing their ports; no worker role, no schema upgrade, no pool sync: its
+    parent did those). api_processes > 1: the parent of that many API processes (it reserves
+    the public addresses and serves admin and dummy; serve() starts the processes)."""
     # The hot wallet first: a wrong password (or a wallet teller cannot read) stops teller
     # before anything is created, locked or listened on.
     wallet = None if config.dummy.sender else load_hot_wallet(config)
     appdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     process_lock = None
     url = make_url(database_url(config, appdir))
-    if url.get_backend_name() == "sqlite" and url.database:
+    if url.get_backend_name() == "sqlite" and url.database and not api_only:
+        # An API process shares its parent's lock: the parent holds it for them all.
         process_lock = SqliteProcessLock(Path(url.database))
         try:
             process_lock.acquire()
         except DatabaseInUse as exc:
             raise StartupError([str(exc)]) from exc
-    db = open_database(config, appdir)
+    if api_only:
+        db = Database(create_store_engine(database_url(config, appdir)))
+    else:
+        db = open_database(config, appdir)
     coins = enabled_coins(config)
     hd_chains = load_hd_chains(config, db, coins)  # these coins need no address file
-    load_pools(config, db, coins - hd_chains.keys())
+    if not api_only:
+        load_pools(config, db, coins - hd_chains.keys())
     board = StatusBoard()
     processor_waker, sender_waker = Waker(), Waker()
     payer, dummy_payer = build_payer(config, appdir, wallet)
@@ -356,25 +374,38 @@ def build_teller(config: Config, appdir: Path) -> Teller:
         ),
         sender=Sender(db, payer, board, send_enabled=exchanger.send_enabled),
         process_lock=process_lock,
-        worker_lock=PostgresWorkerLock(db.engine) if db.backend == "postgresql" else None,
+        worker_lock=PostgresWorkerLock(db.engine)
+        if db.backend == "postgresql" and not api_only
+        else None,
+        api_only=api_only,
     )
     teller.scanners = build_scanners(config, db, services.intake, board)
     teller.market, teller.book_watch = market, book_watch
-    if market is not None:
+    if market is not None and not api_only:
         passthrough_waker = Waker()
         processor_waker.add_follower(passthrough_waker)
         teller.passthrough = PassthroughProcessor(
             db, config, board, market, sender_waker, passthrough_waker
         )
-    teller.auditor = services.audit = build_auditor(config, db, payer, market)
-    teller.history = HistorySampler(
-        db, partial(hot_droplets, payer), skip_pools=services.bind.hd_chains.keys()
-    )
-    teller.webhooks = build_webhook_sender(config, db)
+    if not api_only:  # the worker role's loops: never in an API process
+        teller.auditor = services.audit = build_auditor(config, db, payer, market)
+        teller.history = HistorySampler(
+            db, partial(hot_droplets, payer), skip_pools=services.bind.hd_chains.keys()
+        )
+        teller.webhooks = build_webhook_sender(config, db)
     teller.auto_certificate = build_auto_certificate(config, appdir)
-    teller.listeners = make_listeners(
-        services, admin_credential(config, appdir), teller.auto_certificate
+    role = "api" if api_only else "parent" if api_processes > 1 else "all"
+    listeners = make_listeners(
+        services,
+        None if api_only else admin_credential(config, appdir),
+        teller.auto_certificate,
+        role=role,
     )
+    public = {"web.http_addr", "web.https_addr"}
+    if role == "parent":
+        teller.reserved = [lst for lst in listeners if lst.name in public]
+        listeners = [lst for lst in listeners if lst.name not in public]
+    teller.listeners = listeners
     return teller
 
 
@@ -471,24 +502,41 @@ def make_listeners(
     services: Services,
     credential: AdminCredential | None,
     auto: AutoCertificate | None = None,
+    *,
+    role: str = "all",
 ) -> list[Listener]:
     """Bind every listener of the config. With web.https_addr, web.http_addr only redirects to
-    HTTPS (and answers auto_tls_host's ACME challenges): http/redirect.py."""
+    HTTPS (and answers auto_tls_host's ACME challenges): http/redirect.py.
+
+    role "all": one process serves everything. "parent": the public addresses are only
+    reserved (SO_REUSEPORT, not listening) for the API processes, which bind them too with
+    role "api" (public listeners only)."""
     config = services.config
     web = config.web
     listeners: list[Listener] = []
-    for name, address in (("web.http_addr", web.http_addr), ("web.https_addr", web.https_addr)):
-        if address:
-            _loopback_by_default(name, address)
+    shared = role != "all"
+
+    def public_socket(name: str, address: str) -> socket.socket:
+        return bind_socket(name, address, reuse_port=shared, listen=role != "parent")
+
+    if role != "api":
+        for name, address in (
+            ("web.http_addr", web.http_addr),
+            ("web.https_addr", web.https_addr),
+        ):
+            if address:
+                _loopback_by_default(name, address)
     try:
-        public = create_public_app(services)
+        public = create_public_app(
+            services, throttle_share=api_process_count(config) if role == "api" else 1
+        )
         https = None
         if web.https_addr:
             context = https_context(config, auto)
             https = Listener(
                 "web.https_addr",
                 public,
-                bind_socket("web.https_addr", web.https_addr),
+                public_socket("web.https_addr", web.https_addr),
                 ssl_context=context,
             )
             listeners.append(https)
@@ -501,8 +549,10 @@ def make_listeners(
                     challenge_answer=auto.challenge_answer if auto is not None else None,
                 )
             listeners.append(
-                Listener("web.http_addr", plain, bind_socket("web.http_addr", web.http_addr))
+                Listener("web.http_addr", plain, public_socket("web.http_addr", web.http_addr))
             )
+        if role == "api":
+            return _with_limits(config, listeners)
         admin_host = config.admin_panel.host
         listeners.append(
             Listener(
@@ -523,6 +573,10 @@ def make_listeners(
         for listener in listeners:
             listener.sock.close()
         raise
+    return _with_limits(config, listeners)
+
+
+def _with_limits(config: Config, listeners: list[Listener]) -> list[Listener]:
     for listener in listeners:  # the [http] limits, on every server
         listener.limits = connection_limits(config, listener.name)
     return listeners
@@ -567,21 +621,32 @@ async def serve(
                 side_tasks.append(
                     group.create_task(teller.auto_certificate.run(), name="auto certificate")
                 )
-            workers = group.create_task(run_workers_when_allowed(teller), name="workers")
+            if not teller.api_only:
+                side_tasks.append(
+                    group.create_task(run_workers_when_allowed(teller), name="workers")
+                )
             while not all(s.started for s in teller.servers):
                 await asyncio.sleep(0.01)
+            if teller.api_processes is not None:
+                await teller.api_processes.start()
+                side_tasks.append(
+                    group.create_task(teller.api_processes.watch(), name="API processes")
+                )
             listening = " ".join(f"{k}={v}" for k, v in teller.addresses().items())
             log_event(log, logging.INFO, "teller ready", pid=os.getpid(), listening=listening)
             if on_ready is not None:
                 on_ready(teller)
             await stop.wait()
             log.info("stopping")
-            workers.cancel()
             for task in side_tasks:
                 task.cancel()
+            if teller.api_processes is not None:
+                await teller.api_processes.stop()
             for server in teller.servers:
                 server.should_exit = True
     finally:
+        if teller.api_processes is not None:
+            teller.api_processes.kill_all()
         for sig in installed:
             loop.remove_signal_handler(sig)
         if teller.worker_lock is not None:

@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     run = commands.add_parser("run", help="start teller (default)")
     _common(run, suppress=True)
+    # teller's own API processes (api_procs.py): PARENT_PID:READY_FD:INDEX; not for people
+    run.add_argument("--api-process", default=None, help=argparse.SUPPRESS)
     db = commands.add_parser("db", help="database commands")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     migrate = db_commands.add_parser("migrate", help="bring the schema up to date")
@@ -349,11 +351,19 @@ def _load_with_path(args: argparse.Namespace) -> tuple[Config, Path, Path]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from teller.api_procs import (
+        ApiProcessError,
+        ApiProcesses,
+        api_command,
+        api_process_count,
+    )
     from teller.app import StartupError, build_teller, serve
     from teller.config.secret_files import exposed_secret_files
     from teller.http.servers import ListenError
     from teller.logs import log_event, setup_logging
 
+    if getattr(args, "api_process", None):
+        return run_api_process(args)
     config, appdir, config_path = _load_with_path(args)
     handler = setup_logging(config.debug, config.logfile)
     log = logging.getLogger("teller")
@@ -369,11 +379,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             mode=f"{exposed.mode:04o}",
             fix=exposed.fix,
         )
+    processes = api_process_count(config)
     try:
-        teller = build_teller(config, appdir)
+        teller = build_teller(config, appdir, api_processes=processes)
     except (StartupError, ListenError) as exc:
         print(f"teller cannot start:\n{exc}", file=sys.stderr)
         return 1
+    if processes > 1:
+        reserved = {lst.name: lst.address for lst in teller.reserved}
+        teller.api_processes = ApiProcesses(api_command(config_path, appdir), processes, reserved)
+        log_event(log, logging.INFO, "serving the public API from API processes", count=processes)
     pidfile = Path(config.pidfile) if config.pidfile else None
     if pidfile is not None:
         pidfile.write_text(f"{os.getpid()}\n")
@@ -382,9 +397,36 @@ def cmd_run(args: argparse.Namespace) -> int:
             runner.run(serve(teller, log_handler=handler))
     except KeyboardInterrupt:
         pass
+    except ApiProcessError as exc:
+        print(f"teller cannot start:\n{exc}", file=sys.stderr)
+        return 1
     finally:
         if pidfile is not None:
             pidfile.unlink(missing_ok=True)
+    return 0
+
+
+def run_api_process(args: argparse.Namespace) -> int:
+    """An API process started by `teller run` (api_procs.py): the public servers only."""
+    from teller.api_procs import ProcessLabel, die_with_parent, tell_ready
+    from teller.app import StartupError, build_teller, serve
+    from teller.http.servers import ListenError
+    from teller.logs import setup_logging
+
+    parent, ready_fd, index = (int(part) for part in args.api_process.split(":"))
+    die_with_parent(parent)
+    config, appdir = _load(args)
+    handler = setup_logging(config.debug, config.logfile)
+    label = ProcessLabel(f"api {index}")
+    for root_handler in logging.getLogger().handlers:
+        root_handler.addFilter(label)
+    try:
+        teller = build_teller(config, appdir, api_only=True)
+    except (StartupError, ListenError) as exc:
+        print(f"teller API process {index} cannot start:\n{exc}", file=sys.stderr)
+        return 1
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(serve(teller, log_handler=handler, on_ready=lambda _t: tell_ready(ready_fd)))
     return 0
 
 

@@ -451,3 +451,25 @@ def test_text_parameters_are_limited_to_their_alphabet_and_length(
     response = tel.http.request(method, tel.admin + path, params=params, json=body)
     assert response.status_code == 400, response.text
     assert response.text.startswith(message), response.text
+
+
+def test_deposits_in_keyset_pages(start_teller: StartTeller) -> None:
+    """/api/deposits?after=SEQ&limit=N: the next N deposits after seq SEQ and the cursor of the
+    page after them; without after, the whole list as before."""
+    tel = start_teller(max_bound_addrs=0)
+    for i in range(5):
+        tel.deposit_ok(addr=tel.bind_ok(SKY_A, "BTC"), value=10_000 + i, tx=f"{i:064x}")
+    tel.wait_for(lambda: len(deposits(tel)) == 5, what="five deposits")
+    everything = [d["seq"] for d in deposits(tel)]
+    pages, after = [], 0
+    while after is not None:
+        page = tel.admin_get("/api/deposits", after=str(after), limit="2")
+        pages.append([d["seq"] for d in page["deposits"]])
+        after = page["next_after"]
+    assert pages == [everything[0:2], everything[2:4], everything[4:5]]
+    first = tel.admin_get("/api/deposits", after="0")  # 100 a page by default
+    assert [d["seq"] for d in first["deposits"]] == everything and first["next_after"] is None
+    refused = tel.http.get(
+        tel.admin + "/api/deposits", params={"after": "0", "limit": "0"}, headers=tel.admin_headers
+    )
+    assert refused.status_code == 400 and "limit" in refused.text

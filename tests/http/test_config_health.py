@@ -296,3 +296,24 @@ def test_health_is_made_once_for_a_burst_and_again_after_a_second(tel: RunningTe
     time.sleep(1.1)
     assert tel.http.get(tel.public + "/api/health").status_code == 200
     assert gated.calls == 2
+
+
+def test_config_is_answered_alike_every_time_and_with_cors_for_an_origin(
+    start_teller: StartTeller,
+) -> None:
+    """The second and later answers (replayed without the middleware: http/public.py) carry
+    the first one's status, headers and body; one asked with an Origin still gets CORS."""
+    tel = start_teller(cors_allowed=["https://shop.example"])
+    answers = [tel.http.get(tel.public + "/api/config") for _ in range(3)]
+    first = answers[0]
+    assert first.status_code == 200 and "x-content-type-options" in first.headers
+    for later in answers[1:]:
+        assert (later.status_code, later.headers.multi_items(), later.content) == (
+            first.status_code,
+            first.headers.multi_items(),
+            first.content,
+        )
+    cors = tel.http.get(tel.public + "/api/config", headers={"Origin": "https://shop.example"})
+    assert cors.headers["access-control-allow-origin"] == "https://shop.example"
+    assert cors.content == first.content
+    assert "access-control-allow-origin" not in tel.http.get(tel.public + "/api/config").headers

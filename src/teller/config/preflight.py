@@ -378,6 +378,8 @@ def _web_problems(config: Config) -> Iterator[str]:
             yield f"{key} file {path} does not exist"
     if web.static_dir and not Path(web.static_dir).is_dir():
         yield f"web.static_dir {web.static_dir} is not a directory"
+    if not 0 <= web.processes <= 256:
+        yield f"web.processes must be 0 (one per core) to 256, not {web.processes}"
     if web.throttle_max < 1:
         yield f"web.throttle_max must be >= 1, got {web.throttle_max}"
     if web.max_body_bytes < 1:

@@ -342,6 +342,9 @@ class WebConfig(_Section):
     acme_renew_left: ConfigDecimal = Decimal("0.33")
     cors_allowed: ConfigStrList = Field(default_factory=list)
     max_body_bytes: ConfigInt = 4096
+    # teller's own: processes serving http_addr/https_addr (app.py, api_procs.py); 0 = one
+    # per core this process may run on; 1 = the one process serves everything.
+    processes: ConfigInt = 0
     # teller's own, shown on the buyer's page when set (README "The buyer's page"): links to a
     # block explorer per coin ("btc", "eth", "sky"; https templates with {txid}), and who runs
     # the service, how to reach them and their terms (in the page's footer).

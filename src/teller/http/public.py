@@ -17,7 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 from starlette.routing import Match, Mount, Route, compile_path
-from starlette.types import ASGIApp, Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from teller.errors import BadRequest, UnsupportedMedia
 from teller.http.middleware import (
@@ -263,7 +263,10 @@ def api_router(services: Services, config_answer: Response) -> APIRouter:
     return router
 
 
-def create_public_app(services: Services) -> FastAPI:
+def create_public_app(services: Services, throttle_share: int = 1) -> FastAPI:
+    """The public app. throttle_share: the API processes serving the public addresses
+    together (web.processes): each allows a client its share of web.throttle_max (rounded
+    up), as the kernel spreads a client's connections over them (DESIGN.md §6)."""
     web = services.config.web
     app = create_app("teller public API")
     config_answer = IndentedJSON(public_config(services))  # the config does not change
@@ -282,7 +285,7 @@ def create_public_app(services: Services) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=web.max_body_bytes)
     app.add_middleware(
         Throttle,
-        max_requests=web.throttle_max,
+        max_requests=-(-web.throttle_max // max(1, throttle_share)),
         per_seconds=web.throttle_duration.total_seconds(),
         behind_proxy=web.behind_proxy,
         limited_paths=RATE_LIMITED_PATHS,
@@ -302,4 +305,53 @@ def create_public_app(services: Services) -> FastAPI:
             allow_headers=["Origin", "Accept", "Content-Type"],
         )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ReplayConfig)  # outermost: ahead of every middleware above
     return app
+
+
+class ReplayConfig:
+    """GET /api/config answered with the very messages the whole app sent for it the first
+    time (per scheme: HSTS is https's only), without running the middleware again: the config
+    does not change while teller runs and that answer depends on nothing else of a request
+    without an Origin header (CORS), a query string or a body. Any other request, and any
+    answer but a complete 200, goes through the app as before."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._answers: dict[str, tuple[Message, Message]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not _plain_config_request(scope):
+            await self.app(scope, receive, send)
+            return
+        scheme = str(scope.get("scheme", "http"))
+        answer = self._answers.get(scheme)
+        if answer is not None:
+            await send(answer[0])
+            await send(answer[1])
+            return
+        sent: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            sent.append(message)
+            await send(message)
+
+        await self.app(scope, receive, keep)
+        if (
+            len(sent) == 2
+            and sent[0]["type"] == "http.response.start"
+            and sent[0]["status"] == 200
+            and sent[1]["type"] == "http.response.body"
+            and not sent[1].get("more_body", False)
+        ):
+            self._answers[scheme] = (sent[0], sent[1])
+
+
+def _plain_config_request(scope: Scope) -> bool:
+    return (
+        scope["type"] == "http"
+        and scope["path"] == "/api/config"
+        and scope["method"] == "GET"
+        and not scope.get("query_string")
+        and not any(name == b"origin" for name, _ in scope["headers"])
+    )

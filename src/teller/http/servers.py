@@ -96,7 +96,15 @@ def connection_limits(config: Config, name: str) -> ConnectionLimits:
     )
 
 
-def bind_socket(name: str, address: str) -> socket.socket:
+def bind_socket(
+    name: str, address: str, *, reuse_port: bool = False, listen: bool = True
+) -> socket.socket:
+    """A listening socket on `address` (config key `name` in messages).
+
+    reuse_port: SO_REUSEPORT, so that several API processes (api_procs.py) each listen on the
+    port and the kernel shares the connections out between them. listen=False only reserves
+    the address (the parent of those processes: its socket gets no connections).
+    """
     host, port = split_host_port(address)
     host = listen_host(host)  # ":port" is loopback; every interface only when written
     try:
@@ -104,8 +112,11 @@ def bind_socket(name: str, address: str) -> socket.socket:
         family, kind, proto, _, sockaddr = infos[0]
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(sockaddr)
-        sock.listen(1024)
+        if listen:
+            sock.listen(1024)
         sock.setblocking(False)
     except OSError as exc:
         raise ListenError(f"{name}: cannot listen on {address}: {exc.strerror or exc}") from exc

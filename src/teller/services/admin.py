@@ -24,6 +24,7 @@ from teller.store.deposits import (
     errored_deposits,
     find_deposits,
     held_deposits,
+    page_after,
     received_totals,
     sent_total,
 )
@@ -31,6 +32,7 @@ from teller.store.orders import orders_of, recent_orders
 from teller.store.scans import orphans
 
 MAX_SEARCH_LIMIT = params.MAX_SEARCH_LIMIT
+PAGE_LIMIT = 100  # deposits per page of GET /api/deposits?after= without limit
 RECENT_ORDERS = 500
 
 
@@ -42,11 +44,14 @@ class DepositSearch:
     sky_address: str | None = None
     deposit_id: str | None = None
     limit: int | None = None
+    after: int | None = None  # keyset pagination: deposits with seq above this, oldest first
 
 
 async def deposits(parts: Services, search: DepositSearch) -> dict[str, Any]:
     """All deposits, or those of one status; with sky_address, deposit_id (exact) or limit
     (only the most recent), the dashboard's search. BadRequest for an unknown status."""
+    if search.after is not None:
+        return await asyncio.to_thread(_page, parts, search)
     if search.sky_address is None and search.deposit_id is None and search.limit is None:
         return await asyncio.to_thread(_deposits_of_status, parts, search.status)
     return await asyncio.to_thread(_search, parts, search)
@@ -94,6 +99,40 @@ def _deposits_of_status(parts: Services, status: str | None) -> dict[str, Any]:
     with parts.db.read() as conn:
         found = deposits_by_status(conn, status)
     return {"deposits": [deposit_info(d) for d in found]}
+
+
+def _page(parts: Services, search: DepositSearch) -> dict[str, Any]:
+    """GET /api/deposits?after=SEQ[&limit=N][&status=…][&sky_address=…][&deposit_id=…]:
+    `limit` (default
+    PAGE_LIMIT) deposits after seq SEQ, oldest first, and next_after, the cursor of the next
+    page (null on the last page)."""
+    if search.status is not None and search.status not in ALL_STATUSES:
+        raise BadRequest("Invalid status")
+    limit = PAGE_LIMIT if search.limit is None else search.limit
+    if not 1 <= limit <= MAX_SEARCH_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_SEARCH_LIMIT}")
+    after = search.after if search.after is not None else 0
+    if after < 0:
+        raise BadRequest("after must be 0 or a deposit's seq")
+    sky_address = (search.sky_address or "").strip() or None
+    if sky_address is not None:
+        sky_address = params.sky_address_shape("sky_address", sky_address)
+    deposit_id = (search.deposit_id or "").strip() or None
+    if deposit_id is not None:
+        deposit_id = params.deposit_id("deposit_id", deposit_id)
+    if search.status == WAITING_DEPOSIT:
+        return {"deposits": [], "next_after": None}
+    with parts.db.read() as conn:
+        found = page_after(
+            conn,
+            after,
+            limit,
+            status=search.status,
+            sky_address=sky_address,
+            deposit_id=deposit_id,
+        )
+    next_after = found[-1].seq if len(found) == limit else None
+    return {"deposits": [deposit_info(d) for d in found], "next_after": next_after}
 
 
 def _search(parts: Services, search: DepositSearch) -> dict[str, Any]:

@@ -21,8 +21,7 @@ from teller.money import format_droplets
 from teller.services.parts import Services
 from teller.store.deposits import count_errored
 from teller.store.holds import payouts_held
-from teller.store.models import PoolUsage
-from teller.store.pool import pool_usage
+from teller.store.pool import free_counts
 
 # sender_error while the audit holds the sender (no txid or address: this is public).
 HELD = (
@@ -39,7 +38,7 @@ async def health(parts: Services, *, public: bool = True) -> dict[str, Any]:
         coins, hours = format_droplets(balance.droplets), str(balance.hours)
     except Exception:
         coins, hours = "0.000000", "0"
-    errored, held, usage = await asyncio.to_thread(_from_store, parts)
+    errored, held, free = await asyncio.to_thread(_from_store, parts)
     board = parts.board
     sender_error = "; ".join(e for e in (HELD if held else "", board.sender_error) if e)
     return {
@@ -59,18 +58,17 @@ async def health(parts: Services, *, public: bool = True) -> dict[str, Any]:
         "scanners": {coin.lower(): s.view(public=public) for coin, s in board.scanners.items()},
         # teller's own: each enabled coin's deposit address pool (README "When something goes
         # wrong": the pool running low).
-        "pools": {c.lower(): _pool_view(parts, c, usage) for c in sorted(parts.pool_coins)},
+        "pools": {c.lower(): _pool_view(parts, c, free) for c in sorted(parts.pool_coins)},
     }
 
 
-def _pool_view(parts: Services, coin: str, usage: dict[str, PoolUsage]) -> dict[str, Any]:
+def _pool_view(parts: Services, coin: str, free: dict[str, int]) -> dict[str, Any]:
     """One coin's pool: free addresses left (None: derived from an xpub, never runs out),
     the warning threshold and whether it is below it."""
     threshold = parts.bind.low_threshold(coin)
     if coin in parts.bind.hd_chains:
         return {"source": "xpub", "remaining": None, "low_warning": 0, "low": False}
-    found = usage.get(coin)
-    remaining = found.remaining if found is not None else 0
+    remaining = free.get(coin, 0)
     return {
         "source": "file",
         "remaining": remaining,
@@ -122,6 +120,8 @@ class CachedHealth:
             return answer
 
 
-def _from_store(parts: Services) -> tuple[int, bool, dict[str, PoolUsage]]:
+def _from_store(parts: Services) -> tuple[int, bool, dict[str, int]]:
+    """Each an indexed read whose cost does not grow with the store (migration 0010)."""
+    file_coins = [c for c in parts.pool_coins if c not in parts.bind.hd_chains]
     with parts.db.read() as conn:
-        return count_errored(conn), bool(payouts_held(conn)), pool_usage(conn)
+        return count_errored(conn), bool(payouts_held(conn)), free_counts(conn, file_coins)

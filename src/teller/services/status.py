@@ -1,7 +1,7 @@
 """/api/status: the deposits of one SKY address, as the buyer's page polls them.
 
 Place in the flow: the public route hands the raw `skyaddr` here; the answer is read from the
-store (store/deposits.py `status_rows`: every binding of the address with its deposits in
+store (store/deposits.py `status_tuples`: every binding of the address with its deposits in
 one statement, so one snapshot) and shaped as the original's JSON (seed README). The one
 path for every backend and both routes of /api/status (the fast one and the documented one).
 
@@ -23,7 +23,7 @@ from teller.deposits.states import WAITING_DEPOSIT
 from teller.money import format_droplets, format_units
 from teller.services.parts import Services
 from teller.services.views import COIN_DECIMALS
-from teller.store.deposits import status_rows
+from teller.store.deposits import status_tuples
 
 
 async def status_of(parts: Services, skyaddr: str) -> dict[str, Any]:
@@ -42,40 +42,61 @@ def statuses_of(
     time as the original did (its numbering changed between calls for equal timestamps).
     Deposit addresses are never shown, as in the original, nor the txids of seen payments
     (they would name the address). `needed`: the confirmations each coin's deposits need, as
-    Bitcoin counts them (told with each seen payment).
+    Bitcoin counts them (told with each seen payment). Shaped straight from the driver's rows
+    (store/deposits.py `status_tuples`), no object per row: an address with thousands of
+    bindings is answered in one query and one encoding (http/responses.py).
     """
     entries: list[dict[str, Any]] = []
+    append = entries.append
+    decimals = COIN_DECIMALS
     last_of_binding: dict[int, dict[str, Any]] = {}
-    for row in status_rows(conn, sky_address):
-        if row.confirmations is not None:
-            paid = last_of_binding.get(row.binding_id)
-            if paid is not None:  # always: a binding's own row comes before its seen rows
+    for (
+        coin,
+        bound_at,
+        dseq,
+        status,
+        value,
+        sky_sent,
+        txid,
+        error,
+        updated_at,
+        binding_id,
+        _kind,
+        confirmations,
+        seen_at,
+        _seen_id,
+    ) in status_tuples(conn, sky_address):
+        if confirmations is not None:  # a payment seen before it counts (seen_payments)
+            paid = last_of_binding.get(binding_id)
+            if paid is not None:  # always: a binding's own rows come before its seen rows
                 paid.setdefault("seen", []).append(
                     {
-                        "value": format_units(row.value or 0, COIN_DECIMALS[row.coin_type]),
-                        "confirmations": row.confirmations,
-                        "confirmations_needed": (needed or {}).get(row.coin_type, 0),
-                        "seen_at": row.seen_at,
+                        "value": format_units(int(value or 0), decimals[coin]),
+                        "confirmations": confirmations,
+                        "confirmations_needed": (needed or {}).get(coin, 0),
+                        "seen_at": seen_at,
                     }
                 )
             continue
-        if row.seq is None or row.status is None or row.value is None:
+        if dseq is None or status is None or value is None:
             entry: dict[str, Any] = {
-                "updated_at": row.bound_at,
+                "seq": len(entries) + 1,
+                "updated_at": bound_at,
                 "status": WAITING_DEPOSIT,
-                "coin_type": row.coin_type,
+                "coin_type": coin,
             }
         else:
+            sent = sky_sent or 0
             entry = {
-                "updated_at": row.updated_at,
-                "status": row.status,
-                "coin_type": row.coin_type,
-                "deposit_value": format_units(row.value, COIN_DECIMALS[row.coin_type]),
-                "sky_sent": format_droplets(row.sky_sent),
-                "txid": (row.payout_txid or "") if row.sky_sent else "",
-                "error": row.error,
+                "seq": len(entries) + 1,
+                "updated_at": updated_at,
+                "status": status,
+                "coin_type": coin,
+                "deposit_value": format_units(int(value), decimals[coin]),
+                "sky_sent": format_droplets(sent),
+                "txid": (txid or "") if sent else "",
+                "error": error or "",
             }
-        entry = {"seq": len(entries) + 1, **entry}
-        entries.append(entry)
-        last_of_binding[row.binding_id] = entry
+        append(entry)
+        last_of_binding[binding_id] = entry
     return entries

@@ -9,6 +9,8 @@ address, cannot interleave with another writer.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -88,8 +90,16 @@ class Database:
         self.engine = engine
         # SQLite lets one writer in at a time; threads that find the lock taken sleep in
         # SQLite's busy handler (1 ms, 2 ms, 5 ms, …). Queueing them on a mutex instead lets
-        # each write start the moment the previous one commits.
+        # each write start the moment the previous one commits. Across processes (the API
+        # processes of web.processes and their parent share the file) the same queue is an
+        # flock on `<database>-writer.lock`: the kernel wakes the next writer at the unlock.
         self._sqlite_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self._writer_file: int | None = None
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            self._writer_file = os.open(
+                f"{database}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+            )
         self._loop_reader: Connection | None = None
         # The configured webhooks (app.py sets them once, before anything is written). Every
         # write transaction carries them (execution option "teller_webhooks"), so the code
@@ -115,7 +125,14 @@ class Database:
             yield
             return
         with self._sqlite_writer:
-            yield
+            if self._writer_file is None:
+                yield
+                return
+            fcntl.flock(self._writer_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._writer_file, fcntl.LOCK_UN)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -165,3 +182,6 @@ class Database:
             self._loop_reader.close()
             self._loop_reader = None
         self.engine.dispose()
+        if self._writer_file is not None:
+            os.close(self._writer_file)
+            self._writer_file = None

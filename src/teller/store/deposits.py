@@ -166,6 +166,30 @@ def deposits_by_status(
     return [_deposit(r) for r in conn.execute(query)]
 
 
+def page_after(
+    conn: Connection,
+    after: int,
+    limit: int,
+    *,
+    status: str | None = None,
+    sky_address: str | None = None,
+    deposit_id: str | None = None,
+) -> list[Deposit]:
+    """One page of a keyset-paginated deposit list: at most `limit` deposits with seq above
+    `after` (0: from the first), oldest first, matching every filter given; the next page
+    starts after the last one's seq. Each page is an index range read (seq is the primary
+    key; status and sky_address have indexes ending in seq), so a page deep in a store of
+    millions costs what the first does, unlike OFFSET."""
+    query = select(t).where(t.c.seq > after)
+    if status is not None:
+        query = query.where(t.c.status == status)
+    if sky_address is not None:
+        query = query.where(t.c.sky_address == sky_address)
+    if deposit_id is not None:
+        query = query.where(t.c.deposit_id == deposit_id)
+    return [_deposit(r) for r in conn.execute(query.order_by(t.c.seq).limit(limit))]
+
+
 def find_deposits(
     conn: Connection,
     *,
@@ -282,12 +306,18 @@ def deposits_of_payout(conn: Connection, txid: str) -> list[Deposit]:
     return [_deposit(r) for r in conn.execute(query)]
 
 
+# Written as the partial index ix_deposits_errored's own condition, with the literal (a bound
+# parameter would not let SQLite nor a generic PostgreSQL plan use that index).
+_ERRORED = t.c.error != literal_column("''")
+
+
 def errored_deposits(conn: Connection) -> list[Deposit]:
-    return [_deposit(r) for r in conn.execute(select(t).where(t.c.error != "").order_by(t.c.seq))]
+    return [_deposit(r) for r in conn.execute(select(t).where(_ERRORED).order_by(t.c.seq))]
 
 
 def count_errored(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).where(t.c.error != "")).scalar_one())
+    """Deposits with an error: read from the partial index, whatever the store's size."""
+    return int(conn.execute(select(func.count()).select_from(t).where(_ERRORED)).scalar_one())
 
 
 def has_deposits(conn: Connection, status: str, buy_method: str) -> bool:
@@ -480,23 +510,7 @@ _STATUS_ROWS = union_all(_STATUS_DEPOSITS, _STATUS_SEEN).order_by(
 
 def status_rows(conn: Connection, sky_address: str) -> list[StatusRow]:
     """Every binding of `sky_address` with its deposits, then the payments to it seen before
-    they count (seen_payments), in one statement (one snapshot).
-
-    The hottest read of teller (buyers' pages poll it). On every backend the statement,
-    compiled once per dialect from the Core query above, runs on the driver's own cursor:
-    SQLAlchemy's execution machinery costs ten times the query itself on SQLite. Amounts
-    come back as the driver gives them (text on SQLite, Decimal on PostgreSQL): int() below.
-    """
-    sql, positions = _status_sql(conn)
-    values = {"sky": sky_address}
-    driver = conn.connection.driver_connection  # sqlite3 or psycopg: DB-API connections
-    assert driver is not None
-    cursor = driver.cursor()
-    try:
-        cursor.execute(sql, values if positions is None else tuple(values[k] for k in positions))
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    they count (seen_payments), in one statement (one snapshot)."""
     return [
         StatusRow(
             coin_type=coin_type,
@@ -527,8 +541,31 @@ def status_rows(conn: Connection, sky_address: str) -> list[StatusRow]:
             confirmations,
             seen_at,
             _seen_id,
-        ) in rows
+        ) in status_tuples(conn, sky_address)
     ]
+
+
+def status_tuples(conn: Connection, sky_address: str) -> list[tuple[Any, ...]]:
+    """status_rows' rows as the driver gives them: StatusRow's fields in order, with the
+    union's `kind` (0 deposit, 1 seen) after binding_id and the seen payment's id last
+    (amounts as text on SQLite, Decimal on PostgreSQL; None for a binding without deposits).
+
+    The hottest read of teller (buyers' pages poll it): services/status.py shapes these
+    straight into the answer. On every backend the statement, compiled once per dialect
+    from the Core query above, runs on the driver's own cursor: SQLAlchemy's execution
+    machinery costs ten times the query itself on SQLite.
+    """
+    sql, positions = _status_sql(conn)
+    values = {"sky": sky_address}
+    driver = conn.connection.driver_connection  # sqlite3 or psycopg: DB-API connections
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.execute(sql, values if positions is None else tuple(values[k] for k in positions))
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
 
 
 # The status statement per dialect: its SQL and, for a positional paramstyle (SQLite's "?"),

@@ -39,6 +39,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 from teller.store.types import Amount
@@ -143,6 +144,16 @@ deposits = Table(
     # its pages of one coin (store/deposits.py deposits_page), newest first, at a flat cost.
     Index(None, "created_at"),
     Index(None, "coin_type", "seq"),
+    # A status's deposits in seq order: keyset pages of the admin list (migration 0010).
+    Index(None, "status", "seq"),
+    # The errored deposits only (/api/health's count, /api/deposits/errored): their cost does
+    # not grow with the store (migration 0010).
+    Index(
+        "ix_deposits_errored",
+        "seq",
+        sqlite_where=text("error != ''"),
+        postgresql_where=text("error != ''"),
+    ),
     # Not NULL: the sender must not pay it until an operator releases it (why, in words).
     Column("hold_reason", Text, nullable=True),
 )

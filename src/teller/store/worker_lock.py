@@ -4,7 +4,9 @@ The API is stateless over the store and may run in many replicas on PostgreSQL, 
 processor and sender must run once. On PostgreSQL the worker role is a session advisory lock
 held on a dedicated connection: the holder works, the others serve the API and take over when
 the holder's connection dies. An SQLite file has one teller only: an exclusive lock file next
-to the database refuses a second process at start-up.
+to the database refuses a second `teller run` at start-up. Its API processes (web.processes,
+api_procs.py) share the file under their parent's lock, never taking it themselves; their
+writes queue with the parent's on store/db.py's writer lock.
 """
 
 from __future__ import annotations
