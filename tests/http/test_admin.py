@@ -473,3 +473,8 @@ def test_deposits_in_keyset_pages(start_teller: StartTeller) -> None:
         tel.admin + "/api/deposits", params={"after": "0", "limit": "0"}, headers=tel.admin_headers
     )
     assert refused.status_code == 400 and "limit" in refused.text
+    # A cursor past any seq a deposit can have (a 64-bit column) is refused, not a 500.
+    huge = tel.http.get(
+        tel.admin + "/api/deposits", params={"after": str(2**63)}, headers=tel.admin_headers
+    )
+    assert huge.status_code == 400 and "after" in huge.text

@@ -32,7 +32,9 @@ def fast_limits(**changes: Any) -> dict[str, Any]:
     limits: dict[str, Any] = {
         "header_timeout": "1s",
         "body_timeout": "1s",
-        "keep_alive_timeout": "1s",
+        # Longer than the deadlines: the test client's pooled connection would otherwise be
+        # closed by the server just as a test reuses it after waiting for a deadline (reset).
+        "keep_alive_timeout": "30s",
     }
     limits.update(changes)
     return {"http": limits}
@@ -204,7 +206,7 @@ def test_a_body_not_sent_in_time_is_408_and_binds_nothing(start_teller: StartTel
 
 
 def test_an_idle_keep_alive_connection_is_closed(start_teller: StartTeller) -> None:
-    tel = start_teller(overrides=fast_limits(header_timeout="30s"))
+    tel = start_teller(overrides=fast_limits(header_timeout="30s", keep_alive_timeout="1s"))
 
     for base, path in servers(tel):
         with connect(base) as sock:

@@ -93,7 +93,7 @@ def admin_router(services: Services) -> APIRouter:
         ),
         after: int | None = Query(
             None,
-            json_schema_extra={"minimum": 0},
+            json_schema_extra={"minimum": 0, "maximum": params.MAX_SEQ},
             description="keyset pagination: the deposits with seq above this, oldest first,"
             " `limit` (default 100) of them, and next_after, the next page's cursor",
         ),

@@ -103,16 +103,15 @@ def _deposits_of_status(parts: Services, status: str | None) -> dict[str, Any]:
 
 def _page(parts: Services, search: DepositSearch) -> dict[str, Any]:
     """GET /api/deposits?after=SEQ[&limit=N][&status=…][&sky_address=…][&deposit_id=…]:
-    `limit` (default
-    PAGE_LIMIT) deposits after seq SEQ, oldest first, and next_after, the cursor of the next
-    page (null on the last page)."""
+    `limit` (default PAGE_LIMIT) deposits after seq SEQ, oldest first, and next_after, the
+    cursor of the next page (null on the last page)."""
     if search.status is not None and search.status not in ALL_STATUSES:
         raise BadRequest("Invalid status")
     limit = PAGE_LIMIT if search.limit is None else search.limit
     if not 1 <= limit <= MAX_SEARCH_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_SEARCH_LIMIT}")
     after = search.after if search.after is not None else 0
-    if after < 0:
+    if not 0 <= after <= params.MAX_SEQ:
         raise BadRequest("after must be 0 or a deposit's seq")
     sky_address = (search.sky_address or "").strip() or None
     if sky_address is not None:

@@ -21,6 +21,7 @@ from teller.passthrough import quote
 # Limits the services hold, named here for the schemas of http/.
 MAX_SEARCH_LIMIT = 10_000  # GET /api/deposits?limit=
 MAX_ACTIONS = 1000  # GET /api/actions?limit=
+MAX_SEQ = 2**63 - 1  # GET /api/deposits?after= (a deposit's seq: a 64-bit integer column)
 MAX_AMOUNT_CHARS = quote.MAX_AMOUNT_CHARS  # GET /api/quote?amount=
 DEPOSIT_STATUSES = states.ALL_STATUSES  # GET /api/deposits?status=
 
