@@ -116,11 +116,11 @@ def main(argv: list[str]) -> None:
 
         def first_page() -> None:
             with db.read() as conn:
-                deposits_page(conn, before_seq=None, limit=100)
+                deposits_page(conn, before=None, limit=100)
 
         def deep_page() -> None:
             with db.read() as conn:
-                deposits_page(conn, before_seq=count // 10, limit=100, coin_type="ETH")
+                deposits_page(conn, before=count // 10, limit=100, coin_type="ETH")
 
         def whole_table() -> None:
             totals: dict[tuple[int, str], int] = {}

@@ -132,10 +132,10 @@ def test_the_per_day_query_reads_a_range_of_the_index(sqlite_db: Database) -> No
 def test_pages_follow_seq_downwards_with_filters(db: Database) -> None:
     _rows(db, [_deposit(i, "BTC" if i % 3 else "ETH", i, 100 + i) for i in range(1, 31)])
     with db.read() as conn:
-        first = deposits_page(conn, before_seq=None, limit=10)
-        second = deposits_page(conn, before_seq=first[-1].seq, limit=10)
-        eth = deposits_page(conn, before_seq=None, limit=100, coin_type="ETH")
-        none = deposits_page(conn, before_seq=None, limit=5, status="waiting_send")
+        first = deposits_page(conn, before=None, limit=10)
+        second = deposits_page(conn, before=first[-1].seq, limit=10)
+        eth = deposits_page(conn, before=None, limit=100, coin_type="ETH")
+        none = deposits_page(conn, before=None, limit=5, status="waiting_send")
     assert [d.seq for d in first] == list(range(30, 20, -1))
     assert [d.seq for d in second] == list(range(20, 10, -1))
     assert [d.seq for d in eth] == list(range(30, 0, -3))

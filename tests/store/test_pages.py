@@ -1,11 +1,16 @@
-"""Keyset pages of the deposit list (store/deposits.py page_after) and the health counts
+"""Keyset pages of the deposit list (store/deposits.py deposits_page) and the health counts
 (errored deposits, free pool addresses) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from teller.store.bindings import insert_binding
 from teller.store.db import Database
-from teller.store.deposits import count_errored, insert_deposit_if_new, page_after, update_deposit
+from teller.store.deposits import (
+    count_errored,
+    deposits_page,
+    insert_deposit_if_new,
+    update_deposit,
+)
 from teller.store.models import IncomingDeposit
 from teller.store.pool import free_counts, sync_pool, take_free_address
 
@@ -39,24 +44,28 @@ def test_pages_cover_every_deposit_once_in_order(db: Database) -> None:
     pages, after = [], 0
     with db.read() as conn:
         while True:
-            page = page_after(conn, after, 3)
+            page = deposits_page(conn, after=after, limit=3)
             if not page:
                 break
             pages.append([d.seq for d in page])
             after = page[-1].seq
     assert pages == [seqs[0:3], seqs[3:6], seqs[6:7]]
     with db.read() as conn:
-        assert [d.seq for d in page_after(conn, 0, 10, sky_address="sky2")] == seqs[1::2]
-        assert [d.seq for d in page_after(conn, seqs[1], 2, sky_address="sky1")] == seqs[2:6:2]
-        assert [d.seq for d in page_after(conn, 0, 10, status="done")] == []
-        assert len(page_after(conn, 0, 10, status="waiting_decide")) == 7
+        assert [d.seq for d in deposits_page(conn, after=0, limit=10, sky_address="sky2")] == seqs[
+            1::2
+        ]
+        assert [
+            d.seq for d in deposits_page(conn, after=seqs[1], limit=2, sky_address="sky1")
+        ] == seqs[2:6:2]
+        assert [d.seq for d in deposits_page(conn, after=0, limit=10, status="done")] == []
+        assert len(deposits_page(conn, after=0, limit=10, status="waiting_decide")) == 7
 
 
 def test_health_counts_errored_deposits_and_free_addresses(db: Database) -> None:
     seqs = _deposits(db, 4)
     with db.write() as conn:
         assert count_errored(conn) == 0
-        deposit = page_after(conn, seqs[1] - 1, 1)[0]
+        deposit = deposits_page(conn, after=seqs[1] - 1, limit=1)[0]
         update_deposit(
             conn, deposit.deposit_id, "waiting_decide", 200, status="done", error="too small"
         )

@@ -21,10 +21,10 @@ from teller.services.views import COIN_DECIMALS, deposit_info
 from teller.store.deposits import (
     count_by_status,
     deposits_by_status,
+    deposits_page,
     errored_deposits,
     find_deposits,
     held_deposits,
-    page_after,
     received_totals,
     sent_total,
 )
@@ -122,10 +122,10 @@ def _page(parts: Services, search: DepositSearch) -> dict[str, Any]:
     if search.status == WAITING_DEPOSIT:
         return {"deposits": [], "next_after": None}
     with parts.db.read() as conn:
-        found = page_after(
+        found = deposits_page(
             conn,
-            after,
-            limit,
+            after=after,
+            limit=limit,
             status=search.status,
             sky_address=sky_address,
             deposit_id=deposit_id,

@@ -182,7 +182,7 @@ async def page(parts: Services, query: PageQuery) -> dict[str, Any]:
 def _page(parts: Services, q: _Checked) -> dict[str, Any]:
     with parts.db.read() as conn:
         found = deposits_page(
-            conn, before_seq=q.before_seq, limit=q.limit + 1, status=q.status, coin_type=q.coin
+            conn, before=q.before_seq, limit=q.limit + 1, status=q.status, coin_type=q.coin
         )
     shown = found[: q.limit]
     more = len(found) > q.limit
@@ -206,7 +206,7 @@ def csv_rows(parts: Services, query: PageQuery) -> Iterator[str]:
         with parts.db.read() as conn:
             found = deposits_page(
                 conn,
-                before_seq=before,
+                before=before,
                 limit=CSV_PAGE,
                 status=checked.status,
                 coin_type=checked.coin,

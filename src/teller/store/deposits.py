@@ -166,30 +166,6 @@ def deposits_by_status(
     return [_deposit(r) for r in conn.execute(query)]
 
 
-def page_after(
-    conn: Connection,
-    after: int,
-    limit: int,
-    *,
-    status: str | None = None,
-    sky_address: str | None = None,
-    deposit_id: str | None = None,
-) -> list[Deposit]:
-    """One page of a keyset-paginated deposit list: at most `limit` deposits with seq above
-    `after` (0: from the first), oldest first, matching every filter given; the next page
-    starts after the last one's seq. Each page is an index range read (seq is the primary
-    key; status and sky_address have indexes ending in seq), so a page deep in a store of
-    millions costs what the first does, unlike OFFSET."""
-    query = select(t).where(t.c.seq > after)
-    if status is not None:
-        query = query.where(t.c.status == status)
-    if sky_address is not None:
-        query = query.where(t.c.sky_address == sky_address)
-    if deposit_id is not None:
-        query = query.where(t.c.deposit_id == deposit_id)
-    return [_deposit(r) for r in conn.execute(query.order_by(t.c.seq).limit(limit))]
-
-
 def find_deposits(
     conn: Connection,
     *,
@@ -587,20 +563,35 @@ def _status_sql(conn: Connection) -> tuple[str, tuple[str, ...] | None]:
 def deposits_page(
     conn: Connection,
     *,
-    before_seq: int | None,
     limit: int,
+    after: int | None = None,
+    before: int | None = None,
     status: str | None = None,
     coin_type: str | None = None,
+    sky_address: str | None = None,
+    deposit_id: str | None = None,
 ) -> list[Deposit]:
-    """One page of deposits, newest first (keyset pagination on seq, the primary key): the
-    `limit` deposits with seq below `before_seq` (None: the newest). The next page starts
-    below the last seq of this one, so its cost does not grow with the page's position, and
-    deposits recorded meanwhile (higher seqs) neither shift nor repeat what follows."""
-    query = select(t).order_by(t.c.seq.desc()).limit(limit)
-    if before_seq is not None:
-        query = query.where(t.c.seq < before_seq)
+    """One page of a keyset-paginated deposit list, matching every filter given: with `after`,
+    the `limit` deposits with seq above it, oldest first (GET /api/deposits?after=); else the
+    `limit` deposits with seq below `before` (None: the newest), newest first (the dashboard).
+
+    The next page starts past the last seq of this one. Each page is an index range read (seq
+    is the primary key; status, sky_address and coin_type have indexes ending in seq), so a
+    page deep in a store of millions costs what the first does, unlike OFFSET, and deposits
+    recorded meanwhile (higher seqs) neither shift nor repeat what follows."""
+    query = select(t)
+    if after is not None:
+        query = query.where(t.c.seq > after).order_by(t.c.seq)
+    else:
+        query = query.order_by(t.c.seq.desc())
+        if before is not None:
+            query = query.where(t.c.seq < before)
     if status is not None:
         query = query.where(t.c.status == status)
     if coin_type is not None:
         query = query.where(t.c.coin_type == coin_type)
-    return [_deposit(r) for r in conn.execute(query)]
+    if sky_address is not None:
+        query = query.where(t.c.sky_address == sky_address)
+    if deposit_id is not None:
+        query = query.where(t.c.deposit_id == deposit_id)
+    return [_deposit(r) for r in conn.execute(query.limit(limit))]
