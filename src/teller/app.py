@@ -8,7 +8,6 @@ SIGINT/SIGTERM stop everything; SIGHUP reopens the log file (for logrotate).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -40,6 +39,7 @@ from teller.deposits.direct import DirectProcessor
 from teller.deposits.hd import load_hd_chains
 from teller.deposits.health import StatusBoard
 from teller.deposits.intake import DepositIntake
+from teller.deposits.worker_role import WorkerRole
 from teller.http.admin import create_admin_app
 from teller.http.dummy import create_dummy_app
 from teller.http.public import create_public_app
@@ -58,7 +58,7 @@ from teller.services.parts import Services
 from teller.store.db import Database, create_store_engine, store_url
 from teller.store.migrate import upgrade
 from teller.store.pool import sync_pool
-from teller.store.worker_lock import DatabaseInUse, PostgresWorkerLock, SqliteProcessLock
+from teller.store.worker_lock import DatabaseInUse, SqliteProcessLock
 from teller.tls.auto import AutoCertificate
 from teller.tls.context import load_certificate, server_context
 from teller.tls.files import CertificateFiles
@@ -134,7 +134,8 @@ class Teller:
     listeners: list[Listener] = field(default_factory=list)
     servers: list[EmbeddedServer] = field(default_factory=list)
     process_lock: SqliteProcessLock | None = None
-    worker_lock: PostgresWorkerLock | None = None
+    # This process's candidacy for the worker role (deposits/worker_role.py); None: api_only.
+    role: WorkerRole | None = None
     scanners: list[BlockScanner] = field(default_factory=list)  # chain scanners (not dummy)
     market: Market | None = None  # the exchange of passthrough deposits, if there is one
     passthrough: PassthroughProcessor | None = None
@@ -253,7 +254,9 @@ def build_auditor(
     return Auditor(db, peers, interval_seconds=interval)
 
 
-def build_teller(config: Config, appdir: Path) -> Teller:
+def build_teller(config: Config, appdir: Path, *, api_only: bool = False) -> Teller:
+    """Build every part of teller. `api_only`: a process that serves the public API only (a
+    pre-forked child of `teller run`): no worker-role candidacy, no admin or dummy listener."""
     # The hot wallet first: a wrong password (or a wallet teller cannot read) stops teller
     # before anything is created, locked or listened on.
     wallet = None if config.dummy.sender else load_hot_wallet(config)
@@ -271,6 +274,16 @@ def build_teller(config: Config, appdir: Path) -> Teller:
     hd_chains = load_hd_chains(config, db, coins)  # these coins need no address file
     load_pools(config, db, coins - hd_chains.keys())
     board = StatusBoard()
+    role = None
+    if not api_only:
+        role = WorkerRole(
+            db,
+            board,
+            lease_seconds=config.worker.lease.total_seconds(),
+            renew_seconds=config.worker.renew.total_seconds(),
+        )
+    # The stages write through the fence: each write checks this process's epoch first.
+    worker_db = role.fenced_db if role is not None else db
     processor_waker, sender_waker = Waker(), Waker()
     payer, dummy_payer = build_payer(config, appdir, wallet)
     market = build_market(config)
@@ -303,28 +316,32 @@ def build_teller(config: Config, appdir: Path) -> Teller:
         pool_coins=coins,
         dummy_payer=dummy_payer,
         quote=QuoteService(config, bind.check_coin_type, book_watch),
+        role=role,
     )
     teller = Teller(
         services=services,
         processor=DirectProcessor(
-            db, config, board, sender_waker, passthrough_available=market is not None
+            worker_db, config, board, sender_waker, passthrough_available=market is not None
         ),
-        sender=Sender(db, payer, board, send_enabled=exchanger.send_enabled),
+        sender=Sender(worker_db, payer, board, send_enabled=exchanger.send_enabled),
         process_lock=process_lock,
-        worker_lock=PostgresWorkerLock(db.engine) if db.backend == "postgresql" else None,
+        role=role,
     )
-    teller.scanners = build_scanners(config, db, services.intake, board)
+    # Scanned deposits go in through the intake unfenced (idempotent: keyed by txid:n); the
+    # scanners' own progress is fenced.
+    teller.scanners = build_scanners(config, worker_db, services.intake, board)
     teller.market, teller.book_watch = market, book_watch
     if market is not None:
         passthrough_waker = Waker()
         processor_waker.add_follower(passthrough_waker)
         teller.passthrough = PassthroughProcessor(
-            db, config, board, market, sender_waker, passthrough_waker
+            worker_db, config, board, market, sender_waker, passthrough_waker
         )
-    teller.auditor = services.audit = build_auditor(config, db, payer, market)
+    teller.auditor = services.audit = build_auditor(config, worker_db, payer, market)
     teller.auto_certificate = build_auto_certificate(config, appdir)
+    credential = None if api_only else admin_credential(config, appdir)
     teller.listeners = make_listeners(
-        services, admin_credential(config, appdir), teller.auto_certificate
+        services, credential, teller.auto_certificate, api_only=api_only
     )
     return teller
 
@@ -422,9 +439,12 @@ def make_listeners(
     services: Services,
     credential: AdminCredential | None,
     auto: AutoCertificate | None = None,
+    *,
+    api_only: bool = False,
 ) -> list[Listener]:
     """Bind every listener of the config. With web.https_addr, web.http_addr only redirects to
-    HTTPS (and answers auto_tls_host's ACME challenges): http/redirect.py."""
+    HTTPS (and answers auto_tls_host's ACME challenges): http/redirect.py. `api_only`: the
+    public ones only."""
     config = services.config
     web = config.web
     listeners: list[Listener] = []
@@ -454,22 +474,23 @@ def make_listeners(
             listeners.append(
                 Listener("web.http_addr", plain, bind_socket("web.http_addr", web.http_addr))
             )
-        admin_host = config.admin_panel.host
-        listeners.append(
-            Listener(
-                "admin_panel.host",
-                create_admin_app(services, credential),
-                bind_socket("admin_panel.host", admin_host),
-            )
-        )
-        if config.dummy.sender or config.dummy.scanner:
+        if not api_only:  # api_only children of `teller run` serve the public API alone
+            admin_host = config.admin_panel.host
             listeners.append(
                 Listener(
-                    "dummy.http_addr",
-                    create_dummy_app(services),
-                    bind_socket("dummy.http_addr", config.dummy.http_addr),
+                    "admin_panel.host",
+                    create_admin_app(services, credential),
+                    bind_socket("admin_panel.host", admin_host),
                 )
             )
+            if config.dummy.sender or config.dummy.scanner:
+                listeners.append(
+                    Listener(
+                        "dummy.http_addr",
+                        create_dummy_app(services),
+                        bind_socket("dummy.http_addr", config.dummy.http_addr),
+                    )
+                )
     except Exception:
         for listener in listeners:
             listener.sock.close()
@@ -531,8 +552,6 @@ async def serve(
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
-        if teller.worker_lock is not None:
-            teller.worker_lock.release()
         if teller.market is not None:
             await teller.market.aclose()
         if teller.auditor is not None:
@@ -564,26 +583,13 @@ async def run_workers(teller: Teller) -> None:
             group.create_task(teller.auditor.run(), name="audit")
 
 
-async def run_workers_when_allowed(teller: Teller, poll_seconds: float = 5.0) -> None:
-    """Run the stages; on PostgreSQL only while this process holds the worker role."""
-    lock = teller.worker_lock
-    if lock is None:
-        await run_workers(teller)
+async def run_workers_when_allowed(teller: Teller) -> None:
+    """Be a candidate for the worker role and run the stages while holding it
+    (deposits/worker_role.py); an api_only process runs none."""
+    role = teller.role
+    if role is None:
         return
-    while True:
-        if not await asyncio.to_thread(lock.try_acquire):
-            await asyncio.sleep(poll_seconds)
-            continue
-        log_event(log, logging.INFO, "took the worker role: processing deposits")
-        task = asyncio.create_task(run_workers(teller), name="stages")
-        try:
-            while not task.done() and await asyncio.to_thread(lock.still_held):
-                await asyncio.sleep(poll_seconds)
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        log_event(log, logging.ERROR, "lost the worker role (database connection lost)", watch=True)
+    await role.run(lambda: run_workers(teller))
 
 
 def _install_signal_handlers(

@@ -409,6 +409,15 @@ class AuditConfig(_Section):
     interval: ConfigDuration = timedelta(minutes=10)  # "0" = no audit
 
 
+class WorkerConfig(_Section):
+    """teller's own [worker] table: the worker role's lease (DESIGN.md §6). The holder renews
+    its lease every `renew` and candidates try to take it every `renew`; a holder that died
+    is replaced within `lease` + `renew`."""
+
+    lease: ConfigDuration = timedelta(seconds=15)
+    renew: ConfigDuration = timedelta(seconds=3)
+
+
 class Config(_Section):
     """The whole config. Secrets are SecretStr: read them with .get_secret_value()."""
 
@@ -439,6 +448,7 @@ class Config(_Section):
     admin_panel: AdminPanelConfig = Field(default_factory=AdminPanelConfig)
     dummy: DummyConfig = Field(default_factory=DummyConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
 
     def scanner_enabled(self, coin: str) -> bool:
         """The [<coin>_scanner].enabled flag for "BTC", "ETH" or "SKY" (dummy mode or not)."""

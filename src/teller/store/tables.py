@@ -15,6 +15,11 @@
   two payouts from spending one output.
 - payout_holds: transactions spending from the hot wallet that teller did not make, found by
   the audit; an unreleased one keeps the sender from signing new payouts.
+- worker_role: one row: which process runs the stages (scanners, processor, sender, audit),
+  under which epoch, until when its lease lasts (database clock, ms). Every money-moving commit
+  checks its epoch in the same transaction (fencing, DESIGN.md §6).
+- worker_status: what the worker last saw go wrong (processor and sender errors, each
+  scanner's heights and error), key → JSON, so that every process answers /api/health alike.
 """
 
 from __future__ import annotations
@@ -264,4 +269,23 @@ payout_holds = Table(
     Column("found_at", BigInteger, nullable=False),
     Column("released_at", BigInteger, nullable=True),
     Column("released_by", String(128), nullable=False, server_default=""),
+)
+
+
+worker_role = Table(
+    "worker_role",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("epoch", BigInteger, nullable=False, server_default="0"),
+    Column("holder", String(200), nullable=False, server_default=""),  # "" = nobody
+    Column("since", BigInteger, nullable=True),  # ms, database clock
+    Column("lease_until", BigInteger, nullable=False, server_default="0"),  # ms, database clock
+)
+
+worker_status = Table(
+    "worker_status",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+    Column("updated_at", BigInteger, nullable=False),  # ms, database clock
 )
