@@ -10,8 +10,9 @@ from teller.store.worker_lock import DatabaseInUse, SqliteProcessLock
 
 
 def test_several_tellers_share_one_sqlite_file(tmp_path: Path) -> None:
-    first, second = SqliteProcessLock(tmp_path / "teller.db"), SqliteProcessLock(
-        tmp_path / "teller.db"
+    first, second = (
+        SqliteProcessLock(tmp_path / "teller.db"),
+        SqliteProcessLock(tmp_path / "teller.db"),
     )
     first.acquire()
     second.acquire()  # a second process on the file (the worker role decides who works)
