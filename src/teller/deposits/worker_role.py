@@ -149,7 +149,9 @@ class WorkerRole:
                     return
                 started = time.monotonic()
                 try:
-                    left = max(deadline - started, 0.001)
+                    # Asked even after the deadline (a process resumed after a pause): the
+                    # answer tells a lost role (fenced) from a database still unreachable.
+                    left = max(deadline - started, self.renew_seconds)
                     kept = await asyncio.wait_for(asyncio.to_thread(self._renew, epoch), left)
                 except Exception as exc:
                     if time.monotonic() < deadline:
