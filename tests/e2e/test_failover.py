@@ -105,9 +105,11 @@ class Poster(threading.Thread):
     """Posts the deposits one after another to any process that answers (a deposit whose
     request was cut is posted again: the same txid:n is recorded once)."""
 
-    def __init__(self, cluster: Cluster, deposits: list[tuple[str, int, str]]) -> None:
+    def __init__(
+        self, cluster: Cluster, deposits: list[tuple[str, int, str]], interval: float
+    ) -> None:
         super().__init__(name="deposit poster", daemon=True)
-        self.cluster, self.deposits = cluster, deposits
+        self.cluster, self.deposits, self.interval = cluster, deposits, interval
         self.posted = 0
         self.stop = threading.Event()
 
@@ -127,7 +129,7 @@ class Poster(threading.Thread):
                             break
                     time.sleep(0.02)
                 self.posted += 1
-                time.sleep(0.05)
+                time.sleep(self.interval)  # spread over the kills
 
 
 def _at(stamp: str) -> float:
@@ -160,13 +162,13 @@ def run_failover(
             planned.append((addresses[k], satoshis, f"{i + 1:064x}"))
             count, droplets = expected[buyers[k]]
             expected[buyers[k]] = (count + 1, droplets + satoshis * SKY_PER_BTC // 100)
-        poster = Poster(cluster, planned)
+        poster = Poster(cluster, planned, interval=4.0 * kills / deposits)
         poster.start()
 
         failovers: list[float] = []
         holder, role = cluster.holder()
         for _ in range(kills):
-            time.sleep(rng.uniform(0.1, 1.2))  # mid-work: scanning, signing, storing, sending
+            time.sleep(rng.uniform(0.0, 0.9))  # mid-work: scanning, signing, storing, sending
             killed_at = time.time()
             holder.kill()
             new, new_role = cluster.holder(role["epoch"])
@@ -244,7 +246,7 @@ def test_three_processes_sigkill_and_sigstop_the_worker_dummy_ledger(
 ) -> None:
     """The test that counts for issue 15's fail-over (dummy network)."""
     env = {"TELLER_DATABASE_URL": pg_url, "TELLER_DUMMY__AUTO_CONFIRM": "true"}
-    run_failover(tmp_path, env, dummy_ledger(tmp_path / "data"), kills=10, deposits=120)
+    run_failover(tmp_path, env, dummy_ledger(tmp_path / "data"), kills=10, deposits=80)
 
 
 def test_three_processes_sigkill_and_sigstop_the_worker_skynode_ledger(
@@ -255,7 +257,7 @@ def test_three_processes_sigkill_and_sigstop_the_worker_skynode_ledger(
     try:
         env = sim.env() | {"TELLER_DATABASE_URL": pg_url}
         run_failover(
-            tmp_path, env, sim.ledger, kills=3, deposits=40, settled=lambda: sim.pending() == []
+            tmp_path, env, sim.ledger, kills=2, deposits=30, settled=lambda: sim.pending() == []
         )
     finally:
         sim.stop()

@@ -32,7 +32,14 @@ from sqlalchemy import Connection
 from teller.deposits.health import StatusBoard, board_values
 from teller.logs import log_event
 from teller.store.db import Database
-from teller.store.worker_role import Fenced, check_epoch, release, renew, try_acquire
+from teller.store.worker_role import (
+    Fenced,
+    check_epoch,
+    read_role,
+    release,
+    renew,
+    try_acquire,
+)
 from teller.store.worker_status import write_status
 
 log = logging.getLogger("teller.worker_role")
@@ -157,6 +164,9 @@ class WorkerRole:
                     if time.monotonic() < deadline:
                         log_event(log, logging.INFO, "worker role not renewed", error=str(exc))
                         continue
+                    task.cancel()  # the lease ran out: stop first, then find out why
+                    if await self._taken_by_another(epoch):
+                        break
                     log_event(
                         log,
                         logging.ERROR,
@@ -164,6 +174,7 @@ class WorkerRole:
                         " be reached; stages stopped",
                         watch=True,
                         epoch=epoch,
+                        error=str(exc) or type(exc).__name__,
                     )
                     return
                 if not kept:
@@ -181,6 +192,19 @@ class WorkerRole:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Fenced):
                 await task
+
+    async def _taken_by_another(self, epoch: int) -> bool:
+        """Whether the role now has another epoch (False also when the database cannot say)."""
+
+        def read() -> int:
+            with self.db.read() as conn:
+                return read_role(conn).epoch
+
+        try:
+            current = await asyncio.wait_for(asyncio.to_thread(read), self.lease_seconds)
+        except Exception:
+            return False
+        return current != epoch
 
     async def _stages(self, stages: Stages) -> None:
         async with asyncio.TaskGroup() as group:
