@@ -163,8 +163,10 @@ def test_a_second_teller_on_the_same_sqlite_file_serves_beside_the_worker(
     teller_process: TellerProcess, tmp_path: Path
 ) -> None:
     """Two teller processes on one SQLite data directory (other ports): both serve, one holds
-    the worker role, and a deposit reported through the second is paid once by the first."""
+    the worker role, a deposit reported through the second is paid once by the first, and the
+    worker's sender error ("sold out") shows in the second's /api/health too."""
     first = teller_process
+    first.env["TELLER_DUMMY__BALANCE"] = "600"  # one 500 SKY payout, then sold out
     first.start()
     env = {k: v for k, v in first.env.items() if k not in {v for _, v, _ in SERVERS}}
     second = TellerProcess(
@@ -186,6 +188,13 @@ def test_a_second_teller_on_the_same_sqlite_file_serves_beside_the_worker(
         confirm_all(first)
         wait_for(lambda: statuses(second, BUYER_1)[0]["status"] == "done", "the deposit done")
         assert paid_to(second, BUYER_1) == ["500.000000"]  # one ledger, read by both
+
+        def sender_error(t: TellerProcess) -> str:
+            return str(httpx.get(f"{t.public}/api/health").json()["exchange"]["sender_error"])
+
+        deposit(second, bind(second, BUYER_2), 100_000_000, "ce" * 32)  # 500 SKY: 100 left
+        wait_for(lambda: sender_error(first) != "", "the worker's sender error")
+        wait_for(lambda: sender_error(second) == sender_error(first), "the same from the second")
     finally:
         if second.proc is not None:
             second.kill()

@@ -519,7 +519,7 @@ def _duration_problems(config: Config) -> Iterator[str]:
         if duration <= timedelta(0):
             yield f"{key} must be greater than 0, got {format_duration(duration)}"
     worker = config.worker
-    if timedelta(0) < worker.renew and worker.renew * 2 > worker.lease:
+    if timedelta(0) < worker.lease < worker.renew * 2 and worker.renew > timedelta(0):
         # Renewing at most every half lease leaves a failed renewal time for another try.
         yield (
             f"worker.renew must be at most half of worker.lease, got"

@@ -19,15 +19,15 @@ from collections.abc import Callable
 from typing import Any
 
 from teller import __version__
-from teller.deposits.health import go_duration, with_values
+from teller.deposits.health import StatusBoard, go_duration
 from teller.money import format_droplets
+from teller.services.board import shown_board
 from teller.services.parts import Services
 from teller.store.deposits import count_errored
 from teller.store.holds import payouts_held
 from teller.store.models import PoolUsage
 from teller.store.pool import pool_usage
-from teller.store.worker_role import RoleState, read_role
-from teller.store.worker_status import read_status
+from teller.store.worker_role import RoleState
 
 # sender_error while the audit holds the sender (no txid or address: this is public).
 HELD = (
@@ -44,10 +44,7 @@ async def health(parts: Services, *, public: bool = True) -> dict[str, Any]:
         coins, hours = format_droplets(balance.droplets), str(balance.hours)
     except Exception:
         coins, hours = "0.000000", "0"
-    errored, held, usage, role, status = await asyncio.to_thread(_from_store, parts)
-    this_process = _holds_role(parts, role)
-    # The worker shows its own board (the freshest); every other process the stored one.
-    board = parts.board if this_process else with_values(parts.board, status)
+    errored, held, usage, (board, role, this_process) = await asyncio.to_thread(_from_store, parts)
     sender_error = "; ".join(e for e in (HELD if held else "", board.sender_error) if e)
     return {
         "status": "OK",
@@ -70,11 +67,6 @@ async def health(parts: Services, *, public: bool = True) -> dict[str, Any]:
         # teller's own: the process holding the worker role (README "Running in production").
         "worker": worker_view(role, this_process, public=public),
     }
-
-
-def _holds_role(parts: Services, role: RoleState) -> bool:
-    mine = parts.role.epoch if parts.role is not None else None
-    return mine is not None and mine == role.epoch and role.held
 
 
 def worker_view(role: RoleState, this_process: bool, *, public: bool) -> dict[str, Any]:
@@ -162,12 +154,11 @@ class CachedHealth:
 
 def _from_store(
     parts: Services,
-) -> tuple[int, bool, dict[str, PoolUsage], RoleState, dict[str, str]]:
+) -> tuple[int, bool, dict[str, PoolUsage], tuple[StatusBoard, RoleState, bool]]:
     with parts.db.read() as conn:
         return (
             count_errored(conn),
             bool(payouts_held(conn)),
             pool_usage(conn),
-            read_role(conn),
-            read_status(conn),
+            shown_board(parts, conn),
         )
