@@ -25,7 +25,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
@@ -44,9 +44,42 @@ from teller.store.worker_status import write_status
 
 log = logging.getLogger("teller.worker_role")
 
+T = TypeVar("T")
 Stages = Callable[[], Coroutine[Any, Any, None]]
 
 PUBLISH_EVERY = 0.2  # seconds between looks at the status board for changes
+
+
+async def _in_thread_within(seconds: float, func: Callable[..., T], *args: Any) -> T:
+    """`func(*args)` in a thread, TimeoutError after `seconds` (the thread runs on). Not
+    asyncio.wait_for: on Python 3.11 it can swallow a cancellation that arrives as the call
+    ends, and a holder that ignores its stop keeps the role."""
+    future = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    done, _ = await asyncio.wait({future}, timeout=seconds)
+    if not done:
+        future.cancel()
+        raise TimeoutError(f"no answer from the database in {seconds:.1f}s")
+    return future.result()
+
+
+def _fenced_out(task: asyncio.Task[None]) -> bool:
+    """Whether the stages ended because a write was fenced (a stage that let it through)."""
+    if not task.done() or task.cancelled():
+        return False
+    error = task.exception()
+    return error is not None and _is_fenced(error)
+
+
+def _is_fenced(error: BaseException) -> bool:
+    """`error` is Fenced, or a group (of the stages' TaskGroup) holding one."""
+    pending = [error]
+    while pending:
+        error = pending.pop()
+        if isinstance(error, Fenced):
+            return True
+        if isinstance(error, BaseExceptionGroup):
+            pending.extend(error.exceptions)
+    return False
 
 
 def describe_process() -> str:
@@ -149,7 +182,7 @@ class WorkerRole:
                     timeout=self.renew_seconds,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
-                if fenced.is_set():
+                if fenced.is_set() or _fenced_out(task):
                     break
                 if task.done():
                     task.result()  # the stages ended: their error ends teller, as before
@@ -159,7 +192,7 @@ class WorkerRole:
                     # Asked even after the deadline (a process resumed after a pause): the
                     # answer tells a lost role (fenced) from a database still unreachable.
                     left = max(deadline - started, self.renew_seconds)
-                    kept = await asyncio.wait_for(asyncio.to_thread(self._renew, epoch), left)
+                    kept = await _in_thread_within(left, self._renew, epoch)
                 except Exception as exc:
                     if time.monotonic() < deadline:
                         log_event(log, logging.INFO, "worker role not renewed", error=str(exc))
@@ -190,8 +223,13 @@ class WorkerRole:
         finally:
             fence_wait.cancel()
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Fenced):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception as error:
+                if not _is_fenced(error):
+                    raise
 
     async def _taken_by_another(self, epoch: int) -> bool:
         """Whether the role now has another epoch (False also when the database cannot say)."""
@@ -201,7 +239,7 @@ class WorkerRole:
                 return read_role(conn).epoch
 
         try:
-            current = await asyncio.wait_for(asyncio.to_thread(read), self.lease_seconds)
+            current = await _in_thread_within(self.lease_seconds, read)
         except Exception:
             return False
         return current != epoch
