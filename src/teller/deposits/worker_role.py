@@ -154,7 +154,10 @@ class WorkerRole:
             try:
                 await self._hold(stages, started + self.lease_seconds)
             except asyncio.CancelledError:
-                self.release()  # teller is stopping: hand the role on at once
+                # teller is stopping: hand the role on at once (bounded: the database may be
+                # what is gone; then the lease runs out by itself)
+                with contextlib.suppress(Exception):
+                    await _in_thread_within(self.lease_seconds, self.release)
                 raise
             finally:
                 self.epoch = None
