@@ -40,8 +40,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # Teller processes the tests start serve the public API from the one process unless a test
-# asks for more (tests/e2e/test_api_processes.py): the API processes of web.processes have no
-# scanner or sender state of their own yet, so /api/health would depend on which one answers.
+# asks for more (tests/e2e/test_api_processes.py, test_dummy_mode.py): on two cores, an API
+# process per core for every teller a test starts would only slow the suite down.
 os.environ.setdefault("TELLER_WEB__PROCESSES", "1")
 
 POSTGRES_ADMIN_URL = os.environ.get(

@@ -8,7 +8,6 @@ SIGINT/SIGTERM stop everything; SIGHUP reopens the log file (for logrotate).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -44,6 +43,7 @@ from teller.deposits.direct import DirectProcessor
 from teller.deposits.hd import load_hd_chains
 from teller.deposits.health import StatusBoard
 from teller.deposits.intake import DepositIntake
+from teller.deposits.worker_role import WorkerRole
 from teller.http.admin import create_admin_app
 from teller.http.dummy import create_dummy_app
 from teller.http.public import create_public_app
@@ -63,7 +63,7 @@ from teller.store.db import Database, create_store_engine, store_url
 from teller.store.migrate import upgrade
 from teller.store.models import WebhookTarget
 from teller.store.pool import sync_pool
-from teller.store.worker_lock import DatabaseInUse, PostgresWorkerLock, SqliteProcessLock
+from teller.store.worker_lock import DatabaseInUse, SqliteProcessLock
 from teller.tls.auto import AutoCertificate
 from teller.tls.context import load_certificate, server_context
 from teller.tls.files import CertificateFiles
@@ -155,7 +155,8 @@ class Teller:
     listeners: list[Listener] = field(default_factory=list)
     servers: list[EmbeddedServer] = field(default_factory=list)
     process_lock: SqliteProcessLock | None = None
-    worker_lock: PostgresWorkerLock | None = None
+    # This process's candidacy for the worker role (deposits/worker_role.py); None: api_only.
+    role: WorkerRole | None = None
     scanners: list[BlockScanner] = field(default_factory=list)  # chain scanners (not dummy)
     market: Market | None = None  # the exchange of passthrough deposits, if there is one
     passthrough: PassthroughProcessor | None = None
@@ -325,8 +326,9 @@ def build_teller(
             process_lock.acquire()
         except DatabaseInUse as exc:
             raise StartupError([str(exc)]) from exc
-    if api_only:
+    if api_only:  # the parent upgraded the schema
         db = Database(create_store_engine(database_url(config, appdir)))
+        db.webhook_targets = webhook_targets(config)  # its binds' binding.created events
     else:
         db = open_database(config, appdir)
     coins = enabled_coins(config)
@@ -334,6 +336,16 @@ def build_teller(
     if not api_only:
         load_pools(config, db, coins - hd_chains.keys())
     board = StatusBoard()
+    role = None
+    if not api_only:
+        role = WorkerRole(
+            db,
+            board,
+            lease_seconds=config.worker.lease.total_seconds(),
+            renew_seconds=config.worker.renew.total_seconds(),
+        )
+    # The stages write through the fence: each write checks this process's epoch first.
+    worker_db = role.fenced_db if role is not None else db
     processor_waker, sender_waker = Waker(), Waker()
     payer, dummy_payer = build_payer(config, appdir, wallet)
     market = build_market(config)
@@ -366,43 +378,44 @@ def build_teller(
         pool_coins=coins,
         dummy_payer=dummy_payer,
         quote=QuoteService(config, bind.check_coin_type, book_watch),
+        role=role,
     )
     teller = Teller(
         services=services,
         processor=DirectProcessor(
-            db, config, board, sender_waker, passthrough_available=market is not None
+            worker_db, config, board, sender_waker, passthrough_available=market is not None
         ),
-        sender=Sender(db, payer, board, send_enabled=exchanger.send_enabled),
+        sender=Sender(worker_db, payer, board, send_enabled=exchanger.send_enabled),
         process_lock=process_lock,
-        worker_lock=PostgresWorkerLock(db.engine)
-        if db.backend == "postgresql" and not api_only
-        else None,
+        role=role,
         api_only=api_only,
     )
-    teller.scanners = build_scanners(config, db, services.intake, board)
+    # Scanned deposits go in through the intake unfenced (idempotent: keyed by txid:n); the
+    # scanners' own progress is fenced.
+    teller.scanners = build_scanners(config, worker_db, services.intake, board)
     teller.market, teller.book_watch = market, book_watch
     if market is not None and not api_only:
         passthrough_waker = Waker()
         processor_waker.add_follower(passthrough_waker)
         teller.passthrough = PassthroughProcessor(
-            db, config, board, market, sender_waker, passthrough_waker
+            worker_db, config, board, market, sender_waker, passthrough_waker
         )
     if not api_only:  # the worker role's loops: never in an API process
-        teller.auditor = services.audit = build_auditor(config, db, payer, market)
+        teller.auditor = services.audit = build_auditor(config, worker_db, payer, market)
         teller.history = HistorySampler(
-            db, partial(hot_droplets, payer), skip_pools=services.bind.hd_chains.keys()
+            worker_db, partial(hot_droplets, payer), skip_pools=services.bind.hd_chains.keys()
         )
-        teller.webhooks = build_webhook_sender(config, db)
+        teller.webhooks = build_webhook_sender(config, worker_db)
     teller.auto_certificate = build_auto_certificate(config, appdir)
-    role = "api" if api_only else "parent" if api_processes > 1 else "all"
+    serving = "api" if api_only else "parent" if api_processes > 1 else "all"
     listeners = make_listeners(
         services,
         None if api_only else admin_credential(config, appdir),
         teller.auto_certificate,
-        role=role,
+        role=serving,
     )
     public = {"web.http_addr", "web.https_addr"}
-    if role == "parent":
+    if serving == "parent":
         teller.reserved = [lst for lst in listeners if lst.name in public]
         listeners = [lst for lst in listeners if lst.name not in public]
     teller.listeners = listeners
@@ -551,24 +564,22 @@ def make_listeners(
             listeners.append(
                 Listener("web.http_addr", plain, public_socket("web.http_addr", web.http_addr))
             )
-        if role == "api":
-            return _with_limits(config, listeners)
-        admin_host = config.admin_panel.host
-        listeners.append(
-            Listener(
-                "admin_panel.host",
-                create_admin_app(services, credential),
-                bind_socket("admin_panel.host", admin_host),
-            )
-        )
-        if config.dummy.sender or config.dummy.scanner:
+        if role != "api":  # the API processes of `teller run` serve the public API alone
             listeners.append(
                 Listener(
-                    "dummy.http_addr",
-                    create_dummy_app(services),
-                    bind_socket("dummy.http_addr", config.dummy.http_addr),
+                    "admin_panel.host",
+                    create_admin_app(services, credential),
+                    bind_socket("admin_panel.host", config.admin_panel.host),
                 )
             )
+            if config.dummy.sender or config.dummy.scanner:
+                listeners.append(
+                    Listener(
+                        "dummy.http_addr",
+                        create_dummy_app(services),
+                        bind_socket("dummy.http_addr", config.dummy.http_addr),
+                    )
+                )
     except Exception:
         for listener in listeners:
             listener.sock.close()
@@ -649,8 +660,6 @@ async def serve(
             teller.api_processes.kill_all()
         for sig in installed:
             loop.remove_signal_handler(sig)
-        if teller.worker_lock is not None:
-            teller.worker_lock.release()
         if teller.market is not None:
             await teller.market.aclose()
         if teller.auditor is not None:
@@ -695,26 +704,13 @@ async def run_workers(teller: Teller) -> None:
             )
 
 
-async def run_workers_when_allowed(teller: Teller, poll_seconds: float = 5.0) -> None:
-    """Run the stages; on PostgreSQL only while this process holds the worker role."""
-    lock = teller.worker_lock
-    if lock is None:
-        await run_workers(teller)
+async def run_workers_when_allowed(teller: Teller) -> None:
+    """Be a candidate for the worker role and run the stages while holding it
+    (deposits/worker_role.py); an api_only process runs none."""
+    role = teller.role
+    if role is None:
         return
-    while True:
-        if not await asyncio.to_thread(lock.try_acquire):
-            await asyncio.sleep(poll_seconds)
-            continue
-        log_event(log, logging.INFO, "took the worker role: processing deposits")
-        task = asyncio.create_task(run_workers(teller), name="stages")
-        try:
-            while not task.done() and await asyncio.to_thread(lock.still_held):
-                await asyncio.sleep(poll_seconds)
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        log_event(log, logging.ERROR, "lost the worker role (database connection lost)", watch=True)
+    await role.run(lambda: run_workers(teller))
 
 
 def _install_signal_handlers(

@@ -88,7 +88,10 @@ drawn here; this module is the bottom of the import order, imported by every roo
     │   ├── PayoutsHeld        [store.holds] the audit-driven hold is on: no payout is stored
     │   │                      until the operator runs `teller payout resume`
     │   ├── StoreShuttingDown  [store.group_commit] a queued write got no answer at shutdown
-    │   ├── DatabaseInUse      [store.worker_lock] another teller holds this SQLite file
+    │   ├── DatabaseInUse      [store.worker_lock] an import holds this SQLite file (or a
+    │   │                      teller, for the import)
+    │   ├── Fenced             [store.worker_role] this process no longer holds the worker
+    │   │                      role's epoch: the write rolls back whole, the stages stop (WATCH)
     │   └── BackupUnsupported  [store.backup] no online backup for this database
     └── GoTellerError          switching from the Go teller (goteller/)
         ├── BoltError          [goteller.boltfile] not a readable Bolt file

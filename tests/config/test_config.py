@@ -616,6 +616,16 @@ RULE_CASES: list[tuple[str, list[Mapping[str, Any]], list[str]]] = [
         ],
     ),
     (
+        "worker lease",
+        [{"worker": {"lease": "0s"}}],
+        ["worker.lease must be greater than 0, got 0s"],
+    ),
+    (
+        "worker renew longer than half the lease",
+        [{"worker": {"lease": "10s", "renew": "6s"}}],
+        ["worker.renew must be at most half of worker.lease, got 6s and 10s"],
+    ),
+    (
         "scan period negative",
         [{"btc_scanner": {"scan_period": "-5s"}}],
         ["btc_scanner.scan_period must be greater than 0, got -5s"],

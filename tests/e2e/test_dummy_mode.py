@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ import pytest
 from teller.coins.sky import address_from_pubkey, deterministic_keypairs
 from teller.money import sky_droplets_for_satoshis
 
-from .conftest import EXAMPLE_CONFIG, TellerProcess
+from .conftest import ANY_PORT, EXAMPLE_CONFIG, SERVERS, TellerProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -158,22 +159,47 @@ def test_the_same_service_on_postgresql(teller_process: TellerProcess, pg_url: s
     assert t.stop() == 0
 
 
-def test_a_second_teller_on_the_same_data_directory_is_refused(
-    teller_process: TellerProcess,
+def test_a_second_teller_on_the_same_sqlite_file_serves_beside_the_worker(
+    teller_process: TellerProcess, tmp_path: Path
 ) -> None:
-    t = teller_process
-    t.start()
-    second = subprocess.run(
-        [sys.executable, "-m", "teller.cli", "-c", str(EXAMPLE_CONFIG), "-d", str(t.datadir)],
-        env=t.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    """Two teller processes on one SQLite data directory (other ports): both serve, one holds
+    the worker role, a deposit reported through the second is paid once by the first, and the
+    worker's sender error ("sold out") shows in the second's /api/health too."""
+    first = teller_process
+    first.env["TELLER_DUMMY__BALANCE"] = "600"  # one 500 SKY payout, then sold out
+    first.start()
+    env = {k: v for k, v in first.env.items() if k not in {v for _, v, _ in SERVERS}}
+    second = TellerProcess(
+        datadir=first.datadir, log_path=tmp_path / "second.log", env=env | ANY_PORT
     )
-    assert second.returncode == 1
-    assert f"another teller (pid {t.proc.pid if t.proc else '?'}) is using" in second.stderr
-    assert httpx.get(f"{t.public}/api/health").status_code == 200  # the first one is unharmed
+    try:
+        second.start()
+
+        def worker(t: TellerProcess) -> dict[str, Any] | None:
+            found: dict[str, Any] = httpx.get(f"{t.public}/api/health").json()["worker"]
+            return found if found["held"] else None
+
+        wait_for(lambda: worker(first) is not None, "the worker role held")
+        seen = [worker(t) for t in (first, second)]
+        assert [(w or {}).get("this_process") for w in seen] == [True, False]
+        assert len({((w or {})["epoch"], (w or {})["since"]) for w in seen}) == 1  # one holder
+        deposit(second, bind(second, BUYER_1), 100_000_000, "cd" * 32)
+        wait_for(lambda: len(broadcasts(first)) == 1, "the payout broadcast")
+        confirm_all(first)
+        wait_for(lambda: statuses(second, BUYER_1)[0]["status"] == "done", "the deposit done")
+        assert paid_to(second, BUYER_1) == ["500.000000"]  # one ledger, read by both
+
+        def sender_error(t: TellerProcess) -> str:
+            return str(httpx.get(f"{t.public}/api/health").json()["exchange"]["sender_error"])
+
+        deposit(second, bind(second, BUYER_2), 100_000_000, "ce" * 32)  # 500 SKY: 100 left
+        wait_for(lambda: sender_error(first) != "", "the worker's sender error")
+        wait_for(lambda: sender_error(second) == sender_error(first), "the same from the second")
+    finally:
+        if second.proc is not None:
+            second.kill()
+        second.release_ports()
+    assert first.stop() == 0
 
 
 def test_the_dummy_scanner_feeding_the_real_sender_does_not_start(

@@ -261,7 +261,7 @@ def test_a_running_teller_is_not_imported_into(tmp_path: Path, go_db: Path) -> N
     from teller.store.worker_lock import SqliteProcessLock
 
     (tmp_path / "data").mkdir()
-    lock = SqliteProcessLock(tmp_path / "data" / "teller.db")
+    lock = SqliteProcessLock(tmp_path / "data" / "teller.db")  # what `teller run` holds
     lock.acquire()
     try:
         code, _out, err = run(tmp_path, go_db)
@@ -348,15 +348,19 @@ def test_a_dry_run_creates_no_store(tmp_path: Path, go_db: Path) -> None:
 def test_a_teller_running_on_postgresql_is_not_imported_into(
     tmp_path: Path, go_db: Path, pg_url: str
 ) -> None:
-    """On PostgreSQL there is no file lock: a running teller holds the worker role (an
-    advisory lock), and the import refuses while it does."""
-    from teller.store.db import create_store_engine
-    from teller.store.worker_lock import PostgresWorkerLock
+    """On PostgreSQL there is no file lock: a running teller holds the worker role (its lease
+    row), and the import refuses while it does."""
+    from teller.store.db import Database, create_store_engine
+    from teller.store.migrate import upgrade
+    from teller.store.worker_role import release, try_acquire
 
     cfg = config(tmp_path).model_copy(update={"database_url": pg_url})
     engine = create_store_engine(pg_url)
-    running = PostgresWorkerLock(engine)
-    assert running.try_acquire()
+    upgrade(engine)
+    db = Database(engine)
+    with db.write() as conn:
+        epoch = try_acquire(conn, "a teller", 60_000)
+    assert epoch is not None
     try:
         out, err = io.StringIO(), io.StringIO()
         code = run_import(cfg, tmp_path / "data", go_db, dry_run=False, out=out, err=err)
@@ -364,7 +368,8 @@ def test_a_teller_running_on_postgresql_is_not_imported_into(
         assert "a teller is running on this database" in err.getvalue()
         assert "nothing was imported" in err.getvalue()
     finally:
-        running.release()
+        with db.write() as conn:
+            release(conn, epoch)
         engine.dispose()
     out, err = io.StringIO(), io.StringIO()
     code = run_import(cfg, tmp_path / "data", go_db, dry_run=False, out=out, err=err)

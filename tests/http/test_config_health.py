@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import threading
 import time
@@ -113,6 +114,8 @@ def test_health_shape_on_a_fresh_teller(tel: RunningTeller) -> None:
     assert response.status_code == 200
     assert response.text == json.dumps(response.json(), indent=4)
     health = response.json()
+    worker = health.pop("worker")  # teller's own: the worker role (no holder on the public side)
+    assert set(worker) == {"held", "epoch", "since", "lease_until", "this_process"}
     assert health == {
         "status": "OK",
         "application": "teller",
@@ -152,6 +155,22 @@ def test_health_shape_on_a_fresh_teller(tel: RunningTeller) -> None:
     }
     assert isinstance(health["version"], str)
     assert GO_DURATION.match(health["uptime"]), health["uptime"]
+
+
+def test_health_names_the_worker_role_holder_on_the_admin_server(tel: RunningTeller) -> None:
+    """A lone teller takes the worker role; the admin side names it (host, pid), the public
+    side only says it is this process."""
+
+    def held(base: str) -> dict[str, Any] | None:
+        worker: dict[str, Any] = tel.http.get(base + "/api/health").json()["worker"]
+        return worker if worker["held"] else None
+
+    admin = tel.wait_for(lambda: held(tel.admin), what="the worker role held")
+    assert admin["this_process"] is True and admin["epoch"] >= 1
+    assert f"pid {os.getpid()} " in admin["holder"]  # the teller runs in this test's process
+    assert admin["since"] < admin["lease_until"]
+    public = tel.wait_for(lambda: held(tel.public), what="the worker role held")
+    assert "holder" not in public and public["this_process"] is True
 
 
 def test_health_balance_goes_down_as_deposits_are_paid(start_teller: StartTeller) -> None:

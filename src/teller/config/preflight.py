@@ -516,10 +516,19 @@ def _duration_problems(config: Config) -> Iterator[str]:
         ("http.header_timeout", config.http.header_timeout),
         ("http.body_timeout", config.http.body_timeout),
         ("http.keep_alive_timeout", config.http.keep_alive_timeout),
+        ("worker.lease", config.worker.lease),
+        ("worker.renew", config.worker.renew),
     ]
     for key, duration in durations:
         if duration <= timedelta(0):
             yield f"{key} must be greater than 0, got {format_duration(duration)}"
+    worker = config.worker
+    if timedelta(0) < worker.lease < worker.renew * 2 and worker.renew > timedelta(0):
+        # Renewing at most every half lease leaves a failed renewal time for another try.
+        yield (
+            f"worker.renew must be at most half of worker.lease, got"
+            f" {format_duration(worker.renew)} and {format_duration(worker.lease)}"
+        )
 
 
 def _database_url_problems(config: Config) -> Iterator[str]:

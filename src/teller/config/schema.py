@@ -455,6 +455,15 @@ class WebhookConfig(_Section):
         return frozenset(self.events or WEBHOOK_EVENTS)
 
 
+class WorkerConfig(_Section):
+    """teller's own [worker] table: the worker role's lease (DESIGN.md §6). The holder renews
+    its lease every `renew` and candidates try to take it every `renew`; a holder that died
+    is replaced within `lease` + `renew`."""
+
+    lease: ConfigDuration = timedelta(seconds=15)
+    renew: ConfigDuration = timedelta(seconds=3)
+
+
 class Config(_Section):
     """The whole config. Secrets are SecretStr: read them with .get_secret_value()."""
 
@@ -489,6 +498,7 @@ class Config(_Section):
     webhooks: Annotated[list[WebhookConfig], BeforeValidator(_as_table_list)] = Field(
         default_factory=list
     )
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
 
     def scanner_enabled(self, coin: str) -> bool:
         """The [<coin>_scanner].enabled flag for "BTC", "ETH" or "SKY" (dummy mode or not)."""

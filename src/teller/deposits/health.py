@@ -2,10 +2,14 @@
 
 Stages write their latest temporary error here (an empty string once a step succeeds);
 nothing here is needed to resume after a restart, everything lasting is in the store.
+The worker publishes its board to the store (`board_values`, store/worker_status.py) and every
+other process shows that one (`with_values`): the worker's board is the only one written.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -50,6 +54,47 @@ class StatusBoard:
 
     def uptime_seconds(self) -> float:
         return time.monotonic() - self.started_at
+
+
+# The fields of a scanner the worker finds out (the others come from this process's config).
+SCANNER_SEEN = ("node_reachable", "node_height", "scanned_height", "error")
+
+
+def board_values(board: StatusBoard) -> dict[str, str]:
+    """The board's shared values, key → JSON text (what store/worker_status.py keeps)."""
+    values = {
+        "processor_error": json.dumps(board.processor_error),
+        "sender_error": json.dumps(board.sender_error),
+    }
+    for coin, scanner in board.scanners.items():
+        seen = {name: getattr(scanner, name) for name in SCANNER_SEEN}
+        values[f"scanner.{coin}"] = json.dumps(seen, sort_keys=True)
+    return values
+
+
+def with_values(board: StatusBoard, values: dict[str, str]) -> StatusBoard:
+    """A copy of `board` showing the worker's stored `values` (uptime stays this process's);
+    a value that cannot be read is left as this board has it."""
+    shown = dataclasses.replace(board, scanners=dict(board.scanners))
+    for name in ("processor_error", "sender_error"):
+        stored = _loads(values.get(name))
+        if isinstance(stored, str):
+            setattr(shown, name, stored)
+    for coin, scanner in board.scanners.items():
+        stored = _loads(values.get(f"scanner.{coin}"))
+        if isinstance(stored, dict):
+            seen = {k: v for k, v in stored.items() if k in SCANNER_SEEN}
+            shown.scanners[coin] = dataclasses.replace(scanner, **seen)
+    return shown
+
+
+def _loads(text: str | None) -> object:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def go_duration(seconds: float) -> str:

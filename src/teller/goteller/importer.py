@@ -33,6 +33,7 @@ teller kept ETH in gwei, teller keeps wei (× 10^9).
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -68,10 +69,16 @@ from teller.store.tables import bolt_imports as imports_t
 from teller.store.tables import deposit_addresses as pool_t
 from teller.store.tables import deposits as deposits_t
 from teller.store.tables import payouts as payouts_t
-from teller.store.worker_lock import DatabaseInUse, PostgresWorkerLock, SqliteProcessLock
+from teller.store.worker_lock import DatabaseInUse, SqliteProcessLock
+from teller.store.worker_role import release as release_role
+from teller.store.worker_role import try_acquire
 
 if TYPE_CHECKING:
     from teller.config.schema import Config
+
+# How long the import holds the worker role on PostgreSQL at most (it releases it when it
+# ends; a killed import keeps tellers from taking the role until the lease runs out).
+IMPORT_LEASE_MS = 3_600_000
 
 
 class ImportConflict(GoTellerError):
@@ -674,27 +681,32 @@ def run_import(
         appdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock = None
     if scratch is None and url.get_backend_name() == "sqlite" and url.database:
-        lock = SqliteProcessLock(Path(url.database))
+        lock = SqliteProcessLock(Path(url.database), exclusive=True)
         try:
             lock.acquire()
         except DatabaseInUse as exc:
             print(f"{exc}: stop teller before importing\nnothing was imported", file=err)
             return 1
     engine = create_store_engine(url.render_as_string(hide_password=False))
-    worker = PostgresWorkerLock(engine) if url.get_backend_name() == "postgresql" else None
-    if worker is not None and not worker.try_acquire():
-        # A teller holds the worker role: its scanners and stages write deposits while the
-        # import gives rows the Go teller's seqs. (On SQLite the file lock above refuses.)
-        engine.dispose()
-        print(
-            "a teller is running on this database (it holds the worker role): stop every"
-            " teller before importing\nnothing was imported",
-            file=err,
-        )
-        return 1
+    upgrade(engine)
+    db = Database(engine)
+    epoch = None
+    if url.get_backend_name() == "postgresql":
+        # The import takes the worker role (store/worker_role.py) for its run: while a teller
+        # holds it, its scanners and stages write deposits while the import gives rows the Go
+        # teller's seqs; and no teller takes it while the import runs. (On SQLite the file
+        # lock above does both.)
+        with db.write() as conn:
+            epoch = try_acquire(conn, f"teller import-go pid {os.getpid()}", IMPORT_LEASE_MS)
+        if epoch is None:
+            engine.dispose()
+            print(
+                "a teller is running on this database (it holds the worker role): stop every"
+                " teller before importing\nnothing was imported",
+                file=err,
+            )
+            return 1
     try:
-        upgrade(engine)
-        db = Database(engine)
         with Progress(go.record_count, "importing", err) as progress:
             report = import_go_database(
                 db,
@@ -716,8 +728,9 @@ def run_import(
         print(f"cannot import {source}: {exc}\nnothing was imported", file=err)
         return 1
     finally:
-        if worker is not None:
-            worker.release()
+        if epoch is not None:
+            with db.write() as conn:
+                release_role(conn, epoch)
         engine.dispose()
         if lock is not None:
             lock.release()

@@ -4,7 +4,9 @@ It behaves like a node for the sender's purposes (balance, build, broadcast, con
 moves no coins. Unlike the original's in-memory dummy sender, its ledger is an append-only
 file in the data directory, so restarts (and crash tests) can check that every deposit was
 paid exactly once. Transactions are confirmed by the dummy API (/dummy/sender/confirm) or at
-once with `dummy.auto_confirm`.
+once with `dummy.auto_confirm`. Several teller processes on one data directory share the file:
+each reads what the others appended before it answers (one fake network, as replicas share
+one real one).
 """
 
 from __future__ import annotations
@@ -61,17 +63,26 @@ class DummyPayer:
         self.max_outputs_per_tx = max_outputs_per_tx
         self._lock = threading.Lock()
         self._ledger = _Ledger()
-        self._replay()
+        self._offset = 0  # bytes of the file applied so far
+        with self._lock:
+            self._replay()
 
     # -- ledger file -------------------------------------------------------------------
 
     def _replay(self) -> None:
-        if not self.path.exists():
+        """Apply the events appended since the last look (by this or another process)."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
             return
-        with self.path.open(encoding="utf-8") as fh:
+        if size <= self._offset:
+            return
+        with self.path.open("rb") as fh:
+            fh.seek(self._offset)
             for line in fh:
-                if not line.endswith("\n"):
-                    break  # a torn last line from a crash mid-write: that event never happened
+                if not line.endswith(b"\n"):
+                    break  # a torn last line (a crash mid-write, or being written): not yet
+                self._offset += len(line)
                 self._apply(json.loads(line))
 
     def _apply(self, event: dict[str, Any]) -> None:
@@ -89,12 +100,13 @@ class DummyPayer:
     def _append(self, event: dict[str, Any]) -> None:
         # Written and fsynced before the caller learns of success: once teller believes a
         # broadcast happened, the fake network has it for good, as a real one would.
+        self._replay()
         data = json.dumps(event, separators=(",", ":")) + "\n"
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        self._apply(event)
+        self._replay()
 
     # -- what the sender calls ---------------------------------------------------------
 
@@ -103,11 +115,13 @@ class DummyPayer:
 
     async def balance(self) -> Balance:
         with self._lock:
+            self._replay()
             remaining = self._balance_droplets()
         return Balance(droplets=remaining, hours=remaining // 1_000_000)
 
     async def spendable(self, pending: Sequence[Payout], locked: Collection[str] = ()) -> int:
         with self._lock:
+            self._replay()
             reserved = sum(p.total_droplets for p in pending if p.txid not in self._ledger.by_txid)
             return self._balance_droplets() - reserved
 
@@ -139,6 +153,7 @@ class DummyPayer:
             raise SendTemporary(f"dummy broadcast: malformed transaction: {exc}") from exc
         txid = _txid(raw_tx)
         with self._lock:
+            self._replay()
             if txid in self._ledger.by_txid:
                 return  # re-broadcast of a known transaction: harmless, as on a real node
             self._append({"event": "broadcast", "txid": txid, "outputs": outputs})
@@ -147,6 +162,7 @@ class DummyPayer:
 
     async def tx_state(self, txid: str) -> TxState:
         with self._lock:
+            self._replay()
             entry = self._ledger.by_txid.get(txid)
         if entry is None:
             return TxState.UNKNOWN
@@ -155,6 +171,7 @@ class DummyPayer:
     async def payments_to(self, address: str) -> list[PastPayment]:
         """The dummy ledger's broadcasts paying `address` (all from the dummy wallet)."""
         with self._lock:
+            self._replay()
             found = []
             for b in self._ledger.broadcasts:
                 paid = sum(droplets for a, droplets in b.outputs if a == address)
@@ -166,6 +183,7 @@ class DummyPayer:
 
     def broadcasts(self) -> list[DummyBroadcast]:
         with self._lock:
+            self._replay()
             return [
                 DummyBroadcast(b.seq, b.txid, list(b.outputs), b.confirmed)
                 for b in self._ledger.broadcasts
@@ -174,6 +192,7 @@ class DummyPayer:
     def confirm(self, *, txid: str | None = None, seq: int | None = None) -> str:
         """Confirm a broadcast transaction by txid or broadcast sequence number."""
         with self._lock:
+            self._replay()
             if txid is not None:
                 entry = self._ledger.by_txid.get(txid)
             elif seq is not None and 0 <= seq < len(self._ledger.broadcasts):

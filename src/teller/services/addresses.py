@@ -1,7 +1,8 @@
 """Admin /api/deposit-addresses: per coin, the pool left, the addresses scanned, the scanner.
 
 Place in the flow: read from the store (pool usage, bound addresses, orphaned deposits, HD
-chains) in the admin server's worker thread; the scanners' state comes from the StatusBoard.
+chains) in the admin server's worker thread; the scanners' state comes from the worker's
+StatusBoard (services/board.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 from typing import Any
 
 from teller.coins import COIN_TYPES
+from teller.services.board import shown_board
 from teller.services.hd import hd_view
 from teller.services.parts import Services
 from teller.store.bindings import bound_addresses
@@ -28,6 +30,7 @@ def _deposit_addresses(parts: Services) -> dict[str, Any]:
         usage = pool_usage(conn)
         scanning = {coin: bound_addresses(conn, coin) for coin in COIN_TYPES}
         orphaned = count_orphans(conn)
+        board = shown_board(parts, conn)[0]  # the worker's scanners, in every process
     hd = hd_view(parts.db, parts.bind.hd_chains)
     view: dict[str, Any] = {}
     for coin in COIN_TYPES:
@@ -40,7 +43,7 @@ def _deposit_addresses(parts: Services) -> dict[str, Any]:
             "scanning_enabled": _scans_a_chain(parts, coin),
             "address_manager_enabled": coin in parts.pool_coins,
         }
-        scanner = parts.board.scanners.get(coin)
+        scanner = board.scanners.get(coin)
         if scanner is not None:  # teller's own: the chain scanner's state
             view[coin]["scanner"] = {**scanner.view(), "orphaned_deposits": orphaned.get(coin, 0)}
         if coin in hd:  # teller's own: derived from an extended public key; never runs dry

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from teller.coins import COIN_TYPES
 from teller.deposits.states import ALL_STATUSES, WAITING_DEPOSIT
 from teller.services import audit as audit_service
+from teller.services.board import shown_board
 from teller.services.hd import hd_view
 from teller.services.parts import Services
 from teller.store.deposits import count_by_status, count_errored
@@ -52,13 +53,13 @@ def _store_figures(parts: Services) -> StoreFigures:
         usage = pool_usage(conn)
         held = bool(payouts_held(conn))
         hooks = sorted(count_deliveries(conn).items()) if parts.config.webhooks else None
+        board = shown_board(parts, conn)[0]  # the worker's, in every process
     hd = hd_view(parts.db, parts.bind.hd_chains)  # never runs dry
     remaining = []
     for coin in COIN_TYPES:
         pool = usage.get(coin)
         left = pool.remaining if pool else 0
         remaining.append((coin, hd[coin]["remaining_addresses"] if coin in hd else left))
-    board = parts.board
     return StoreFigures(
         deposits_by_status=[
             (status, by_status.get(status, 0))

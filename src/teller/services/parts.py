@@ -9,6 +9,7 @@ from teller.config.schema import Config
 from teller.deposits.binding import BindService
 from teller.deposits.health import StatusBoard
 from teller.deposits.intake import DepositIntake
+from teller.deposits.worker_role import WorkerRole
 from teller.passthrough.quote import QuoteService
 from teller.payout.base import Payer
 from teller.payout.dummy import DummyPayer
@@ -31,3 +32,4 @@ class Services:
     quote: QuoteService
     dummy_payer: DummyPayer | None = None
     audit: Auditor | None = None  # the audit loop (audit/loop.py); None: audit.interval = 0
+    role: WorkerRole | None = None  # this process's worker-role candidacy; None: api_only

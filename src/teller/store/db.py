@@ -9,6 +9,7 @@ address, cannot interleave with another writer.
 from __future__ import annotations
 
 import asyncio
+import copy
 import fcntl
 import os
 import sqlite3
@@ -106,6 +107,16 @@ class Database:
         # of a state change writes its outbox rows in its own transaction (store/webhooks.py)
         # without being handed the config; none configured: no row is written.
         self.webhook_targets: tuple[WebhookTarget, ...] = ()
+        self._fence: Callable[[Connection], None] | None = None
+
+    def fenced(self, check: Callable[[Connection], None]) -> Database:
+        """This store, with `check(conn)` run first in every write transaction (it raises to
+        roll the transaction back): the worker role's epoch check (store/worker_role.py). The
+        copy shares the engine and SQLite's writer queue."""
+        other = copy.copy(self)
+        other._loop_reader = None
+        other._fence = check
+        return other
 
     @property
     def backend(self) -> str:
@@ -117,6 +128,8 @@ class Database:
         with self._writer_turn(), self.engine.connect() as conn:
             conn.execution_options(teller_write=True, teller_webhooks=self.webhook_targets)
             with conn.begin():
+                if self._fence is not None:
+                    self._fence(conn)
                 yield conn
 
     @contextmanager
@@ -178,6 +191,8 @@ class Database:
             return query(conn, *args)
 
     def dispose(self) -> None:
+        if self._fence is not None:
+            return  # a fenced copy: the store it was made from disposes the engine
         if self._loop_reader is not None:
             self._loop_reader.close()
             self._loop_reader = None

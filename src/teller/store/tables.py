@@ -22,6 +22,11 @@
   by the worker (audit/history.py) for the dashboard's charts; pruned after 30 days.
 - webhook_deliveries: the webhook outbox, one row per event and configured webhook, written in
   the transaction of the change it reports; the delivery loop works through it.
+- worker_role: one row: which process runs the stages (scanners, processor, sender, audit),
+  under which epoch, until when its lease lasts (database clock, ms). Every money-moving commit
+  checks its epoch in the same transaction (fencing, DESIGN.md §6).
+- worker_status: what the worker last saw go wrong (processor and sender errors, each
+  scanner's heights and error), key → JSON, so that every process answers /api/health alike.
 """
 
 from __future__ import annotations
@@ -342,4 +347,22 @@ webhook_deliveries = Table(
     Column("delivered_at", BigInteger, nullable=True),
     UniqueConstraint("event_id", "webhook"),
     Index(None, "webhook", "status", "ordering_key"),
+)
+
+worker_role = Table(
+    "worker_role",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("epoch", BigInteger, nullable=False, server_default="0"),
+    Column("holder", String(200), nullable=False, server_default=""),  # "" = nobody
+    Column("since", BigInteger, nullable=True),  # ms, database clock
+    Column("lease_until", BigInteger, nullable=False, server_default="0"),  # ms, database clock
+)
+
+worker_status = Table(
+    "worker_status",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+    Column("updated_at", BigInteger, nullable=False),  # ms, database clock
 )
