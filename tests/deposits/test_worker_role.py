@@ -8,6 +8,9 @@ import asyncio
 import itertools
 import json
 import logging
+import os
+import socket
+import subprocess
 
 import pytest
 from sqlalchemy import text
@@ -15,7 +18,7 @@ from sqlalchemy import text
 from teller.deposits.health import StatusBoard
 from teller.deposits.worker_role import WorkerRole
 from teller.store.db import Database
-from teller.store.worker_role import read_role
+from teller.store.worker_role import read_role, try_acquire
 from teller.store.worker_status import read_status, write_status
 
 FENCED = "fenced: another process took the worker role; this one stopped its stages"
@@ -112,3 +115,25 @@ def test_the_board_is_published_and_a_clean_stop_hands_the_role_on(db: Database)
     asyncio.run(scenario())
     with db.read() as conn:
         assert not read_role(conn).held  # both stopped cleanly: nobody holds it
+
+
+async def test_a_crashed_holder_of_this_host_is_replaced_without_waiting_out_its_lease(
+    db: Database,
+) -> None:
+    """A teller restarted after a crash (kill -9, then systemd) takes the role at once from
+    its dead predecessor on this host; a live holder (this host or another) keeps its lease."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid of this host that no longer exists
+    host = socket.gethostname()
+    for holder, taken in [
+        (f"{host} pid {dead.pid} 0badc0de", True),
+        (f"{host} pid {os.getppid()} 0badc0de", False),  # alive: its lease stands
+        (f"elsewhere.example pid {dead.pid} 0badc0de", False),  # another machine's pid
+    ]:
+        with db.write() as conn:
+            conn.execute(text("UPDATE worker_role SET holder = '', lease_until = 0"))
+            assert try_acquire(conn, holder, 3_600_000) is not None  # a live hour-long lease
+        role = WorkerRole(db, StatusBoard(), lease_seconds=60, renew_seconds=1)
+        assert (role._try_acquire() is not None) is taken, holder
+        with db.read() as conn:
+            assert (read_role(conn).holder == role.holder) is taken

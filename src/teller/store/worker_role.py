@@ -63,18 +63,23 @@ def read_role(conn: Connection) -> RoleState:
     return RoleState(int(row[0]), str(row[1]), row[2], int(row[3]), int(row[4]))
 
 
-def try_acquire(conn: Connection, holder: str, lease_ms: int) -> int | None:
-    """Take the role for `holder` if its lease ran out (or it was released): the new epoch,
-    or None when another process holds it. One statement, so two candidates cannot both win:
-    on PostgreSQL the second waits for the first's row lock and then finds the lease live."""
+def try_acquire(
+    conn: Connection, holder: str, lease_ms: int, *, dead_holder: str = ""
+) -> int | None:
+    """Take the role for `holder` if its lease ran out (or it was released), or from
+    `dead_holder` when that is exactly who holds it (a process known to be gone): the new
+    epoch, or None when another process holds it. One statement, so two candidates cannot both
+    win: on PostgreSQL the second waits for the first's row lock and then finds the lease live
+    (or the holder changed)."""
     now = now_ms_sql(conn)
+    taken_from_dead = " OR holder = :dead" if dead_holder else ""
     row = conn.execute(
         text(
             f"UPDATE worker_role SET epoch = epoch + 1, holder = :holder, since = {now},"
-            f" lease_until = {now} + :lease WHERE id = :id AND lease_until <= {now}"
-            " RETURNING epoch"
+            f" lease_until = {now} + :lease WHERE id = :id AND (lease_until <= {now}"
+            f"{taken_from_dead}) RETURNING epoch"
         ),
-        {"holder": holder, "lease": lease_ms, "id": ROLE_ID},
+        {"holder": holder, "lease": lease_ms, "id": ROLE_ID, "dead": dead_holder},
     ).first()
     return None if row is None else int(row[0])
 
