@@ -33,10 +33,29 @@ settings.load_profile("ci" if in_ci() else "dev")
 # Test files that use what `make test` makes in the background from its start run last, so
 # that the other files run meanwhile (on two workers, --dist loadfile keeps this order).
 RUN_LAST = ("tests/deploy/test_container.py",)  # images: tests/deploy/prepare_image.py
+# The longest files (real processes killed and restarted, chains mined, browsers) run first, so
+# that the many short files fill the workers' ends instead of one long file running alone.
+RUN_FIRST = (
+    "tests/e2e/test_failover.py",
+    "tests/e2e/test_skynode_crash.py",
+    "tests/e2e/test_passthrough_crash.py",
+    "tests/e2e/test_webhooks.py",
+    "tests/web/test_buyer_page_seen.py",
+    "tests/e2e/test_dummy_mode.py",
+    "tests/e2e/test_void_crash.py",
+    "tests/e2e/test_hold_crash.py",
+    "tests/e2e/test_btc_scanner.py",
+    "tests/test_cli.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.nodeid.startswith(RUN_LAST))  # stable: the rest keep order
+    def turn(item: pytest.Item) -> int:
+        if item.nodeid.startswith(RUN_FIRST):
+            return 0
+        return 2 if item.nodeid.startswith(RUN_LAST) else 1
+
+    items.sort(key=turn)  # stable: within each group the files keep their order
 
 
 # Teller processes the tests start serve the public API from the one process unless a test
