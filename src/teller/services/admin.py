@@ -113,12 +113,7 @@ def _page(parts: Services, search: DepositSearch) -> dict[str, Any]:
     after = search.after if search.after is not None else 0
     if not 0 <= after <= params.MAX_SEQ:
         raise BadRequest("after must be 0 or a deposit's seq")
-    sky_address = (search.sky_address or "").strip() or None
-    if sky_address is not None:
-        sky_address = params.sky_address_shape("sky_address", sky_address)
-    deposit_id = (search.deposit_id or "").strip() or None
-    if deposit_id is not None:
-        deposit_id = params.deposit_id("deposit_id", deposit_id)
+    sky_address, deposit_id = _search_terms(search)
     if search.status == WAITING_DEPOSIT:
         return {"deposits": [], "next_after": None}
     with parts.db.read() as conn:
@@ -134,18 +129,24 @@ def _page(parts: Services, search: DepositSearch) -> dict[str, Any]:
     return {"deposits": [deposit_info(d) for d in found], "next_after": next_after}
 
 
-def _search(parts: Services, search: DepositSearch) -> dict[str, Any]:
-    if search.status is not None and search.status not in ALL_STATUSES:
-        raise BadRequest("Invalid status")
-    if search.limit is not None and not 1 <= search.limit <= MAX_SEARCH_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_SEARCH_LIMIT}")
-    # Every parameter is checked before any answer, the empty one of waiting_deposit included.
+def _search_terms(search: DepositSearch) -> tuple[str | None, str | None]:
+    """The search's sky_address and deposit_id, checked (blank = not given)."""
     sky_address = (search.sky_address or "").strip() or None
     if sky_address is not None:
         sky_address = params.sky_address_shape("sky_address", sky_address)
     deposit_id = (search.deposit_id or "").strip() or None
     if deposit_id is not None:
         deposit_id = params.deposit_id("deposit_id", deposit_id)
+    return sky_address, deposit_id
+
+
+def _search(parts: Services, search: DepositSearch) -> dict[str, Any]:
+    if search.status is not None and search.status not in ALL_STATUSES:
+        raise BadRequest("Invalid status")
+    if search.limit is not None and not 1 <= search.limit <= MAX_SEARCH_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_SEARCH_LIMIT}")
+    # Every parameter is checked before any answer, the empty one of waiting_deposit included.
+    sky_address, deposit_id = _search_terms(search)
     if search.status == WAITING_DEPOSIT:
         return {"deposits": []}
     with parts.db.read() as conn:

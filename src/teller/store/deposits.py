@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     Row,
+    Select,
     String,
     Text,
     and_,
@@ -177,12 +178,7 @@ def find_deposits(
     """Deposits matching every filter given (admin search), in seq order; with `last`, only
     the `last` most recent of them."""
     query = select(t).order_by(t.c.seq.desc())
-    if status is not None:
-        query = query.where(t.c.status == status)
-    if sky_address is not None:
-        query = query.where(t.c.sky_address == sky_address)
-    if deposit_id is not None:
-        query = query.where(t.c.deposit_id == deposit_id)
+    query = _matching(query, status=status, sky_address=sky_address, deposit_id=deposit_id)
     if last is not None:
         query = query.limit(last)
     return [_deposit(r) for r in conn.execute(query)][::-1]
@@ -586,12 +582,15 @@ def deposits_page(
         query = query.order_by(t.c.seq.desc())
         if before is not None:
             query = query.where(t.c.seq < before)
-    if status is not None:
-        query = query.where(t.c.status == status)
-    if coin_type is not None:
-        query = query.where(t.c.coin_type == coin_type)
-    if sky_address is not None:
-        query = query.where(t.c.sky_address == sky_address)
-    if deposit_id is not None:
-        query = query.where(t.c.deposit_id == deposit_id)
+    query = _matching(
+        query, status=status, coin_type=coin_type, sky_address=sky_address, deposit_id=deposit_id
+    )
     return [_deposit(r) for r in conn.execute(query.limit(limit))]
+
+
+def _matching(query: Select[Any], **equal: str | None) -> Select[Any]:
+    """`query` narrowed to the deposits whose columns equal each value given (None: any)."""
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(t.c[column] == value)
+    return query
