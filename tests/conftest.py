@@ -37,6 +37,7 @@ RUN_LAST = ("tests/deploy/test_container.py",)  # images: tests/deploy/prepare_i
 # that the many short files fill the workers' ends instead of one long file running alone.
 RUN_FIRST = (
     "tests/e2e/test_failover.py",
+    "tests/e2e/test_failover_network_cut.py",
     "tests/e2e/test_skynode_crash.py",
     "tests/e2e/test_passthrough_crash.py",
     "tests/e2e/test_webhooks.py",
