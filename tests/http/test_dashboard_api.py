@@ -282,6 +282,27 @@ def test_csv_quotes_commas_quotes_and_new_lines(start_teller: StartTeller) -> No
     assert rows[1][rows[0].index("error")] == reason
 
 
+def test_csv_text_a_spreadsheet_would_run_as_a_formula_is_written_inert(
+    start_teller: StartTeller,
+) -> None:
+    tel = start_teller(send_enabled=False)
+    btc = tel.bind_ok(SKY_A, "BTC")
+    tel.deposit_ok(addr=btc, value=5_000_000, tx=tx(1))
+    deposit_id = f"{tx(1)}:0"
+    tel.wait_for(
+        lambda: tel.admin_get("/api/deposits", status="waiting_send")["deposits"],
+        what="the deposit decided",
+    )
+    reason = '=HYPERLINK("http://evil.example","refund")'
+    stop = tel.http.post(f"{tel.admin}/api/deposits/{deposit_id}/stop", json={"reason": reason})
+    assert stop.status_code == 200, stop.text
+    rows = list(csv.reader(io.StringIO(tel.http.get(f"{tel.admin}/api/deposits.csv").text)))
+    assert rows[1][rows[0].index("error")] == "'" + reason  # shown as text, not run
+    # The JSON answers keep the text as it is.
+    (found,) = tel.admin_get("/api/deposits", deposit_id=deposit_id)["deposits"]
+    assert found["error"] == reason
+
+
 def test_history_has_the_samples_the_worker_wrote(tel: RunningTeller) -> None:
     def sampled() -> Any:
         found = tel.admin_get("/api/history")

@@ -231,6 +231,15 @@ def _take(out: io.StringIO) -> str:
     return text
 
 
+# A cell starting with one of these is a formula to a spreadsheet opening the file: the free
+# text of a row (an error, an operator's stop reason) is written with a leading ' then.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_safe(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def _csv_row(d: Deposit) -> list[str | int]:
     return [
         d.seq,
@@ -246,5 +255,5 @@ def _csv_row(d: Deposit) -> list[str | int]:
         d.buy_method,
         d.conversion_rate,
         d.payout_txid or "",
-        d.error,
+        _spreadsheet_safe(d.error),  # the one free text: the others are ids and numbers
     ]
