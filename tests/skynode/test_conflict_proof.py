@@ -25,7 +25,8 @@ from teller.deposits import states
 from teller.payout.base import PayoutOutput
 from teller.services import operator
 from teller.store import payouts as payout_store
-from teller.store.models import Payout
+from teller.store.models import Payout, WebhookTarget
+from teller.store.webhooks import list_deliveries
 
 from .conftest import SKY_A, SKY_B, SKY_C, Killed, SimNode, SkyPipeline, die_after_inject
 from .scripted import ScriptedNode, serve_scripted
@@ -253,9 +254,17 @@ async def test_a_payout_taken_for_conflicted_that_confirms_is_recorded_paid(
     assert sim.pending() == [txid]
     caplog.set_level(logging.INFO, logger="teller")
     caplog.clear()
+    hook = WebhookTarget("https://r.example/", frozenset({"sky.sent", "deposit.done"}))
+    p.db.webhook_targets = (hook,)
     assert sim.make_block() == [txid]
     await p.settle(rounds=2)
     _assert_paid_once(p, deposits, txid)
+    # Webhooks hear of it in the same transaction: each deposit sent its SKY, and done.
+    with p.db.read() as conn:
+        bodies = [json.loads(row.body) for row in list_deliveries(conn)]
+    told = sorted((b["data"]["deposit"]["deposit_id"], b["type"]) for b in bodies)
+    assert told == sorted((d, t) for d in deposits for t in ("sky.sent", "deposit.done"))
+    assert all(b["data"]["deposit"]["error"] == "" for b in bodies)
     watched = [r for r in caplog.records if getattr(r, "notice", None) == "WATCH"]
     assert len(watched) == 6
     assert all("confirmed after all" in r.getMessage() for r in watched)

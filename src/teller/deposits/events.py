@@ -18,6 +18,7 @@ Amounts are exact decimal strings in the coin's unit ("0.00100000" BTC, "1.00000
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 from sqlalchemy import Connection
@@ -159,3 +160,14 @@ def deposits_moved(conn: Connection, moved: list[tuple[str, Deposit]], now: int)
             if wants(conn, event_type):
                 queued.append((event_type, key, {"deposit": deposit_data(deposit)}, None))
     add_events(conn, queued, now)
+
+
+def paid_after_all(conn: Connection, settled: list[Deposit], now: int) -> None:
+    """Queue sky.sent and deposit.done for deposits stopped as unpaid (reported errored then)
+    whose payout confirmed after all (store/payouts.py settle_deposits_paid_after_all, which
+    returns them as they were read before): each is paid its sky_due now."""
+    deposits_moved(
+        conn,
+        [("waiting_send", replace(d, sky_sent=d.sky_due, error="")) for d in settled],
+        now,
+    )

@@ -34,7 +34,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from teller.clock import unix_now
-from teller.deposits import states
+from teller.deposits import events, states
 from teller.deposits.health import StatusBoard
 from teller.errors import (
     ConflictNotProven,
@@ -449,6 +449,7 @@ class Sender:
             ):
                 return  # already settled, or an operator took it over (a void)
             paid = payout_store.settle_deposits_paid_after_all(conn, txid, now)
+            events.paid_after_all(conn, paid, now)  # in this transaction: never lost
         for deposit in paid:
             log_event(
                 log,

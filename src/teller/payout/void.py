@@ -53,7 +53,7 @@ from teller.coins.sky_tx import (
     Unspent,
     build_transaction,
 )
-from teller.deposits import states
+from teller.deposits import events, states
 from teller.errors import ActionRefused, SendTemporary
 from teller.logs import log_event
 from teller.payout.base import TxState
@@ -196,7 +196,9 @@ class VoidWatcher:
             paid += states.move_payout_deposits(
                 conn, payout.txid, states.WAITING_SEND, states.DONE, now, send_due=True
             )
-            paid += ops.paid_after_all(conn, payout.txid, now)
+            settled = payout_store.settle_deposits_paid_after_all(conn, payout.txid, now)
+            events.paid_after_all(conn, settled, now)
+            paid += len(settled)
             ops.set_status_from(
                 conn,
                 void.txid,

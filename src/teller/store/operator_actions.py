@@ -174,20 +174,6 @@ def back_to_waiting_send(conn: Connection, txid: str, now: int) -> list[str]:
     return ids
 
 
-def paid_after_all(conn: Connection, txid: str, now: int) -> int:
-    """Deposits of payout `txid` (it confirmed) stopped as if it never would: done, paid.
-
-    A payout the sender took for conflicted, voided, then confirmed after all (its void
-    lost): the chain paid these deposits their sky_due, so the record says so.
-    """
-    result = conn.execute(
-        update(d)
-        .where(and_(d.c.payout_txid == txid, d.c.status == "done", d.c.sky_sent == 0))
-        .values(sky_sent=d.c.sky_due, error="", updated_at=now)
-    )
-    return int(result.rowcount)
-
-
 # -- deposits ------------------------------------------------------------------------------------
 
 
