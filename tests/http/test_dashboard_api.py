@@ -268,8 +268,8 @@ def test_csv_export_is_exact_quoted_and_needs_the_token(start_teller: StartTelle
     assert httpx.get(f"{tel.admin}/api/deposits.csv").status_code == 401
 
 
-def test_csv_quotes_commas_quotes_and_new_lines(start_teller: StartTeller) -> None:
-    tel = start_teller(send_enabled=False)
+def stopped_with(tel: RunningTeller, reason: str) -> tuple[str, list[list[str]]]:
+    """A deposit stopped by the operator with `reason`: its id, and the CSV export's rows."""
     btc = tel.bind_ok(SKY_A, "BTC")
     tel.deposit_ok(addr=btc, value=5_000_000, tx=tx(1))
     deposit_id = f"{tx(1)}:0"
@@ -277,10 +277,15 @@ def test_csv_quotes_commas_quotes_and_new_lines(start_teller: StartTeller) -> No
         lambda: tel.admin_get("/api/deposits", status="waiting_send")["deposits"],
         what="the deposit decided",
     )
-    reason = 'refund, asked by "the buyer"'
     stop = tel.http.post(f"{tel.admin}/api/deposits/{deposit_id}/stop", json={"reason": reason})
     assert stop.status_code == 200, stop.text
     rows = list(csv.reader(io.StringIO(tel.http.get(f"{tel.admin}/api/deposits.csv").text)))
+    return deposit_id, rows
+
+
+def test_csv_quotes_commas_quotes_and_new_lines(start_teller: StartTeller) -> None:
+    reason = 'refund, asked by "the buyer"'
+    _, rows = stopped_with(start_teller(send_enabled=False), reason)
     assert rows[0][0] == "seq"
     assert len(rows) == 2
     assert rows[1][rows[0].index("error")] == reason
@@ -290,17 +295,8 @@ def test_csv_text_a_spreadsheet_would_run_as_a_formula_is_written_inert(
     start_teller: StartTeller,
 ) -> None:
     tel = start_teller(send_enabled=False)
-    btc = tel.bind_ok(SKY_A, "BTC")
-    tel.deposit_ok(addr=btc, value=5_000_000, tx=tx(1))
-    deposit_id = f"{tx(1)}:0"
-    tel.wait_for(
-        lambda: tel.admin_get("/api/deposits", status="waiting_send")["deposits"],
-        what="the deposit decided",
-    )
     reason = '=HYPERLINK("http://evil.example","refund")'
-    stop = tel.http.post(f"{tel.admin}/api/deposits/{deposit_id}/stop", json={"reason": reason})
-    assert stop.status_code == 200, stop.text
-    rows = list(csv.reader(io.StringIO(tel.http.get(f"{tel.admin}/api/deposits.csv").text)))
+    deposit_id, rows = stopped_with(tel, reason)
     assert rows[1][rows[0].index("error")] == "'" + reason  # shown as text, not run
     # The JSON answers keep the text as it is.
     (found,) = tel.admin_get("/api/deposits", deposit_id=deposit_id)["deposits"]
