@@ -162,7 +162,8 @@ def run_failover(
             planned.append((addresses[k], satoshis, f"{i + 1:064x}"))
             count, droplets = expected[buyers[k]]
             expected[buyers[k]] = (count + 1, droplets + satoshis * SKY_PER_BTC // 100)
-        poster = Poster(cluster, planned, interval=4.0 * kills / deposits)
+        # Spread over about the time the kills take (each under a second plus its fail-over).
+        poster = Poster(cluster, planned, interval=1.2 * kills / deposits)
         poster.start()
 
         failovers: list[float] = []
