@@ -7,7 +7,7 @@ API); this module only renders them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -53,25 +53,21 @@ class FiguresCollector(Collector):
             value=1 if figures.payouts_held else 0,
         )
         if figures.audit_findings is not None:
-            audit = GaugeMetricFamily(
+            yield _by_label(
                 "teller_audit_findings",
                 "Differences the last audit round found between teller's books and the"
                 " chain nodes or the exchange, by kind",
-                labels=["kind"],
+                "kind",
+                figures.audit_findings,
             )
-            for kind, count in figures.audit_findings:
-                audit.add_metric([kind], count)
-            yield audit
         if figures.webhook_deliveries is not None:
-            hooks = GaugeMetricFamily(
+            yield _by_label(
                 "teller_webhook_deliveries",
                 "Webhook events per webhook and event, by status: pending, delivered, dead"
                 " (gave up after max_attempts), failing (pending after a failed attempt)",
-                labels=["status"],
+                "status",
+                figures.webhook_deliveries,
             )
-            for status, count in figures.webhook_deliveries:
-                hooks.add_metric([status], count)
-            yield hooks
         if figures.audit_ran_at is not None:
             yield GaugeMetricFamily(
                 "teller_audit_last_run_timestamp_seconds",
@@ -84,3 +80,13 @@ def render_metrics(figures: StoreFigures) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FiguresCollector(figures))
     return generate_latest(registry)
+
+
+def _by_label(
+    name: str, documentation: str, label: str, counts: Iterable[tuple[str, int]]
+) -> GaugeMetricFamily:
+    """A gauge with one sample per value of `label`."""
+    gauge = GaugeMetricFamily(name, documentation, labels=[label])
+    for value, count in counts:
+        gauge.add_metric([value], count)
+    return gauge
