@@ -57,9 +57,9 @@ def _counting_writes(db: Database) -> Iterator[list[int]]:
     real = db.write
 
     @contextmanager
-    def write() -> Iterator[Connection]:
+    def write(**options: bool) -> Iterator[Connection]:
         count[0] += 1
-        with real() as conn:
+        with real(**options) as conn:
             yield conn
 
     db.write = write  # type: ignore[method-assign]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection
 
+from teller.logs import WATCH
 from teller.store import group_commit
 from teller.store.db import Database
 from teller.store.group_commit import GroupCommit, StoreShuttingDown
@@ -39,9 +40,9 @@ def _counting(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     count = [0]
     real = db.write
 
-    def counting_write() -> Any:
+    def counting_write(**options: Any) -> Any:
         count[0] += 1
-        return real()
+        return real(**options)
 
     monkeypatch.setattr(db, "write", counting_write)
     return count
@@ -145,10 +146,10 @@ def test_a_failed_commit_is_not_written_again(
     calls = 0
 
     @contextmanager
-    def commit_fails() -> Iterator[Connection]:
+    def commit_fails(**options: bool) -> Iterator[Connection]:
         nonlocal calls
         calls += 1
-        with real() as conn:
+        with real(**options) as conn:
             yield conn
         raise OSError("connection lost while committing")  # after the commit ran
 
@@ -201,3 +202,81 @@ async def test_a_drainer_cancelled_at_shutdown_answers_every_caller_with_an_erro
     assert "may or may not have been committed" in str(results[0])
     assert isinstance(results[1], StoreShuttingDown), results[1]
     assert str(results[1]) == "store is shutting down: not written"
+
+
+def test_a_group_commit_on_sqlite_flushes_after_giving_up_the_writer_lock(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit writes the WAL without waiting for the disk (synchronous=NORMAL); the flush
+    runs once the writer lock is free (another writer could go on meanwhile) and before the
+    caller has its answer."""
+    group = _group(sqlite_db)
+    seen: list[tuple[str, Any]] = []
+    real_flush = sqlite_db.flush_wal
+
+    def flush() -> None:
+        free = sqlite_db._sqlite_writer is not None and sqlite_db._sqlite_writer.acquire(False)
+        if free:
+            assert sqlite_db._sqlite_writer is not None
+            sqlite_db._sqlite_writer.release()
+        with sqlite_db.read() as conn:  # committed: visible to every reader already
+            seen.append(("flush", (free, pool_usage(conn)["BTC"].total)))
+        real_flush()
+
+    monkeypatch.setattr(sqlite_db, "flush_wal", flush)
+    with sqlite_db.write(flush_after=True) as conn:
+        seen.append(("synchronous", conn.exec_driver_sql("PRAGMA synchronous").scalar()))
+    with sqlite_db.write() as conn:
+        seen.append(("synchronous", conn.exec_driver_sql("PRAGMA synchronous").scalar()))
+    seen.append(("answer", group.submit("f1")))
+    assert seen == [
+        ("synchronous", 1),  # NORMAL: this commit leaves the flush to its caller
+        ("synchronous", 2),  # FULL: every other write flushes in its commit
+        ("flush", (True, 1)),  # lock free, row committed
+        ("answer", "F1"),
+    ]
+
+
+async def test_callers_from_the_event_loop_are_answered_after_their_flush(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = _group(sqlite_db)
+    flushed = threading.Event()
+    release = threading.Event()
+    real_flush = sqlite_db.flush_wal
+
+    def slow_flush() -> None:
+        release.wait(5)
+        real_flush()
+        flushed.set()
+
+    monkeypatch.setattr(sqlite_db, "flush_wal", slow_flush)
+    answer = asyncio.create_task(group.submit_async("g1"))
+    for _ in range(200):  # bounded: until the row is committed (the flush is held back)
+        await asyncio.sleep(0.01)
+        with sqlite_db.read() as conn:
+            if "BTC" in pool_usage(conn):
+                break
+    assert not answer.done()  # committed, not flushed: nobody is told yet
+    release.set()
+    assert await answer == "G1"
+    assert flushed.is_set()
+
+
+def test_a_failed_flush_fails_every_caller_of_its_group(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    group = _group(sqlite_db)
+
+    def disk_error() -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(sqlite_db, "flush_wal", disk_error)
+    results = _submit_all(group, ["h1", "no2"])
+    assert isinstance(results[0], group_commit.StoreError)
+    assert str(results[0]) == group_commit.NOT_FLUSHED
+    assert isinstance(results[1], Refused)  # a refusal wrote nothing: still a refusal
+    assert any(
+        "store flush failed" in r.getMessage() and getattr(r, "notice", None) == WATCH
+        for r in caplog.records
+    )

@@ -4,6 +4,17 @@ SQLite runs in WAL mode with synchronous=FULL, so a committed status change (a d
 marked paid, a signed payout stored) survives a power cut. Writers take the database lock
 at BEGIN (BEGIN IMMEDIATE) so a read-then-write step, such as taking the first free deposit
 address, cannot interleave with another writer.
+
+Group commits (binds, deposit intake: store/group_commit.py) write with the disk flush taken
+out of the lock (`write(flush_after=True)`): their transaction commits on a connection with
+synchronous=NORMAL (the WAL frames are written, not yet flushed), the writer lock is given up,
+and only then is the WAL file flushed (`flush_wal`), before anyone is answered. Writers no
+longer queue behind each other's fsync: the next one writes while the last one's flush runs,
+and one fsync covers every commit written before it. Nothing is answered or acted on before
+its flush; a crash before the flush loses only writes nobody was told of (WAL recovery stops
+at the last frame that made it to disk). Every other write keeps synchronous=FULL, and its
+own flush also covers every group commit written before it, since the WAL is one file
+written in order.
 """
 
 from __future__ import annotations
@@ -47,8 +58,12 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
     return sqlite.insert(table)
 
 
-def create_store_engine(url: str) -> Engine:
-    """An engine for `url` with teller's durability settings applied to every connection."""
+def create_store_engine(url: str, *, flush_on_commit: bool = True) -> Engine:
+    """An engine for `url` with teller's durability settings applied to every connection.
+
+    flush_on_commit=False (SQLite only): commits write the WAL without flushing it
+    (synchronous=NORMAL); only for `Database.write(flush_after=True)`, whose caller flushes.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
@@ -57,20 +72,25 @@ def create_store_engine(url: str) -> Engine:
             pool_size=8,
             max_overflow=16,
         )
-        event.listen(engine, "connect", _configure_sqlite_connection)
+        synchronous = "FULL" if flush_on_commit else "NORMAL"
+
+        def configure(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+            _configure_sqlite_connection(dbapi_conn, synchronous)
+
+        event.listen(engine, "connect", configure)
         event.listen(engine, "begin", _begin_sqlite_transaction)
         return engine
     return create_engine(url, pool_size=8, max_overflow=16, pool_pre_ping=True)
 
 
-def _configure_sqlite_connection(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+def _configure_sqlite_connection(dbapi_conn: Any, synchronous: str) -> None:
     assert isinstance(dbapi_conn, sqlite3.Connection)
     # Hand transaction control to SQLAlchemy's "begin" hook below (pysqlite's own implicit
     # BEGIN would start deferred transactions at the first write, too late to lock).
     dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
@@ -97,10 +117,19 @@ class Database:
         self._sqlite_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
         self._writer_file: int | None = None
         database = engine.url.database if engine.dialect.name == "sqlite" else None
+        # The WAL file of a SQLite file store (flush_wal), and the engine of the writes that
+        # flush it after their commit. None: every write flushes on commit (PostgreSQL, an
+        # in-memory store).
+        self._wal_path: str | None = None
+        self._flush_after_engine: Engine | None = None
         if database and database != ":memory:" and not database.startswith("file:"):
             self._writer_file = os.open(
                 f"{database}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
             )
+            self._wal_path = f"{database}-wal"
+            self._flush_after_engine = create_store_engine(
+                engine.url.render_as_string(hide_password=False), flush_on_commit=False
+            )  # connects at its first write
         self._loop_reader: Connection | None = None
         # The configured webhooks (app.py sets them once, before anything is written). Every
         # write transaction carries them (execution option "teller_webhooks"), so the code
@@ -123,14 +152,38 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A transaction that will write: committed on success, rolled back on any error."""
-        with self._writer_turn(), self.engine.connect() as conn:
+    def write(self, *, flush_after: bool = False) -> Iterator[Connection]:
+        """A transaction that will write: committed on success, rolled back on any error.
+
+        flush_after: on a SQLite file store, the commit does not wait for the disk: the
+        caller must call `flush_wal()` after the block and before it answers anyone or acts
+        on what it wrote (the module's docstring says why that is safe). Elsewhere the commit
+        flushes as always and flush_wal() does nothing.
+        """
+        engine = (flush_after and self._flush_after_engine) or self.engine
+        with self._writer_turn(), engine.connect() as conn:
             conn.execution_options(teller_write=True, teller_webhooks=self.webhook_targets)
             with conn.begin():
                 if self._fence is not None:
                     self._fence(conn)
                 yield conn
+
+    def flush_wal(self) -> None:
+        """Flush SQLite's WAL file to disk: every transaction committed before this call is
+        then durable (a write(flush_after=True) is, once this returns). The file is opened
+        anew each time, never kept: a WAL removed and made again (every connection closed)
+        is a new file, and a flush of the old one would flush nothing of it. Raises OSError
+        if the disk reports a failure: the caller must not take its write as durable."""
+        if self._wal_path is None:
+            return  # every commit flushes itself
+        try:
+            handle = os.open(self._wal_path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return  # SQLite removes the WAL only after copying it into the database, flushed
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
 
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:
@@ -197,6 +250,9 @@ class Database:
             self._loop_reader.close()
             self._loop_reader = None
         self.engine.dispose()
+        if self._flush_after_engine is not None:
+            self._flush_after_engine.dispose()
+            self._flush_after_engine = None
         if self._writer_file is not None:
             os.close(self._writer_file)
             self._writer_file = None

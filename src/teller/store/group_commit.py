@@ -17,11 +17,17 @@ drainer raises it too, saying the write may or may not have been committed.
 
 No timer: a lone item is written at once; under load each transaction carries every item
 that arrived while the previous one was being written.
+
+The flush to disk comes after the writer lock is given up (`Database.write(flush_after=True)`,
+store/db.py says why that is safe): a transaction's commit writes the WAL, the lock goes to
+the next writer (of this process or another), and the flush of this one runs meanwhile; its
+callers are answered once it has returned. A failed flush fails every caller of its group.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +37,10 @@ from sqlalchemy import Connection
 
 from teller.clock import unix_now
 from teller.errors import StoreError
+from teller.logs import log_event
 from teller.store.db import Database
+
+log = logging.getLogger("teller.store")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -55,6 +64,10 @@ NOT_WRITTEN = "store is shutting down: not written"
 # A slot whose writer thread was running when the drainer was cancelled: the thread cannot be
 # stopped and may still commit it, so the caller must not take it as written nor as not.
 OUTCOME_UNKNOWN = "store is shutting down: this write may or may not have been committed"
+# A slot committed whose flush to disk failed: visible now, but a power cut could undo it.
+NOT_FLUSHED = "written, but the disk did not confirm it (flush failed)"
+# A slot committed whose flush was still running when shutdown cancelled it.
+NOT_CONFIRMED = "store is shutting down: written, but not yet confirmed on disk"
 
 
 def _outcome(slot: _Slot[T, R]) -> R:
@@ -83,6 +96,7 @@ class GroupCommit(Generic[T, R]):
         self._turn = threading.Lock()  # the right to write what is queued
         self._waiting: list[tuple[_Slot[T, R], asyncio.Future[None]]] = []  # submit_async
         self._drainer: asyncio.Task[None] | None = None
+        self._flushes: set[asyncio.Task[None]] = set()  # referenced until done
 
     def submit(self, item: T) -> R:
         """Write `item` (with whatever else is queued); return or raise what write_one did."""
@@ -96,6 +110,9 @@ class GroupCommit(Generic[T, R]):
                 with self._queue_lock:
                     group, self._queue = self._queue, []
                 self._write_settled(group)
+        # Committed (by this thread or the one that took it along), maybe not flushed yet:
+        # this flush covers it either way, being after its commit.
+        self._flush([slot])
         return _outcome(slot)
 
     async def submit_async(self, item: T) -> R:
@@ -119,14 +136,15 @@ class GroupCommit(Generic[T, R]):
                     # Shutdown cancelled this task while the worker thread writes the batch:
                     # the thread goes on and may commit it, so its callers are told exactly
                     # that, never handed a result that does not exist.
-                    for slot, future in batch:
-                        if not future.done() and not slot.done:
-                            future.set_exception(StoreShuttingDown(OUTCOME_UNKNOWN))
+                    _fail_waiting(batch, OUTCOME_UNKNOWN)
                     raise
-                finally:
-                    for _, future in batch:
-                        if not future.done():  # a caller that went away: its write stands
-                            future.set_result(None)  # _outcome raises if it is not settled
+                except BaseException:
+                    _fail_waiting(batch, NOT_WRITTEN)  # the thread could not be started
+                    raise
+                # The next batch is written while this one's flush runs.
+                flush = asyncio.create_task(self._answer_after_flush(batch), name="flush")
+                self._flushes.add(flush)
+                flush.add_done_callback(self._flushes.discard)
         finally:
             # Cancelled (or the thread could not start): what was queued meanwhile is never
             # taken by anyone, so it was not written; its callers must not wait for ever.
@@ -134,6 +152,35 @@ class GroupCommit(Generic[T, R]):
             for _, future in left:
                 if not future.done():
                     future.set_exception(StoreShuttingDown(NOT_WRITTEN))
+
+    async def _answer_after_flush(
+        self, batch: list[tuple[_Slot[T, R], asyncio.Future[None]]]
+    ) -> None:
+        try:
+            await asyncio.to_thread(self._flush, [slot for slot, _ in batch])
+        except BaseException:
+            _fail_waiting(batch, NOT_CONFIRMED)  # shutdown cancelled it mid-flush
+            raise
+        for _, future in batch:
+            if not future.done():  # a caller that went away: its write stands
+                future.set_result(None)  # _outcome reads the settled slot
+
+    def _flush(self, group: list[_Slot[T, R]]) -> None:
+        """Make the group's commit durable before any of its callers is answered."""
+        try:
+            self.db.flush_wal()
+        except OSError as exc:
+            log_event(
+                log,
+                logging.CRITICAL,
+                "store flush failed: committed writes may not survive a power cut",
+                watch=True,
+                error=str(exc),
+                writes=len(group),
+            )
+            for slot in group:
+                if slot.error is None:
+                    slot.error = StoreError(NOT_FLUSHED)
 
     def _write_in_turn(self, group: list[_Slot[T, R]]) -> None:
         with self._turn:
@@ -178,7 +225,7 @@ class GroupCommit(Generic[T, R]):
         results: list[tuple[R | None, BaseException | None]] = []
         committing = False
         try:
-            with self.db.write() as conn:
+            with self.db.write(flush_after=True) as conn:  # flushed by _flush, after the turn
                 now = unix_now()
                 for slot in group:
                     try:
@@ -191,6 +238,14 @@ class GroupCommit(Generic[T, R]):
                 raise _CommitFailed("the shared COMMIT raised") from exc
             raise
         return results
+
+
+def _fail_waiting(batch: list[tuple[_Slot[T, R], asyncio.Future[None]]], why: str) -> None:
+    """Every caller of `batch` still waiting gets StoreShuttingDown(`why`), never a result
+    whose write is not known to be durable."""
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(StoreShuttingDown(why))
 
 
 class _CommitFailed(StoreError):
