@@ -18,7 +18,7 @@ from starlette.background import BackgroundTask
 from teller.config.admin_auth import AdminCredential
 from teller.http.admin_guard import METRICS_PATH, AdminAuth, guard_private_server
 from teller.http.metrics import render_metrics
-from teller.http.middleware import BodyLimit, Throttle
+from teller.http.middleware import BodyLimit, RateLimiter, Throttle
 from teller.http.openapi import (
     DEPOSIT_ID,
     SKY_ADDRESS,
@@ -356,10 +356,9 @@ def add_admin_limits(app: FastAPI, services: Services) -> None:
     that asks a node; the admin server is never behind the public proxy)."""
     web = services.config.web
     app.add_middleware(BodyLimit, max_bytes=web.max_body_bytes)
-    app.add_middleware(
-        Throttle,
+    limiter = RateLimiter(
         max_requests=web.throttle_max,
         per_seconds=web.throttle_duration.total_seconds(),
         behind_proxy=False,
-        limited_paths=frozenset({"/api/health"}),
     )
+    app.add_middleware(Throttle, limiter=limiter, limited_paths=frozenset({"/api/health"}))

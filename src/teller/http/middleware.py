@@ -67,15 +67,22 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name for name, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
-                if tls:
-                    headers.append(HSTS)
-                message["headers"] = headers
+                message["headers"] = with_security_headers(message.get("headers", []), tls)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def with_security_headers(
+    headers: Iterable[tuple[bytes, bytes]], tls: bool
+) -> list[tuple[bytes, bytes]]:
+    """`headers` and after them each security header they lack (HSTS on HTTPS only)."""
+    headers = list(headers)
+    present = {name for name, _ in headers}
+    headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+    if tls:
+        headers.append(HSTS)
+    return headers
 
 
 class PathHeaders:
@@ -164,27 +171,23 @@ class _Bucket:
     updated: float
 
 
-class Throttle:
-    """Token buckets per (client IP, path) for the paths in `limited_paths`."""
+class RateLimiter:
+    """Token buckets per (client, path): `throttle_max` requests per `throttle_duration`.
+    One per server, shared by the Throttle middleware and the public server's hot paths
+    (http/hot.py), so a client has one budget however its requests are served."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        max_requests: int,
-        per_seconds: float,
-        behind_proxy: bool,
-        limited_paths: frozenset[str],
-    ) -> None:
-        self.app = app
+    def __init__(self, *, max_requests: int, per_seconds: float, behind_proxy: bool) -> None:
         self.capacity: float = max_requests  # tokens (requests), not money
         self.refill_per_second = max_requests / per_seconds
         self.per_seconds = per_seconds
         self.behind_proxy = behind_proxy
-        self.limited_paths = limited_paths
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._lock = threading.Lock()
         self._last_prune = time.monotonic()
+        self._limit_headers = [
+            (b"x-rate-limit-limit", str(int(self.capacity)).encode()),
+            (b"x-rate-limit-duration", f"{self.per_seconds:g}s".encode()),
+        ]
 
     def client_ip(self, scope: Scope) -> str:
         """The address a request is counted against.
@@ -233,10 +236,7 @@ class Throttle:
 
     def rate_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
         """The original's (tollbooth's) headers, sent on every response of a limited path."""
-        headers = [
-            (b"x-rate-limit-limit", str(int(self.capacity)).encode()),
-            (b"x-rate-limit-duration", f"{self.per_seconds:g}s".encode()),
-        ]
+        headers = list(self._limit_headers)
         for name, value in scope.get("headers", []):
             if name == b"x-forwarded-for":
                 headers.append((b"x-rate-limit-request-forwarded-for", value))
@@ -248,16 +248,38 @@ class Throttle:
             )
         return headers
 
+    def admit(self, scope: Scope) -> tuple[list[tuple[bytes, bytes]], float]:
+        """A request of a limited path: (its rate headers, 0) if allowed, else (the headers,
+        seconds until the client may ask again)."""
+        client = client_key(self.client_ip(scope))  # an IPv6 client is its /64
+        return self.rate_headers(scope), self.take((client, scope["path"]), time.monotonic())
+
+
+def too_many_headers(
+    rate_headers: list[tuple[bytes, bytes]], wait: float
+) -> list[tuple[bytes, bytes]]:
+    """The headers of a 429 after `rate_headers`: when to ask again."""
+    return [*rate_headers, (b"retry-after", str(math.ceil(wait)).encode())]
+
+
+class Throttle:
+    """The RateLimiter applied to the paths in `limited_paths`: 429 when a client's bucket
+    is empty; the rate headers on every answer of those paths."""
+
+    def __init__(
+        self, app: ASGIApp, *, limiter: RateLimiter, limited_paths: frozenset[str]
+    ) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.limited_paths = limited_paths
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] not in self.limited_paths:
             await self.app(scope, receive, send)
             return
-        headers = self.rate_headers(scope)
-        client = client_key(self.client_ip(scope))  # an IPv6 client is its /64
-        wait = self.take((client, scope["path"]), time.monotonic())
+        headers, wait = self.limiter.admit(scope)
         if wait > 0:
-            retry = (b"retry-after", str(math.ceil(wait)).encode())
-            await send_text(send, 429, TOO_MANY, [*headers, retry])
+            await send_text(send, 429, TOO_MANY, too_many_headers(headers, wait))
             return
 
         async def send_with_headers(message: Message) -> None:

@@ -8,21 +8,22 @@ answers (http/responses.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from starlette.responses import Response
-from starlette.routing import Match, Mount, Route, compile_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.routing import Match, Mount, compile_path
+from starlette.types import ASGIApp, Scope
 
 from teller.errors import BadRequest, UnsupportedMedia
+from teller.http.hot import HotPaths
 from teller.http.middleware import (
     BodyLimit,
     PathHeaders,
+    RateLimiter,
     SecurityHeaders,
     Throttle,
     cors_rules,
@@ -182,45 +183,20 @@ def quote_openapi(coins: list[str]) -> dict[str, Any]:
     }
 
 
-async def status_answer(services: Services, skyaddr: str) -> IndentedJSON:
-    """GET /api/status, for both of its routes (the fast one and the documented one)."""
-    return IndentedJSON(await status_service.status_of(services, skyaddr))
-
-
-def fast_routes(services: Services, config_answer: Response) -> list[Route]:
-    """Plain Starlette routes for the two answers web pages poll most, ahead of the API's.
-
-    They answer exactly as the FastAPI routes below (which stay, for /openapi.json) but skip
-    FastAPI's per-request dependency solving: the most frequent requests cost about half.
-    """
-
-    async def status(request: Request) -> Response:
-        return await status_answer(services, request.query_params.get("skyaddr", ""))
-
-    async def config(_: Request) -> Response:
-        return config_answer
-
-    return [
-        FastGet("/api/status", status, include_in_schema=False),
-        FastGet("/api/config", config, include_in_schema=False),
-    ]
-
-
-class FastGet(Route):
-    """A GET-only route that leaves every other method to the API route of the same path
-    (which answers 405 with the API's own Allow header)."""
-
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(path, endpoint, **kwargs)
-        self.methods = {"GET"}  # as the API route's Allow header says
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http" or scope["method"] != "GET":
-            return Match.NONE, {}
-        return super().matches(scope)
+async def bind_answer(services: Services, content_type: str, body: bytes) -> dict[str, Any]:
+    """POST /api/bind's work, for both of its ways in (the full app's route and the hot path,
+    hot.py): the media type, the JSON object, its two strings, then the bind."""
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise UnsupportedMedia("Invalid content type")
+    document = _json_object(body)
+    sky_address = _string_field(document, "skyaddr")
+    coin_type = _string_field(document, "coin_type")
+    return await binding_service.bind(services, sky_address, coin_type)
 
 
 def api_router(services: Services, config_answer: Response) -> APIRouter:
+    """The public API as FastAPI routes (and /openapi.json); the hot paths (hot.py) answer
+    the most frequent requests of three of them the same way, ahead of these."""
     router = APIRouter()
 
     coins = params.coins_in_order(services.enabled_coins)
@@ -229,16 +205,12 @@ def api_router(services: Services, config_answer: Response) -> APIRouter:
     async def bind(request: Request) -> IndentedJSON:
         """Bind a SKY address to a new BTC/ETH deposit address."""
         content_type = request.headers.get("content-type", "")
-        if content_type.split(";")[0].strip().lower() != "application/json":
-            raise UnsupportedMedia("Invalid content type")
-        document = _json_object(await request.body())
-        sky_address = _string_field(document, "skyaddr")
-        coin_type = _string_field(document, "coin_type")
-        return IndentedJSON(await binding_service.bind(services, sky_address, coin_type))
+        return IndentedJSON(await bind_answer(services, content_type, await request.body()))
 
     @router.get("/api/status", response_class=IndentedJSON, openapi_extra=status_openapi())
     async def status(request: Request) -> IndentedJSON:
-        return await status_answer(services, request.query_params.get("skyaddr", ""))
+        skyaddr = request.query_params.get("skyaddr", "")
+        return IndentedJSON(await status_service.status_of(services, skyaddr))
 
     @router.get("/api/config", response_class=IndentedJSON)
     async def config() -> Response:
@@ -263,18 +235,16 @@ def api_router(services: Services, config_answer: Response) -> APIRouter:
     return router
 
 
-def create_public_app(services: Services, throttle_share: int = 1) -> FastAPI:
-    """The public app. throttle_share: the API processes serving the public addresses
-    together (web.processes): each allows a client its share of web.throttle_max (rounded
-    up), as the kernel spreads a client's connections over them (DESIGN.md §6)."""
+def create_public_app(services: Services, throttle_share: int = 1) -> ASGIApp:
+    """The public app: the hot paths (hot.py) in front of the full FastAPI app.
+    throttle_share: the API processes serving the public addresses together (web.processes):
+    each allows a client its share of web.throttle_max (rounded up), as the kernel spreads a
+    client's connections over them (DESIGN.md §6)."""
     web = services.config.web
     app = create_app("teller public API")
     config_answer = IndentedJSON(public_config(services))  # the config does not change
     router = api_router(services, config_answer)
     app.include_router(router)
-    # Directly on the app's router, ahead of the API's (include_router would copy them as
-    # plain routes).
-    app.router.routes[0:0] = fast_routes(services, config_answer)
     app.include_router(qr_router())  # the page's QR codes
     static_dir = Path(web.static_dir) if web.static_dir else WEB_DIR
     if static_dir.is_dir():
@@ -283,13 +253,12 @@ def create_public_app(services: Services, throttle_share: int = 1) -> FastAPI:
         app.router.routes.append(WebMount("/", files, api_paths | {QR_PATH}, name="web"))
     # add_middleware wraps what is already there: the last added is the outermost.
     app.add_middleware(BodyLimit, max_bytes=web.max_body_bytes)
-    app.add_middleware(
-        Throttle,
+    limiter = RateLimiter(
         max_requests=-(-web.throttle_max // max(1, throttle_share)),
         per_seconds=web.throttle_duration.total_seconds(),
         behind_proxy=web.behind_proxy,
-        limited_paths=RATE_LIMITED_PATHS,
     )
+    app.add_middleware(Throttle, limiter=limiter, limited_paths=RATE_LIMITED_PATHS)
     app.add_middleware(
         PathHeaders,
         paths=frozenset({"/api/bind"}),
@@ -305,53 +274,18 @@ def create_public_app(services: Services, throttle_share: int = 1) -> FastAPI:
             allow_headers=["Origin", "Accept", "Content-Type"],
         )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(ReplayConfig)  # outermost: ahead of every middleware above
-    return app
 
+    async def status(skyaddr: str) -> dict[str, Any]:
+        return await status_service.status_of(services, skyaddr)
 
-class ReplayConfig:
-    """GET /api/config answered with the very messages the whole app sent for it the first
-    time (per scheme: HSTS is https's only), without running the middleware again: the config
-    does not change while teller runs and that answer depends on nothing else of a request
-    without an Origin header (CORS), a query string or a body. Any other request, and any
-    answer but a complete 200, goes through the app as before."""
+    async def bind(content_type: str, body: bytes) -> dict[str, Any]:
+        return await bind_answer(services, content_type, body)
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self._answers: dict[str, tuple[Message, Message]] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not _plain_config_request(scope):
-            await self.app(scope, receive, send)
-            return
-        scheme = str(scope.get("scheme", "http"))
-        answer = self._answers.get(scheme)
-        if answer is not None:
-            await send(answer[0])
-            await send(answer[1])
-            return
-        sent: list[Message] = []
-
-        async def keep(message: Message) -> None:
-            sent.append(message)
-            await send(message)
-
-        await self.app(scope, receive, keep)
-        if (
-            len(sent) == 2
-            and sent[0]["type"] == "http.response.start"
-            and sent[0]["status"] == 200
-            and sent[1]["type"] == "http.response.body"
-            and not sent[1].get("more_body", False)
-        ):
-            self._answers[scheme] = (sent[0], sent[1])
-
-
-def _plain_config_request(scope: Scope) -> bool:
-    return (
-        scope["type"] == "http"
-        and scope["path"] == "/api/config"
-        and scope["method"] == "GET"
-        and not scope.get("query_string")
-        and not any(name == b"origin" for name, _ in scope["headers"])
+    return HotPaths(
+        app,
+        status=status,
+        bind=bind,
+        config_body=bytes(config_answer.body),
+        limiter=limiter,
+        max_body_bytes=web.max_body_bytes,
     )

@@ -71,6 +71,15 @@ def text_error(status: int, message: str, headers: dict[str, str] | None = None)
     )
 
 
+def error_answer(exc: TellerError, method: str, path: str) -> Response:
+    """The answer to a TellerError: its message for a caller's error, else a bare 500 with
+    the details in the log only."""
+    if isinstance(exc, CALLER_ERRORS):
+        return text_error(exc.http_status, str(exc))
+    log.error("internal error serving %s %s: %s", method, path, exc)
+    return text_error(500, INTERNAL_ERROR)
+
+
 class InternalErrors:
     """Turn an unexpected exception into 500 "Internal Server Error" (plain text, logged).
 
@@ -138,10 +147,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def teller_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, TellerError)
-        if isinstance(exc, CALLER_ERRORS):
-            return text_error(exc.http_status, str(exc))
-        log.error("internal error serving %s %s: %s", request.method, request.url.path, exc)
-        return text_error(500, INTERNAL_ERROR)
+        return error_answer(exc, request.method, request.url.path)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
