@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, func, insert, select, text
 
+from teller.store.driver import DriverStatement
 from teller.store.models import Binding
 from teller.store.tables import bindings as t
 
@@ -20,17 +21,28 @@ def lock_sky_address(conn: Connection, sky_address: str) -> None:
 
 
 # Statements of the bind and status paths, built once (building them costs more than
-# running them on SQLite).
-_COUNT_OF_SKY = select(func.count()).where(t.c.sky_address == bindparam("sky"))
+# running them on SQLite); those a bind runs holding SQLite's writer lock on the driver's
+# cursor (store/driver.py).
+_COUNT_OF_SKY = DriverStatement(select(func.count()).where(t.c.sky_address == bindparam("sky")))
 _OF_SKY = select(t).where(t.c.sky_address == bindparam("sky")).order_by(t.c.id)
 _BY_ADDRESS = select(t).where(
     t.c.coin_type == bindparam("coin"), t.c.deposit_address == bindparam("address")
 )
-_INSERT = insert(t).returning(*t.c)
+_INSERT = DriverStatement(
+    insert(t)
+    .values(
+        coin_type=bindparam("coin_type"),
+        deposit_address=bindparam("deposit_address"),
+        sky_address=bindparam("sky_address"),
+        buy_method=bindparam("buy_method"),
+        bound_at=bindparam("bound_at"),
+    )
+    .returning(t.c.id)
+)
 
 
 def count_bindings(conn: Connection, sky_address: str) -> int:
-    return int(conn.execute(_COUNT_OF_SKY, {"sky": sky_address}).scalar_one())
+    return int(_COUNT_OF_SKY.rows(conn, sky=sky_address)[0][0])
 
 
 def insert_binding(
@@ -42,15 +54,15 @@ def insert_binding(
     buy_method: str,
     now: int,
 ) -> Binding:
-    values = {
-        "coin_type": coin_type,
-        "deposit_address": deposit_address,
-        "sky_address": sky_address,
-        "buy_method": buy_method,
-        "bound_at": now,
-    }
-    row = conn.execute(_INSERT, values).one()
-    return Binding.from_row(row)
+    ((binding_id,),) = _INSERT.rows(
+        conn,
+        coin_type=coin_type,
+        deposit_address=deposit_address,
+        sky_address=sky_address,
+        buy_method=buy_method,
+        bound_at=now,
+    )
+    return Binding(int(binding_id), coin_type, deposit_address, sky_address, buy_method, now)
 
 
 def find_binding(conn: Connection, coin_type: str, deposit_address: str) -> Binding | None:

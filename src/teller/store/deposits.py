@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from teller.errors import InternalError, InvalidValue, StoreError
+from teller.store.driver import DriverStatement
 from teller.store.models import Binding, Deposit, IncomingDeposit
 from teller.store.tables import bindings
 from teller.store.tables import deposits as t
@@ -525,35 +526,12 @@ def status_tuples(conn: Connection, sky_address: str) -> list[tuple[Any, ...]]:
     The hottest read of teller (buyers' pages poll it): services/status.py shapes these
     straight into the answer. On every backend the statement, compiled once per dialect
     from the Core query above, runs on the driver's own cursor: SQLAlchemy's execution
-    machinery costs ten times the query itself on SQLite.
+    machinery costs ten times the query itself on SQLite (store/driver.py).
     """
-    sql, positions = _status_sql(conn)
-    values = {"sky": sky_address}
-    driver = conn.connection.driver_connection  # sqlite3 or psycopg: DB-API connections
-    assert driver is not None
-    cursor = driver.cursor()
-    try:
-        cursor.execute(sql, values if positions is None else tuple(values[k] for k in positions))
-        rows: list[tuple[Any, ...]] = cursor.fetchall()
-    finally:
-        cursor.close()
-    return rows
+    return _STATUS_STATEMENT.rows(conn, sky=sky_address)
 
 
-# The status statement per dialect: its SQL and, for a positional paramstyle (SQLite's "?"),
-# the order of its parameters (None for a named one, such as psycopg's %(sky)s).
-_status_sql_cache: dict[str, tuple[str, tuple[str, ...] | None]] = {}
-
-
-def _status_sql(conn: Connection) -> tuple[str, tuple[str, ...] | None]:
-    dialect = conn.dialect
-    key = f"{dialect.name}+{dialect.driver}"
-    found = _status_sql_cache.get(key)
-    if found is None:
-        compiled = _STATUS_ROWS.compile(dialect=dialect)
-        positions = tuple(compiled.positiontup) if compiled.positiontup is not None else None
-        found = _status_sql_cache[key] = (str(compiled), positions)
-    return found
+_STATUS_STATEMENT = DriverStatement(_STATUS_ROWS)
 
 
 def deposits_page(

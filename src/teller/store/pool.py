@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
+from teller.store.driver import DriverStatement
 from teller.store.models import PoolUsage
 from teller.store.tables import deposit_addresses as t
 
@@ -43,22 +44,23 @@ def take_free_address(conn: Connection, coin_type: str, now: int) -> str | None:
     bind rolls the address back into the pool.
     """
     while True:
-        row = conn.execute(_FIRST_FREE, {"coin": coin_type}).first()
-        if row is None:
+        rows = _FIRST_FREE.rows(conn, coin=coin_type)
+        if not rows:
             return None
-        taken = conn.execute(_TAKE, {"row_id": row.id, "now": now})
-        if taken.rowcount == 1:
-            return str(row.address)
+        row_id, address = rows[0]
+        if _TAKE.run(conn, row_id=row_id, now=now) == 1:
+            return str(address)
 
 
-_FIRST_FREE = (
+# On the driver's cursor (store/driver.py): a bind runs them holding SQLite's writer lock.
+_FIRST_FREE = DriverStatement(
     select(t.c.id, t.c.address)
     .where(and_(t.c.coin_type == bindparam("coin"), t.c.bound_at.is_(None)))
     .order_by(t.c.position)
     .limit(1)
     .with_for_update(skip_locked=True)
 )
-_TAKE = (
+_TAKE = DriverStatement(
     update(t)
     .where(and_(t.c.id == bindparam("row_id"), t.c.bound_at.is_(None)))
     .values(bound_at=bindparam("now"))
@@ -97,14 +99,16 @@ def free_counts(conn: Connection, coins: Iterable[str]) -> dict[str, int]:
     return {coin: int(conn.execute(_FREE, {"coin": coin}).scalar_one()) for coin in coins}
 
 
-_FREE_UP_TO = select(func.count()).select_from(
-    select(t.c.id)
-    .where(and_(t.c.coin_type == bindparam("coin"), t.c.bound_at.is_(None)))
-    .limit(bindparam("most"))
-    .subquery()
+_FREE_UP_TO = DriverStatement(
+    select(func.count()).select_from(
+        select(t.c.id)
+        .where(and_(t.c.coin_type == bindparam("coin"), t.c.bound_at.is_(None)))
+        .limit(bindparam("most"))
+        .subquery()
+    )
 )
 
 
 def free_count_up_to(conn: Connection, coin_type: str, most: int) -> int:
     """Free addresses of `coin_type`, counted up to `most` (cheap on a large pool)."""
-    return int(conn.execute(_FREE_UP_TO, {"coin": coin_type, "most": most}).scalar_one())
+    return int(_FREE_UP_TO.rows(conn, coin=coin_type, most=most)[0][0])
