@@ -18,6 +18,7 @@ import pytest
 
 from teller.deposits import events, states
 from teller.deposits.intake import record_deposit
+from teller.errors import NotFound
 from teller.services.webhooks import deliveries, resend_delivery
 from teller.store.bindings import insert_binding
 from teller.store.db import Database
@@ -286,3 +287,10 @@ def test_each_move_reports_its_events(
     )
     moved = replace(deposit, status=new, error=error, sky_sent=sent)
     assert events.events_of_move(old, moved) == expected
+
+
+@pytest.mark.parametrize("delivery_id", [0, -1, 2**63, 18019994197960765440])
+def test_resending_an_id_no_delivery_can_have_is_not_found(db: Database, delivery_id: int) -> None:
+    """A 64-bit column holds no such id: 404 with the id, never a driver's overflow (500)."""
+    with pytest.raises(NotFound, match=f"no webhook delivery {delivery_id}"):
+        resend_delivery(db, delivery_id, "admin-api")

@@ -11,6 +11,11 @@ route's own checks and messages, then the headers the middleware would add (rate
 Accept on /api/bind, security headers, HSTS on HTTPS). tests/http/test_hot_paths.py holds each
 answer of the edge against the full app's.
 
+A status answer is kept per SKY address until the store changes (`change_count`: SQLite's
+data_version, which moves at every commit of any connection of any process): a buyer's page
+polls its address every few seconds, and most polls find nothing new. The counter is read
+before the answer is built, so an answer is never kept under a count older than what it shows.
+
 What the edge does not answer exactly as the full app would goes to the full app untouched:
 another path or method (HEAD, a 405), a request with an Origin header (CORS), a bind whose body
 has no Content-Length, a chunked one, or one over the limit.
@@ -40,11 +45,16 @@ Headers = list[tuple[bytes, bytes]]
 JSON_TYPE = (b"content-type", b"application/json")
 ACCEPT_JSON = (b"accept", b"application/json")
 TEXT_TYPE = (b"content-type", b"text/plain; charset=utf-8")
+# Status answers kept: of at most this many SKY addresses (the oldest kept goes first), each
+# at most this long (the answer of an address with hundreds of bindings is built each time).
+STATUS_KEPT = 2048
+STATUS_KEPT_BYTES = 16 * 1024
 
 
 class HotPaths:
     """`status(skyaddr)`, `bind(content_type, body)`: the routes' own work (public.py), each
-    returning the JSON answer or raising TellerError; `config_body`: the /api/config answer."""
+    returning the JSON answer or raising TellerError; `config_body`: the /api/config answer;
+    `change_count()`: the store's change counter (None: answers are not kept)."""
 
     def __init__(
         self,
@@ -55,9 +65,12 @@ class HotPaths:
         config_body: bytes,
         limiter: RateLimiter,
         max_body_bytes: int,
+        change_count: Callable[[], int | None],
     ) -> None:
         self.app = app
         self.status = status
+        self.change_count = change_count
+        self._kept: dict[str, tuple[int, bytes]] = {}  # skyaddr → (change count, answer)
         self.bind = bind
         self.limiter = limiter
         self.max_body_bytes = max_body_bytes
@@ -87,7 +100,21 @@ class HotPaths:
             await self._too_many(scope, send, rate, wait, accept=False)
             return
         skyaddr = QueryParams(scope["query_string"]).get("skyaddr", "")
-        await self._answer(scope, send, rate, self.status(skyaddr), accept=False)
+        count = self.change_count()  # before the answer is built: see the module's docstring
+        kept = self._kept.get(skyaddr) if count is not None else None
+        if kept is not None and kept[0] == count:
+            same = kept[1]
+            await self._finish(scope, send, 200, [*_json_headers(same), *rate], same, accept=False)
+            return
+        body = await self._answer(scope, send, rate, self.status(skyaddr), accept=False)
+        if count is not None and body is not None and len(body) <= STATUS_KEPT_BYTES:
+            self._keep(skyaddr, count, body)
+
+    def _keep(self, skyaddr: str, count: int, body: bytes) -> None:
+        self._kept.pop(skyaddr, None)  # re-inserted last: the newest kept
+        if len(self._kept) >= STATUS_KEPT:
+            del self._kept[next(iter(self._kept))]
+        self._kept[skyaddr] = (count, body)
 
     async def _bind(self, scope: Scope, receive: Receive, send: Send) -> None:
         rate, wait = self.limiter.admit(scope)  # the throttle comes before the body limit
@@ -106,7 +133,9 @@ class HotPaths:
 
     async def _answer(
         self, scope: Scope, send: Send, rate: Headers, work: Awaitable[Any], *, accept: bool
-    ) -> None:
+    ) -> bytes | None:
+        """Send what `work` answers, or its error; the body of a 200 (None for an error)."""
+        answered: bytes | None = None
         try:
             content = await work
         except TellerError as exc:
@@ -117,9 +146,10 @@ class HotPaths:
             answer = text_error(500, INTERNAL_ERROR)
             status, headers, body = answer.status_code, answer.raw_headers, bytes(answer.body)
         else:
-            body = indented_json(content)
+            body = answered = indented_json(content)
             status, headers = 200, _json_headers(body)
         await self._finish(scope, send, status, [*headers, *rate], body, accept=accept)
+        return answered
 
     async def _too_many(
         self, scope: Scope, send: Send, rate: Headers, wait: float, *, accept: bool

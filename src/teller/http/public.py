@@ -8,6 +8,7 @@ answers (http/responses.py).
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -288,4 +289,5 @@ def create_public_app(services: Services, throttle_share: int = 1) -> ASGIApp:
         config_body=bytes(config_answer.body),
         limiter=limiter,
         max_body_bytes=web.max_body_bytes,
+        change_count=partial(status_service.change_count, services),
     )

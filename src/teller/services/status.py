@@ -33,6 +33,12 @@ async def status_of(parts: Services, skyaddr: str) -> dict[str, Any]:
     return {"statuses": await parts.db.run_read(statuses_of, sky_address, needed)}
 
 
+def change_count(parts: Services) -> int | None:
+    """The store's change counter (store/db.py `change_count`): an answer of status_of stays
+    true while it has not moved (None: not known, build every answer)."""
+    return parts.db.change_count()
+
+
 def statuses_of(
     conn: Connection, sky_address: str, needed: Mapping[str, int] | None = None
 ) -> list[dict[str, Any]]:

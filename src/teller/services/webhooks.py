@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from teller.clock import unix_now
 from teller.config.schema import redact_url_password
 from teller.errors import BadRequest, NotFound
+from teller.services import params
 from teller.store.db import Database
 from teller.store.models import WebhookDelivery
 from teller.store.operator_actions import record_action
@@ -56,6 +57,8 @@ def deliveries(db: Database, status: str | None, limit: int) -> dict[str, Any]:
 
 def resend_delivery(db: Database, delivery_id: int, actor: str) -> dict[str, Any]:
     """Queue delivery `delivery_id` again; NotFound if there is none."""
+    if not 1 <= delivery_id <= params.MAX_SEQ:  # ids are positive 64-bit integers
+        raise NotFound(f"no webhook delivery {delivery_id}")
     with db.write() as conn:
         now = unix_now()
         found = resend(conn, delivery_id, now)

@@ -230,14 +230,29 @@ class Database:
         """
         if self.backend != "sqlite":
             return await asyncio.to_thread(self._read_in_thread, query, *args)
-        if self._loop_reader is None:
-            self._loop_reader = self.engine.connect()
-            self._loop_reader.execution_options(teller_single_read=True)
-        conn = self._loop_reader
+        conn = self._loop_connection()
         try:
             return query(conn, *args)
         finally:
             conn.rollback()
+
+    def _loop_connection(self) -> Connection:
+        if self._loop_reader is None:
+            self._loop_reader = self.engine.connect()
+            self._loop_reader.execution_options(teller_single_read=True)
+        return self._loop_reader
+
+    def change_count(self) -> int | None:
+        """A number that changes whenever anything is committed to the store, for answers
+        kept until then (http/hot.py): SQLite's `PRAGMA data_version` on the event loop's
+        reader connection, which never writes itself. None on PostgreSQL, which has no such
+        counter short of a round trip that would cost what the answer does. Called on the
+        event loop, as run_read."""
+        if self.backend != "sqlite":
+            return None
+        driver = self._loop_connection().connection.driver_connection
+        assert driver is not None
+        return int(driver.execute("PRAGMA data_version").fetchone()[0])
 
     def _read_in_thread(self, query: Callable[..., T], *args: Any) -> T:
         with self.read_once() as conn:
