@@ -181,7 +181,7 @@ class Database:
         except FileNotFoundError:
             return  # SQLite removes the WAL only after copying it into the database, flushed
         try:
-            os.fsync(handle)
+            os.fdatasync(handle)  # as SQLite syncs it: the data and the size, not times
         finally:
             os.close(handle)
 
