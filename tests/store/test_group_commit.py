@@ -102,10 +102,10 @@ def test_a_failed_shared_transaction_is_retried_item_by_item(
     group = _group(db)
     real = group._write_together
 
-    def fail_when_shared(slots: list[Any]) -> Any:
+    def fail_when_shared(slots: list[Any], *rest: Any) -> Any:
         if len(slots) > 1:
             raise RuntimeError("the commit failed")
-        return real(slots)
+        return real(slots, *rest)
 
     monkeypatch.setattr(group, "_write_together", fail_when_shared)
     results = _submit_all(group, ["a1", "a2", "a3"])
@@ -176,32 +176,75 @@ async def test_a_write_the_executor_cannot_start_at_shutdown_raises_not_none(
         assert "BTC" not in pool_usage(conn)
 
 
-async def test_a_drainer_cancelled_at_shutdown_answers_every_caller_with_an_error(
+async def _until(condition: Any, what: str) -> None:
+    for _ in range(1000):  # bounded: the worker thread gets there within milliseconds
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"never: {what}")
+
+
+async def test_a_drainer_cancelled_while_its_thread_awaits_the_turn_writes_nothing(
     db: Database,
 ) -> None:
-    """The loop cancels the drainer while its thread writes (shutdown): the caller whose item
-    the thread holds is told the outcome is unknown, one queued behind it that it was not
-    written; neither await returns None."""
+    """Shutdown cancels the drainer while its thread waits for the writer's turn: it has
+    taken nothing, so every caller is told nothing was written, and the thread, once its
+    turn comes, takes nothing either."""
     group = _group(db)
-    group._turn.acquire()  # the worker thread will wait here with the first item taken
+    group._turn.acquire()  # the worker thread will wait here, before taking anything
     try:
         first = asyncio.create_task(group.submit_async("s1"))
-        for _ in range(1000):  # bounded: until the drainer has taken s1 into its thread
-            await asyncio.sleep(0)
-            if group._drainer is not None and not group._waiting:
-                break
-        assert group._drainer is not None and not group._waiting
+        await _until(lambda: group._drainer is not None, "the drainer started")
         second = asyncio.create_task(group.submit_async("s2"))
-        await asyncio.sleep(0)
-        assert len(group._waiting) == 1  # queued behind the batch in flight
+        await asyncio.sleep(0.05)  # the thread is at the turn
+        assert group._drainer is not None
         group._drainer.cancel()
         results = await asyncio.gather(first, second, return_exceptions=True)
     finally:
         group._turn.release()
+    assert [str(r) for r in results] == ["store is shutting down: not written"] * 2
+    assert all(isinstance(r, StoreShuttingDown) for r in results)
+    await asyncio.sleep(0.05)  # the thread had its turn: it took nothing
+    with db.read() as conn:
+        assert "BTC" not in pool_usage(conn)
+
+
+async def test_a_drainer_cancelled_while_its_thread_writes_answers_every_caller_with_an_error(
+    db: Database,
+) -> None:
+    """Shutdown cancels the drainer while its thread writes: the caller whose item the thread
+    holds is told the outcome is unknown (the thread goes on and commits it), one queued
+    behind it that it was not written; neither await returns None."""
+    writing, finish = threading.Event(), threading.Event()
+
+    def slow_record(conn: Connection, address: str, now: int) -> str:
+        writing.set()
+        finish.wait(5)
+        return _record(conn, address, now)
+
+    group: GroupCommit[str, str] = GroupCommit(db, slow_record, refusals=(Refused,))
+    try:
+        first = asyncio.create_task(group.submit_async("w1"))
+        await _until(writing.is_set, "the thread writes w1")
+        second = asyncio.create_task(group.submit_async("w2"))
+        await asyncio.sleep(0)
+        assert group._drainer is not None
+        group._drainer.cancel()
+        results = await asyncio.gather(first, second, return_exceptions=True)
+    finally:
+        finish.set()
     assert isinstance(results[0], StoreShuttingDown), results[0]
     assert "may or may not have been committed" in str(results[0])
     assert isinstance(results[1], StoreShuttingDown), results[1]
     assert str(results[1]) == "store is shutting down: not written"
+
+    def committed() -> bool:
+        with db.read() as conn:
+            return "BTC" in pool_usage(conn)
+
+    await _until(committed, "the thread committed w1")
+    with db.read() as conn:
+        assert pool_usage(conn)["BTC"].total == 1  # w1 only
 
 
 def test_a_group_commit_on_sqlite_flushes_after_giving_up_the_writer_lock(
@@ -280,3 +323,23 @@ def test_a_failed_flush_fails_every_caller_of_its_group(
         "store flush failed" in r.getMessage() and getattr(r, "notice", None) == WATCH
         for r in caplog.records
     )
+
+
+async def test_items_arriving_while_the_turn_is_awaited_join_that_transaction(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread takes the waiting items only once it may write: those that arrived while it
+    waited (another process writing, on SQLite) go in the same transaction."""
+    group = _group(db)
+    writes = _counting(db, monkeypatch)
+    group._turn.acquire()
+    try:
+        first = asyncio.create_task(group.submit_async("j1"))
+        await _until(lambda: group._drainer is not None, "the drainer started")
+        await asyncio.sleep(0.05)  # its thread waits for the turn
+        later = [asyncio.create_task(group.submit_async(a)) for a in ("j2", "j3")]
+        await asyncio.sleep(0)
+    finally:
+        group._turn.release()
+    assert await asyncio.gather(first, *later) == ["J1", "J2", "J3"]
+    assert writes == [1]

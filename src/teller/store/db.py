@@ -26,7 +26,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -152,16 +152,19 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def write(self, *, flush_after: bool = False) -> Iterator[Connection]:
+    def write(self, *, flush_after: bool = False, turn_held: bool = False) -> Iterator[Connection]:
         """A transaction that will write: committed on success, rolled back on any error.
 
         flush_after: on a SQLite file store, the commit does not wait for the disk: the
         caller must call `flush_wal()` after the block and before it answers anyone or acts
         on what it wrote (the module's docstring says why that is safe). Elsewhere the commit
         flushes as always and flush_wal() does nothing.
+        turn_held: the caller already holds `writer_turn()` (it decides what to write only
+        once its turn has come).
         """
         engine = (flush_after and self._flush_after_engine) or self.engine
-        with self._writer_turn(), engine.connect() as conn:
+        turn = nullcontext() if turn_held else self.writer_turn()
+        with turn, engine.connect() as conn:
             conn.execution_options(teller_write=True, teller_webhooks=self.webhook_targets)
             with conn.begin():
                 if self._fence is not None:
@@ -186,7 +189,9 @@ class Database:
             os.close(handle)
 
     @contextmanager
-    def _writer_turn(self) -> Iterator[None]:
+    def writer_turn(self) -> Iterator[None]:
+        """This process's turn to write (SQLite: one writer at a time across processes);
+        nothing to wait for on PostgreSQL."""
         if self._sqlite_writer is None:
             yield
             return

@@ -16,7 +16,9 @@ At shutdown a caller never gets a bare None: an item no writer took raises Store
 drainer raises it too, saying the write may or may not have been committed.
 
 No timer: a lone item is written at once; under load each transaction carries every item
-that arrived while the previous one was being written.
+that arrived while the previous one was being written, or while it waited for the writer
+lock: the items are taken only once the lock is held (on SQLite the other processes' writes
+come first, and what arrives meanwhile joins).
 
 The flush to disk comes after the writer lock is given up (`Database.write(flush_after=True)`,
 store/db.py says why that is safe): a transaction's commit writes the WAL, the lock goes to
@@ -30,7 +32,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from sqlalchemy import Connection
@@ -120,7 +122,8 @@ class GroupCommit(Generic[T, R]):
         in one batch, sparing each its own thread hand-off."""
         slot: _Slot[T, R] = _Slot(item)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((slot, future))
+        with self._queue_lock:  # the writer thread takes them (_write_waiting)
+            self._waiting.append((slot, future))
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain(), name="group commit")
         await future
@@ -128,30 +131,44 @@ class GroupCommit(Generic[T, R]):
 
     async def _drain(self) -> None:
         try:
-            while self._waiting:
-                batch, self._waiting = self._waiting, []
+            while self._waiting:  # only this task's thread takes from it
+                batch = _Batch[T, R]()
                 try:
-                    await asyncio.to_thread(self._write_in_turn, [slot for slot, _ in batch])
+                    await asyncio.to_thread(self._write_waiting, batch)
                 except asyncio.CancelledError:
                     # Shutdown cancelled this task while the worker thread writes the batch:
                     # the thread goes on and may commit it, so its callers are told exactly
-                    # that, never handed a result that does not exist.
-                    _fail_waiting(batch, OUTCOME_UNKNOWN)
+                    # that, never handed a result that does not exist. Stopped under the
+                    # queue's lock, the thread takes nothing more after this.
+                    with self._queue_lock:
+                        batch.stopped = True
+                    _fail_waiting(batch.taken, OUTCOME_UNKNOWN)
                     raise
                 except BaseException:
-                    _fail_waiting(batch, NOT_WRITTEN)  # the thread could not be started
+                    _fail_waiting(batch.taken, NOT_WRITTEN)  # the thread could not be started
                     raise
                 # The next batch is written while this one's flush runs.
-                flush = asyncio.create_task(self._answer_after_flush(batch), name="flush")
+                flush = asyncio.create_task(self._answer_after_flush(batch.taken), name="flush")
                 self._flushes.add(flush)
                 flush.add_done_callback(self._flushes.discard)
         finally:
             # Cancelled (or the thread could not start): what was queued meanwhile is never
             # taken by anyone, so it was not written; its callers must not wait for ever.
-            left, self._waiting = self._waiting, []
+            with self._queue_lock:
+                left, self._waiting = self._waiting, []
             for _, future in left:
                 if not future.done():
                     future.set_exception(StoreShuttingDown(NOT_WRITTEN))
+
+    def _write_waiting(self, batch: _Batch[T, R]) -> None:
+        """In the worker thread: once this process may write, take every item waiting (those
+        that arrived while the turn was awaited too) and write them in one transaction."""
+        with self._turn, self.db.writer_turn():
+            with self._queue_lock:
+                if batch.stopped:
+                    return
+                batch.taken, self._waiting = self._waiting, []
+            self._write_settled([slot for slot, _ in batch.taken], turn_held=True)
 
     async def _answer_after_flush(
         self, batch: list[tuple[_Slot[T, R], asyncio.Future[None]]]
@@ -182,23 +199,19 @@ class GroupCommit(Generic[T, R]):
                 if slot.error is None:
                     slot.error = StoreError(NOT_FLUSHED)
 
-    def _write_in_turn(self, group: list[_Slot[T, R]]) -> None:
-        with self._turn:
-            self._write_settled(group)
-
-    def _write_settled(self, group: list[_Slot[T, R]]) -> None:
+    def _write_settled(self, group: list[_Slot[T, R]], turn_held: bool = False) -> None:
         """Write `group`; whatever happens, every slot of it ends settled."""
         try:
-            self._write(group)
+            self._write(group, turn_held)
         finally:
             for taken in group:
                 if not taken.done:
                     taken.error = StoreError("not written: its group commit failed")
                     taken.done = True
 
-    def _write(self, group: list[_Slot[T, R]]) -> None:
+    def _write(self, group: list[_Slot[T, R]], turn_held: bool) -> None:
         try:
-            results = self._write_together(group)
+            results = self._write_together(group, turn_held)
         except _CommitFailed as failed:
             # The COMMIT itself failed: it may still have landed (a connection lost while
             # committing), so nothing is written again; every caller gets the error (a bind
@@ -213,19 +226,20 @@ class GroupCommit(Generic[T, R]):
             # An item failed before the commit and the transaction rolled back whole, so no
             # item of it was written: write each alone, and only the faulty one fails.
             for slot in group:
-                self._write([slot])
+                self._write([slot], turn_held)
             return
         for slot, (value, error) in zip(group, results, strict=True):
             slot.value, slot.error, slot.done = value, error, True
 
     def _write_together(
-        self, group: list[_Slot[T, R]]
+        self, group: list[_Slot[T, R]], turn_held: bool
     ) -> list[tuple[R | None, BaseException | None]]:
         """One transaction for the group; results count only once it has committed."""
         results: list[tuple[R | None, BaseException | None]] = []
         committing = False
         try:
-            with self.db.write(flush_after=True) as conn:  # flushed by _flush, after the turn
+            # Flushed by _flush, after the turn.
+            with self.db.write(flush_after=True, turn_held=turn_held) as conn:
                 now = unix_now()
                 for slot in group:
                     try:
@@ -246,6 +260,15 @@ def _fail_waiting(batch: list[tuple[_Slot[T, R], asyncio.Future[None]]], why: st
     for _, future in batch:
         if not future.done():
             future.set_exception(StoreShuttingDown(why))
+
+
+@dataclass(eq=False, slots=True)
+class _Batch(Generic[T, R]):
+    """What one writer thread took from the waiting callers (under the queue's lock), or
+    `stopped`: the drainer was cancelled, the thread takes nothing."""
+
+    taken: list[tuple[_Slot[T, R], asyncio.Future[None]]] = field(default_factory=list)
+    stopped: bool = False
 
 
 class _CommitFailed(StoreError):
