@@ -294,3 +294,26 @@ def test_resending_an_id_no_delivery_can_have_is_not_found(db: Database, deliver
     """A 64-bit column holds no such id: 404 with the id, never a driver's overflow (500)."""
     with pytest.raises(NotFound, match=f"no webhook delivery {delivery_id}"):
         resend_delivery(db, delivery_id, "admin-api")
+
+
+def test_an_event_leaves_only_after_the_store_is_flushed(
+    db: Database, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group commit (a bind and its binding.created) is readable before its WAL flush: the
+    delivery loop flushes before it posts, so no receiver hears of a change a power cut could
+    still undo."""
+    clock = Clock()
+    _queue(db, receiver.url, "k", 1, clock.now)
+    order: list[str] = []
+    real_flush = db.flush_wal
+
+    def flush() -> None:
+        order.append(f"flush with {len(receiver.requests)} posted")
+        real_flush()
+
+    monkeypatch.setattr(db, "flush_wal", flush)
+    sender = _sender(db, receiver.url, clock)
+    assert _step(sender)
+    asyncio.run(sender.aclose())
+    assert order == ["flush with 0 posted"]
+    assert len(receiver.requests) == 1

@@ -104,7 +104,12 @@ class WebhookSender:
 
     def _due(self, endpoint: Endpoint) -> list[WebhookDelivery]:
         with self.db.read() as conn:
-            return due_heads(conn, endpoint.url, self.clock(), BATCH)
+            heads = due_heads(conn, endpoint.url, self.clock(), BATCH)
+        if heads:
+            # An event leaves the machine only once the change it reports is on disk: a group
+            # commit (a bind's binding.created) is readable before its flush (store/db.py).
+            self.db.flush_wal()
+        return heads
 
     async def _attempt(
         self, endpoint: Endpoint, delivery: WebhookDelivery
