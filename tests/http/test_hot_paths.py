@@ -140,3 +140,15 @@ def test_a_kept_status_answer_gives_way_to_any_commit_of_another_connection(
     finally:
         engine.dispose()
     assert [s["updated_at"] for s in tel.statuses(SKY_A)][-1] == 1
+
+
+@pytest.mark.parametrize("path", ["/api/status?skyaddr=" + SKY_A, "/api/config"])
+def test_a_get_announcing_a_body_is_answered_as_the_full_app_answers_it(
+    tel: RunningTeller, path: str
+) -> None:
+    """The full app's body limit applies to every request: a GET with a body over
+    web.max_body_bytes is 413 there, so the edge leaves such a GET to it."""
+    edge, full = both(tel, "GET", path, content=b"x" * (tel.config.web.max_body_bytes + 1))
+    assert edge == full and edge[0] == 413
+    edge, full = both(tel, "GET", path, content=b"x")  # within the limit: answered
+    assert edge == full and edge[0] == 200

@@ -258,10 +258,11 @@ def test_a_group_commit_on_sqlite_flushes_after_giving_up_the_writer_lock(
     real_flush = sqlite_db.flush_wal
 
     def flush() -> None:
-        free = sqlite_db._sqlite_writer is not None and sqlite_db._sqlite_writer.acquire(False)
+        writers = sqlite_db._writers
+        assert writers is not None
+        free = writers.mutex.acquire(False)
         if free:
-            assert sqlite_db._sqlite_writer is not None
-            sqlite_db._sqlite_writer.release()
+            writers.mutex.release()
         with sqlite_db.read() as conn:  # committed: visible to every reader already
             seen.append(("flush", (free, pool_usage(conn)["BTC"].total)))
         real_flush()
@@ -343,3 +344,30 @@ async def test_items_arriving_while_the_turn_is_awaited_join_that_transaction(
         group._turn.release()
     assert await asyncio.gather(first, *later) == ["J1", "J2", "J3"]
     assert writes == [1]
+
+
+def test_after_one_failed_flush_no_later_write_is_taken_as_durable(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linux reports a lost write-back to one fdatasync only; the next one "succeeds" without
+    those pages. So a failed flush fails every later one, until a restart."""
+    from teller.store import db as db_module
+
+    real = db_module.os.fdatasync
+    calls = {"n": 0}
+
+    def fails_once(handle: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError(5, "Input/output error")
+        real(handle)
+
+    monkeypatch.setattr(db_module.os, "fdatasync", fails_once)
+    group = _group(sqlite_db)
+    with pytest.raises(group_commit.StoreError, match="flush failed"):
+        group.submit("m1")
+    with pytest.raises(group_commit.StoreError, match="flush failed"):
+        group.submit("m2")  # fdatasync would succeed now: proves nothing
+    with pytest.raises(OSError, match="an earlier flush of the store failed"):
+        sqlite_db.flush_wal()
+    assert calls["n"] == 1  # never asked again

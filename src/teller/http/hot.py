@@ -17,8 +17,9 @@ polls its address every few seconds, and most polls find nothing new. The counte
 before the answer is built, so an answer is never kept under a count older than what it shows.
 
 What the edge does not answer exactly as the full app would goes to the full app untouched:
-another path or method (HEAD, a 405), a request with an Origin header (CORS), a bind whose body
-has no Content-Length, a chunked one, or one over the limit.
+another path or method (HEAD, a 405), a request with an Origin header (CORS), a GET that
+announces a body, a bind whose body has no Content-Length, a chunked one, or one over the
+limit.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ TEXT_TYPE = (b"content-type", b"text/plain; charset=utf-8")
 # at most this long (the answer of an address with hundreds of bindings is built each time).
 STATUS_KEPT = 2048
 STATUS_KEPT_BYTES = 16 * 1024
+STATUS_KEY_CHARS = 64  # a SKY address has 26 to 35 characters: a longer key is never kept
 
 
 class HotPaths:
@@ -82,10 +84,11 @@ class HotPaths:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not _has_origin(scope):
             path, method = scope["path"], scope["method"]
-            if path == "/api/status" and method == "GET":
+            get = method == "GET" and _without_body(scope)
+            if path == "/api/status" and get:
                 await self._status(scope, send)
                 return
-            if path == "/api/config" and method == "GET" and not scope["query_string"]:
+            if path == "/api/config" and get and not scope["query_string"]:
                 await _send(send, 200, self._config[scope["scheme"] == "https"], self._config_body)
                 return
             bind = path == "/api/bind" and method == "POST"
@@ -100,7 +103,12 @@ class HotPaths:
             await self._too_many(scope, send, rate, wait, accept=False)
             return
         skyaddr = QueryParams(scope["query_string"]).get("skyaddr", "")
-        count = self.change_count()  # before the answer is built: see the module's docstring
+        try:
+            count = self.change_count()  # before the answer is built: see the docstring
+        except Exception:
+            count = None  # not known: build the answer (whose own read reports any trouble)
+        if len(skyaddr) > STATUS_KEY_CHARS:
+            count = None  # no SKY address is this long: not worth a place
         kept = self._kept.get(skyaddr) if count is not None else None
         if kept is not None and kept[0] == count:
             same = kept[1]
@@ -177,6 +185,14 @@ async def _send(send: Send, status: int, headers: Headers, body: bytes) -> None:
 
 def _has_origin(scope: Scope) -> bool:
     return any(name == b"origin" for name, _ in scope["headers"])
+
+
+def _without_body(scope: Scope) -> bool:
+    """No body announced (the full app's body limit answers any other GET, as before)."""
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return False
+    return True
 
 
 def _plain_body_within(scope: Scope, limit: int) -> bool:

@@ -10,11 +10,14 @@ out of the lock (`write(flush_after=True)`): their transaction commits on a conn
 synchronous=NORMAL (the WAL frames are written, not yet flushed), the writer lock is given up,
 and only then is the WAL file flushed (`flush_wal`), before anyone is answered. Writers no
 longer queue behind each other's fsync: the next one writes while the last one's flush runs,
-and one fsync covers every commit written before it. Nothing is answered or acted on before
-its flush; a crash before the flush loses only writes nobody was told of (WAL recovery stops
-at the last frame that made it to disk). Every other write keeps synchronous=FULL, and its
-own flush also covers every group commit written before it, since the WAL is one file
-written in order.
+and one fsync covers every commit written before it. No caller is answered before its flush;
+a crash before the flush loses only writes nobody was told of (WAL recovery stops at the last
+frame that made it to disk). Other readers may see such a commit before its flush (a status
+page, another bind's count), but nothing that moves money or leaves the machine acts on it
+unflushed: every other write keeps synchronous=FULL, and its own flush covers every group
+commit written before it (the WAL is one file, written in order); webhook delivery flushes
+before it posts. A failed flush is final until restart (`flush_wal`): Linux reports a lost
+write-back once, so a later flush that succeeds proves nothing about the frames before it.
 """
 
 from __future__ import annotations
@@ -114,23 +117,27 @@ class Database:
         # each write start the moment the previous one commits. Across processes (the API
         # processes of web.processes and their parent share the file) the same queue is an
         # flock on `<database>-writer.lock`: the kernel wakes the next writer at the unlock.
-        self._sqlite_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
-        self._writer_file: int | None = None
         database = engine.url.database if engine.dialect.name == "sqlite" else None
+        file_store = bool(database and database != ":memory:" and not database.startswith("file:"))
+        self._writers = (
+            _WriterQueue(f"{database}-writer.lock" if file_store else None)
+            if engine.dialect.name == "sqlite"
+            else None
+        )
         # The WAL file of a SQLite file store (flush_wal), and the engine of the writes that
         # flush it after their commit. None: every write flushes on commit (PostgreSQL, an
         # in-memory store).
         self._wal_path: str | None = None
         self._flush_after_engine: Engine | None = None
-        if database and database != ":memory:" and not database.startswith("file:"):
-            self._writer_file = os.open(
-                f"{database}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
-            )
+        # The first failed flush, shared by the fenced copies: every flush after it fails too.
+        self._flush_failure: list[OSError] = []
+        if file_store:
             self._wal_path = f"{database}-wal"
             self._flush_after_engine = create_store_engine(
                 engine.url.render_as_string(hide_password=False), flush_on_commit=False
             )  # connects at its first write
         self._loop_reader: Connection | None = None
+        self._loop_readers_made = 0  # change_count: a new connection counts from 1 again
         # The configured webhooks (app.py sets them once, before anything is written). Every
         # write transaction carries them (execution option "teller_webhooks"), so the code
         # of a state change writes its outbox rows in its own transaction (store/webhooks.py)
@@ -179,12 +186,24 @@ class Database:
         if the disk reports a failure: the caller must not take its write as durable."""
         if self._wal_path is None:
             return  # every commit flushes itself
+        if self._flush_failure:
+            # Linux reports a failed write-back to one flush only: the pages it lost are
+            # marked clean, and a later flush "succeeds" without them (PostgreSQL stops on
+            # this too). Nothing written since can be proven durable until a restart.
+            raise OSError(
+                self._flush_failure[0].errno,
+                f"an earlier flush of the store failed ({self._flush_failure[0]}): "
+                "check the disk and restart teller",
+            )
         try:
             handle = os.open(self._wal_path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return  # SQLite removes the WAL only after copying it into the database, flushed
         try:
             os.fdatasync(handle)  # as SQLite syncs it: the data and the size, not times
+        except OSError as exc:
+            self._flush_failure.append(exc)
+            raise
         finally:
             os.close(handle)
 
@@ -192,18 +211,11 @@ class Database:
     def writer_turn(self) -> Iterator[None]:
         """This process's turn to write (SQLite: one writer at a time across processes);
         nothing to wait for on PostgreSQL."""
-        if self._sqlite_writer is None:
+        if self._writers is None:
             yield
             return
-        with self._sqlite_writer:
-            if self._writer_file is None:
-                yield
-                return
-            fcntl.flock(self._writer_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._writer_file, fcntl.LOCK_UN)
+        with self._writers.held():
+            yield
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -245,6 +257,7 @@ class Database:
         if self._loop_reader is None:
             self._loop_reader = self.engine.connect()
             self._loop_reader.execution_options(teller_single_read=True)
+            self._loop_readers_made += 1
         return self._loop_reader
 
     def change_count(self) -> int | None:
@@ -257,7 +270,9 @@ class Database:
             return None
         driver = self._loop_connection().connection.driver_connection
         assert driver is not None
-        return int(driver.execute("PRAGMA data_version").fetchone()[0])
+        version = int(driver.execute("PRAGMA data_version").fetchone()[0])
+        # Each connection counts on its own: a new one's counts never equal an old one's.
+        return (self._loop_readers_made << 48) + version
 
     def _read_in_thread(self, query: Callable[..., T], *args: Any) -> T:
         with self.read_once() as conn:
@@ -273,6 +288,36 @@ class Database:
         if self._flush_after_engine is not None:
             self._flush_after_engine.dispose()
             self._flush_after_engine = None
-        if self._writer_file is not None:
-            os.close(self._writer_file)
-            self._writer_file = None
+        if self._writers is not None:
+            self._writers.close()
+
+
+class _WriterQueue:
+    """SQLite's one writer at a time: a mutex among this process's threads, and an flock on
+    `<database>-writer.lock` among processes (None: one process, an in-memory store). Shared
+    by a store's fenced copies, so that closing it (dispose) is seen by all of them."""
+
+    def __init__(self, lock_path: str | None) -> None:
+        self.mutex = threading.Lock()
+        self.file: int | None = None
+        if lock_path is not None:
+            self.file = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self.mutex:
+            handle = self.file  # close() takes the mutex: never closed while held
+            if handle is None:
+                yield
+                return
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with self.mutex:  # after a write of this process that holds the turn
+            if self.file is not None:
+                os.close(self.file)
+                self.file = None

@@ -11,10 +11,21 @@ transaction. Only for statements whose columns need no type conversion (integers
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.sql.expression import Executable
+
+from teller.errors import InternalError
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    positions: tuple[str, ...] | None
+    bound: dict[str, Any]
+    required: frozenset[str]
 
 
 class DriverStatement:
@@ -23,23 +34,32 @@ class DriverStatement:
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
         # Per dialect: the SQL, the order of its parameters for a positional paramstyle
-        # (SQLite's "?"; None for psycopg's %(name)s) and the values bound in the statement
-        # itself (a LIMIT, for example).
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        # (SQLite's "?"; None for psycopg's %(name)s), the values bound in the statement
+        # itself (a LIMIT, for example) and the names the caller must give.
+        self._compiled: dict[str, _Compiled] = {}
 
-    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+    def _sql(self, conn: Connection) -> _Compiled:
         dialect = conn.dialect
         key = f"{dialect.name}+{dialect.driver}"
         found = self._compiled.get(key)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+            binds = compiled.binds.values()
+            if any(b.expanding for b in binds):
+                raise InternalError("a DriverStatement cannot expand an IN list")
             positions = tuple(compiled.positiontup) if compiled.positiontup is not None else None
-            found = self._compiled[key] = (str(compiled), positions, dict(compiled.params))
+            required = frozenset(b.key for b in binds if b.value is None and b.callable is None)
+            bound = {k: v for k, v in compiled.params.items() if k not in required}
+            found = self._compiled[key] = _Compiled(str(compiled), positions, bound, required)
         return found
 
     def _execute(self, conn: Connection, values: dict[str, Any]) -> Any:
-        sql, positions, bound = self._sql(conn)
-        parameters = {**bound, **values}
+        compiled = self._sql(conn)
+        sql, positions = compiled.sql, compiled.positions
+        if compiled.required - values.keys():  # never a silent NULL for a misspelt name
+            missing = sorted(compiled.required - values.keys())
+            raise InternalError(f"DriverStatement: no value for {', '.join(missing)}")
+        parameters = {**compiled.bound, **values}
         driver = conn.connection.driver_connection  # sqlite3 or psycopg: DB-API connections
         assert driver is not None
         cursor = driver.cursor()

@@ -32,7 +32,9 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Generic, TypeVar
 
 from sqlalchemy import Connection
@@ -99,6 +101,7 @@ class GroupCommit(Generic[T, R]):
         self._waiting: list[tuple[_Slot[T, R], asyncio.Future[None]]] = []  # submit_async
         self._drainer: asyncio.Task[None] | None = None
         self._flushes: set[asyncio.Task[None]] = set()  # referenced until done
+        self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store flush")
 
     def submit(self, item: T) -> R:
         """Write `item` (with whatever else is queued); return or raise what write_one did."""
@@ -145,12 +148,14 @@ class GroupCommit(Generic[T, R]):
                     _fail_waiting(batch.taken, OUTCOME_UNKNOWN)
                     raise
                 except BaseException:
-                    _fail_waiting(batch.taken, NOT_WRITTEN)  # the thread could not be started
+                    # The thread could not be started (nothing taken: those still waiting are
+                    # told below it was not written), or failed after taking its items.
+                    _fail_waiting(batch.taken, OUTCOME_UNKNOWN)
                     raise
                 # The next batch is written while this one's flush runs.
                 flush = asyncio.create_task(self._answer_after_flush(batch.taken), name="flush")
                 self._flushes.add(flush)
-                flush.add_done_callback(self._flushes.discard)
+                flush.add_done_callback(partial(self._flush_ended, batch.taken))
         finally:
             # Cancelled (or the thread could not start): what was queued meanwhile is never
             # taken by anyone, so it was not written; its callers must not wait for ever.
@@ -170,11 +175,23 @@ class GroupCommit(Generic[T, R]):
                 batch.taken, self._waiting = self._waiting, []
             self._write_settled([slot for slot, _ in batch.taken], turn_held=True)
 
+    def _flush_ended(
+        self, batch: list[tuple[_Slot[T, R], asyncio.Future[None]]], task: asyncio.Task[None]
+    ) -> None:
+        self._flushes.discard(task)
+        # Cancelled before it ever ran (shutdown): its callers must not wait for ever.
+        _fail_waiting(batch, NOT_CONFIRMED)
+
     async def _answer_after_flush(
         self, batch: list[tuple[_Slot[T, R], asyncio.Future[None]]]
     ) -> None:
         try:
-            await asyncio.to_thread(self._flush, [slot for slot, _ in batch])
+            # One flushing thread per group commit: on a slow disk the flushes queue there
+            # (each covering every commit before it), not in the loop's shared executor,
+            # where the next batch's write and other reads wait for a thread.
+            await asyncio.get_running_loop().run_in_executor(
+                self._flusher, self._flush, [slot for slot, _ in batch]
+            )
         except BaseException:
             _fail_waiting(batch, NOT_CONFIRMED)  # shutdown cancelled it mid-flush
             raise
