@@ -29,10 +29,12 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     # After "pid (comm)": state is fields[0], utime fields[11], stime fields[12].
     own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
+    children: set[str] = set()
+    # Each thread lists the children it started: teller starts its API processes from a
+    # worker thread, not the main one.
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):  # the thread ended meanwhile
+            children.update((task / "children").read_text().split())
     for child in children:
         with contextlib.suppress(OSError):  # exited meanwhile
             own += cpu_seconds(int(child))
