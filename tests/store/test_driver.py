@@ -43,3 +43,28 @@ def test_an_in_list_is_refused(db: Database) -> None:
     )
     with db.read() as conn, pytest.raises(InternalError, match="IN list"):
         statement.rows(conn, many=["a1"])
+
+
+def test_the_first_free_address_is_read_in_order_not_sorted(db: Database) -> None:
+    """A bind's first free address comes from the partial index of free addresses, in
+    position order, at any pool size: no sort of the whole free pool (PostgreSQL sorted every
+    free address per bind before migration 0013)."""
+    from teller.store import pool
+
+    with db.write() as conn:
+        sync_pool(conn, "BTC", [f"b{i}" for i in range(3000)])
+        for now in range(500):
+            take_free_address(conn, "BTC", now)
+    with db.write() as conn:
+        query = pool._FIRST_FREE.statement.params(coin="BTC")
+        sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        if db.backend == "postgresql":
+            conn.exec_driver_sql("ANALYZE deposit_addresses")
+            plan = "\n".join(str(r[0]) for r in conn.exec_driver_sql("EXPLAIN " + sql).all())
+            assert "ix_deposit_addresses_free" in plan and "Sort" not in plan, plan
+        else:
+            plan = "\n".join(
+                str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).all()
+            )
+            assert "TEMP B-TREE" not in plan, plan
+        assert take_free_address(conn, "BTC", 1) == "b500"

@@ -70,6 +70,15 @@ deposit_addresses = Table(
     Column("hd_key", String(64), nullable=True, index=True),
     UniqueConstraint("coin_type", "address"),
     Index(None, "coin_type", "bound_at", "position"),
+    # The free addresses in position order: a bind's first free one in one step on
+    # PostgreSQL too, whatever the pool's size (migration 0013).
+    Index(
+        "ix_deposit_addresses_free",
+        "coin_type",
+        "position",
+        sqlite_where=text("bound_at IS NULL"),
+        postgresql_where=text("bound_at IS NULL"),
+    ),
 )
 
 bindings = Table(
