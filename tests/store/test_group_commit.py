@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -355,8 +356,12 @@ def test_after_one_failed_flush_no_later_write_is_taken_as_durable(
 
     real = db_module.os.fdatasync
     calls = {"n": 0}
+    wal = str(sqlite_db.engine.url.database) + "-wal"
 
     def fails_once(handle: int) -> None:
+        if os.readlink(f"/proc/self/fd/{handle}") != wal:
+            real(handle)  # another store of this process (a teller still stopping)
+            return
         calls["n"] += 1
         if calls["n"] == 1:
             raise OSError(5, "Input/output error")
