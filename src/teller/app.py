@@ -64,6 +64,7 @@ from teller.store.migrate import upgrade
 from teller.store.models import WebhookTarget
 from teller.store.pool import sync_pool
 from teller.store.worker_lock import DatabaseInUse, SqliteProcessLock
+from teller.store.worker_role import Fenced
 from teller.tls.auto import AutoCertificate
 from teller.tls.context import load_certificate, server_context
 from teller.tls.files import CertificateFiles
@@ -675,17 +676,26 @@ async def serve(
     log.info("stopped")
 
 
+# A stage's fenced write ends the stages at once (deposits/worker_role.py stops them, WATCH):
+# the worker role is lost, retrying the step would only be fenced again.
+FENCED = (Fenced,)
+
+
 async def run_workers(teller: Teller) -> None:
     """The deposit stages: processor and sender, until cancelled."""
     services = teller.services
     check_wait = services.config.sky_exchanger.tx_confirmation_check_wait.total_seconds()
     async with asyncio.TaskGroup() as group:
         group.create_task(
-            run_worker("processor", teller.processor.step, services.processor_waker, 5.0),
+            run_worker(
+                "processor", teller.processor.step, services.processor_waker, 5.0, fatal=FENCED
+            ),
             name="processor",
         )
         group.create_task(
-            run_worker("sender", teller.sender.step, services.sender_waker, check_wait),
+            run_worker(
+                "sender", teller.sender.step, services.sender_waker, check_wait, fatal=FENCED
+            ),
             name="sender",
         )
         if teller.passthrough is not None:
@@ -700,7 +710,8 @@ async def run_workers(teller: Teller) -> None:
             # Polls the outbox every second (events are written by every stage, and by the
             # web role's binds): an event waits at most that long before its first attempt.
             group.create_task(
-                run_worker("webhooks", teller.webhooks.step, Waker(), 1.0), name="webhooks"
+                run_worker("webhooks", teller.webhooks.step, Waker(), 1.0, fatal=FENCED),
+                name="webhooks",
             )
 
 

@@ -72,14 +72,19 @@ async def run_worker(
     waker: Waker,
     idle_seconds: float,
     backoff: Backoff | None = None,
+    fatal: tuple[type[BaseException], ...] = (),
 ) -> None:
-    """Run `step` until cancelled. A step returns True when it did work (run again at once)."""
+    """Run `step` until cancelled. A step returns True when it did work (run again at once).
+    An error of `fatal` ends the loop (raised): a fenced write, when the worker role is lost,
+    must stop the stages at once, not be retried."""
     log = logging.getLogger(f"teller.{name}")
     backoff = backoff or Backoff(maximum=max(idle_seconds, 30.0))
     while True:
         try:
             busy = await step()
         except asyncio.CancelledError:
+            raise
+        except fatal:
             raise
         except Exception:
             delay = backoff.failure()

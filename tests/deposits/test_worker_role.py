@@ -18,8 +18,9 @@ from sqlalchemy import text
 from teller.deposits.health import StatusBoard
 from teller.deposits.worker_role import WorkerRole
 from teller.store.db import Database
-from teller.store.worker_role import read_role, try_acquire
+from teller.store.worker_role import Fenced, read_role, try_acquire
 from teller.store.worker_status import read_status, write_status
+from teller.worker import Waker, run_worker
 
 FENCED = "fenced: another process took the worker role; this one stopped its stages"
 
@@ -137,3 +138,45 @@ async def test_a_crashed_holder_of_this_host_is_replaced_without_waiting_out_its
         assert (role._try_acquire() is not None) is taken, holder
         with db.read() as conn:
             assert (read_role(conn).holder == role.holder) is taken
+
+
+def test_a_stage_whose_write_is_fenced_ends_the_stages_at_once_and_is_not_retried(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A step of run_worker (processor, sender, webhooks) whose write is fenced ends its loop:
+    the stages stop with the one WATCH line, without a "step failed" traceback per retry."""
+    role = _role(db)
+    steps = itertools.count(1)
+
+    async def step() -> bool:
+        n = next(steps)
+
+        def write() -> None:
+            with role.fenced_db.write() as conn:
+                write_status(conn, {"step": json.dumps(n)})
+
+        await asyncio.to_thread(write)
+        await asyncio.sleep(0.01)
+        return False
+
+    async def stages() -> None:
+        await run_worker("sender", step, Waker(), 0.01, fatal=(Fenced,))
+
+    async def scenario() -> None:
+        task = asyncio.create_task(role.run(stages))
+        await _until(lambda: "step" in _stored(db), "the stages writing")
+        with db.write() as conn:  # another process takes the role
+            conn.execute(
+                text(
+                    "UPDATE worker_role SET epoch = epoch + 1, holder = 'other pid 1 x',"
+                    " lease_until = lease_until + 3600000"
+                )
+            )
+        await _until(lambda: FENCED in caplog.text, "the fenced WATCH line")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(scenario())
+    assert "step failed" not in caplog.text

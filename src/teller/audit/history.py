@@ -22,6 +22,7 @@ from teller.logs import log_event
 from teller.store import history as history_store
 from teller.store.db import Database
 from teller.store.pool import pool_usage
+from teller.store.worker_role import Fenced
 
 log = logging.getLogger("teller.history")
 
@@ -56,8 +57,8 @@ class HistorySampler:
         while True:
             try:
                 await self.sample_once()
-            except asyncio.CancelledError:
-                raise
+            except (asyncio.CancelledError, Fenced):
+                raise  # Fenced: the worker role is lost, the stages stop
             except Exception:
                 log.exception("history sample failed; trying again")
             await asyncio.sleep(self.check_seconds)

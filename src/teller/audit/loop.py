@@ -58,6 +58,7 @@ from teller.store.bindings import bound_addresses
 from teller.store.db import Database
 from teller.store.models import ExchangeOrder, Payout
 from teller.store.scans import last_scanned
+from teller.store.worker_role import Fenced
 
 log = logging.getLogger("teller.audit")
 
@@ -141,8 +142,8 @@ class Auditor:
         while True:
             try:
                 await self.run_once()
-            except asyncio.CancelledError:
-                raise
+            except (asyncio.CancelledError, Fenced):
+                raise  # Fenced: the worker role is lost, the stages stop
             except Exception:
                 log.exception("audit round failed; trying again next interval")
             await asyncio.sleep(self.interval_seconds)

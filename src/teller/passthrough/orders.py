@@ -73,6 +73,7 @@ from teller.store import orders as order_store
 from teller.store.db import Database
 from teller.store.deposits import deposits_by_status, get_deposit, update_deposit
 from teller.store.models import Deposit, ExchangeOrder
+from teller.store.worker_role import Fenced
 from teller.worker import Waker
 
 log = logging.getLogger("teller.passthrough")
@@ -146,8 +147,8 @@ class PassthroughProcessor:
         while True:
             try:
                 wait = await self.step()
-            except asyncio.CancelledError:
-                raise
+            except (asyncio.CancelledError, Fenced):
+                raise  # Fenced: the worker role is lost, the stages stop
             except Exception:
                 log.exception("passthrough step failed; retrying in %.1fs", self.failure_wait)
                 wait = Wait(self.failure_wait, "passthrough step failed (see the log)")

@@ -62,6 +62,7 @@ from teller.store import scans
 from teller.store.db import Database
 from teller.store.deposits import get_deposit
 from teller.store.models import Deposit, IncomingDeposit
+from teller.store.worker_role import Fenced
 from teller.worker import Backoff
 
 T = TypeVar("T")
@@ -151,6 +152,8 @@ class BlockScanner:
                 self._trouble(str(exc), period, watch=True)
                 await asyncio.sleep(period)
                 continue
+            except Fenced:
+                raise  # the worker role is lost: the stages stop (deposits/worker_role.py)
             except Exception as exc:
                 self.log.exception("%s scan round failed", self.coin)
                 delay = backoff.failure()
@@ -173,7 +176,7 @@ class BlockScanner:
             if scanned is None:  # nothing scanned yet: blocks below the first are never read
                 scanned = self.settings.initial_scan_height - 1
             await self.seen.round(self._watch.by_key, scanned)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, Fenced):
             raise
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
