@@ -66,6 +66,28 @@ class Backoff:
         self._next = self.initial
 
 
+async def run_every(
+    log: logging.Logger,
+    what: str,
+    once: Callable[[], Awaitable[object]],
+    seconds: float,
+    fatal: tuple[type[BaseException], ...] = (),
+) -> None:
+    """Run `once` now, then `seconds` after each run ends, until cancelled. A failure is
+    logged ("`what` failed") and tried again at the next turn; an error of `fatal` ends the
+    loop (raised), as in run_worker."""
+    while True:
+        try:
+            await once()
+        except asyncio.CancelledError:
+            raise
+        except fatal:
+            raise
+        except Exception:
+            log.exception("%s failed; trying again in %gs", what, seconds)
+        await asyncio.sleep(seconds)
+
+
 async def run_worker(
     name: str,
     step: Callable[[], Awaitable[bool]],

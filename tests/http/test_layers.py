@@ -90,7 +90,7 @@ def test_the_check_sees_a_store_import(tmp_path: Path) -> None:
     sample.write_text(
         "from teller import store\n"
         "def f():\n"
-        "    from teller.store.deposits import status_rows\n"
+        "    from teller.store.deposits import status_tuples\n"
         "    import sqlite3\n",
         encoding="utf-8",
     )
@@ -99,6 +99,6 @@ def test_the_check_sees_a_store_import(tmp_path: Path) -> None:
     assert [m for m in modules if under(m, FORBIDDEN)] == [
         "teller.store",
         "teller.store.deposits",
-        "teller.store.deposits.status_rows",
+        "teller.store.deposits.status_tuples",
         "sqlite3",
     ]

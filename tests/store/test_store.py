@@ -18,7 +18,7 @@ from teller.store.deposits import (
     insert_deposit_if_new,
     move_payout_deposits,
     received_totals,
-    status_rows,
+    status_tuples,
     update_deposit,
     update_deposits,
 )
@@ -273,7 +273,7 @@ def test_payout_status_moves_only_from_the_expected_status(db: Database) -> None
     assert payout.inputs == '["u1"]' and payout.total_droplets == 5
 
 
-def test_status_rows_give_bindings_with_their_deposits_in_order(db: Database) -> None:
+def test_status_tuples_give_bindings_with_their_deposits_in_order(db: Database) -> None:
     """The hot /api/status read (one compiled query on the driver's own cursor, every backend):
     every binding of the SKY address, each with its deposits, amounts exact."""
     with db.write() as conn:
@@ -293,12 +293,13 @@ def test_status_rows_give_bindings_with_their_deposits_in_order(db: Database) ->
             conn, IncomingDeposit("BTC", first.deposit_address, 9, 1, "t3", 2), first, 7
         )
     with db.read_once() as conn:
-        rows = status_rows(conn, "skyA")
-    assert [(r.coin_type, r.status, r.value) for r in rows] == [
+        rows = status_tuples(conn, "skyA")
+    # coin_type, status and value (text on SQLite, Decimal on PostgreSQL: exact either way)
+    assert [(r[0], r[3], None if r[4] is None else int(r[4])) for r in rows] == [
         ("BTC", "waiting_decide", 7),
         ("BTC", "waiting_decide", 9),
         ("BTC", None, None),  # bound, nothing received yet
         ("ETH", "waiting_decide", BIG_WEI),
     ]
     with db.read_once() as conn:
-        assert status_rows(conn, "nobody") == []
+        assert status_tuples(conn, "nobody") == []

@@ -23,6 +23,7 @@ from teller.store import history as history_store
 from teller.store.db import Database
 from teller.store.pool import pool_usage
 from teller.store.worker_role import Fenced
+from teller.worker import run_every
 
 log = logging.getLogger("teller.history")
 
@@ -53,15 +54,9 @@ class HistorySampler:
         self.clock = clock
 
     async def run(self) -> None:
-        """Sample now, then every check_seconds, until cancelled."""
-        while True:
-            try:
-                await self.sample_once()
-            except (asyncio.CancelledError, Fenced):
-                raise  # Fenced: the worker role is lost, the stages stop
-            except Exception:
-                log.exception("history sample failed; trying again")
-            await asyncio.sleep(self.check_seconds)
+        """Sample now, then every check_seconds, until cancelled (Fenced: the worker role is
+        lost, the stages stop)."""
+        await run_every(log, "history sample", self.sample_once, self.check_seconds, (Fenced,))
 
     async def sample_once(self) -> bool:
         """Write a sample if a value changed or the last one is due; True if written."""

@@ -59,6 +59,7 @@ from teller.store.db import Database
 from teller.store.models import ExchangeOrder, Payout
 from teller.store.scans import last_scanned
 from teller.store.worker_role import Fenced
+from teller.worker import run_every
 
 log = logging.getLogger("teller.audit")
 
@@ -138,15 +139,9 @@ class Auditor:
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Audit now, then every interval, until cancelled."""
-        while True:
-            try:
-                await self.run_once()
-            except (asyncio.CancelledError, Fenced):
-                raise  # Fenced: the worker role is lost, the stages stop
-            except Exception:
-                log.exception("audit round failed; trying again next interval")
-            await asyncio.sleep(self.interval_seconds)
+        """Audit now, then every interval, until cancelled (Fenced: the worker role is lost,
+        the stages stop)."""
+        await run_every(log, "audit round", self.run_once, self.interval_seconds, (Fenced,))
 
     async def run_once(self) -> AuditReport:
         results: list[CheckResult] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -399,25 +399,6 @@ def sent_total(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.sum(t.c.sky_sent), 0))).scalar_one())
 
 
-@dataclass(frozen=True, slots=True)
-class StatusRow:
-    """One line of a SKY address's status: a binding, with one of its deposits or none, or
-    with a payment to it seen before it counts (`confirmations` not None: seen_payments)."""
-
-    coin_type: str
-    bound_at: int
-    seq: int | None
-    status: str | None
-    value: int | None
-    sky_sent: int
-    payout_txid: str | None
-    error: str
-    updated_at: int | None
-    binding_id: int = 0
-    confirmations: int | None = None  # a seen payment's (0: in the mempool)
-    seen_at: int | None = None
-
-
 _STATUS_DEPOSITS = (
     select(
         bindings.c.coin_type,
@@ -481,47 +462,13 @@ _STATUS_ROWS = union_all(_STATUS_DEPOSITS, _STATUS_SEEN).order_by(
 )
 
 
-def status_rows(conn: Connection, sky_address: str) -> list[StatusRow]:
-    """Every binding of `sky_address` with its deposits, then the payments to it seen before
-    they count (seen_payments), in one statement (one snapshot)."""
-    return [
-        StatusRow(
-            coin_type=coin_type,
-            bound_at=bound_at,
-            seq=seq,
-            status=status,
-            value=None if value is None else int(value),
-            sky_sent=sky_sent or 0,
-            payout_txid=payout_txid,
-            error=error or "",
-            updated_at=updated_at,
-            binding_id=binding_id,
-            confirmations=confirmations,
-            seen_at=seen_at,
-        )
-        for (
-            coin_type,
-            bound_at,
-            seq,
-            status,
-            value,
-            sky_sent,
-            payout_txid,
-            error,
-            updated_at,
-            binding_id,
-            _kind,
-            confirmations,
-            seen_at,
-            _seen_id,
-        ) in status_tuples(conn, sky_address)
-    ]
-
-
 def status_tuples(conn: Connection, sky_address: str) -> list[tuple[Any, ...]]:
-    """status_rows' rows as the driver gives them: StatusRow's fields in order, with the
-    union's `kind` (0 deposit, 1 seen) after binding_id and the seen payment's id last
-    (amounts as text on SQLite, Decimal on PostgreSQL; None for a binding without deposits).
+    """Every binding of `sky_address` with its deposits, then the payments to it seen before
+    they count (seen_payments), in one statement (one snapshot), as the driver gives the rows:
+    coin_type, bound_at, seq, status, value, sky_sent, payout_txid, error, updated_at,
+    binding_id, the union's `kind` (0 deposit, 1 seen), confirmations (a seen payment's; 0:
+    in the mempool), seen_at and the seen payment's id (amounts as text on SQLite, Decimal on
+    PostgreSQL; None for a binding without deposits).
 
     The hottest read of teller (buyers' pages poll it): services/status.py shapes these
     straight into the answer. On every backend the statement, compiled once per dialect

@@ -7,7 +7,7 @@ payments are inserted (returned, so that the scanner queues their payment.seen w
 in that transaction), changed ones
 updated, and the rest deleted (recorded as a deposit meanwhile, dropped from the mempool, or
 reorganized away). /api/status reads the rows with the SKY address's deposits
-(store/deposits.py `status_rows`). Nothing here is ever recorded as a deposit or paid: the block
+(store/deposits.py `status_tuples`). Nothing here is ever recorded as a deposit or paid: the block
 loop (scanners/base.py) alone hands deposits on, once they have their confirmations.
 
 The table is the one place every API process reads them from (the scanner runs in one process
